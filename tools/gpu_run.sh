@@ -20,23 +20,32 @@ setup() {
   $P prompts --out $W/prompts.json
 }
 
-# parity QUANT KV EXTRA...: ours vs in-tree vs reference; greedy and teacher-forced
+# parity QUANT KV EXTRA...: ours (twice) vs in-tree vs the fp32 reference.
+#   greedy: ours vs ours (run-to-run), ours vs in-tree (first divergence + top-2 margins there)
+#   teacher-forced: ours, in-tree and the reference each score ours' sequences (one prefill);
+#   compare-scores pairs them on identical inputs. Results: $OUT/parity_<tag>.tgz + summary.
 parity() {
   local q=$1 kv=$2; shift 2
-  local m=$W/tiny-$q tag=${q}_${kv}
-  log "parity $tag $*"
-  $P generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $OUT/gen_ours_$tag.json > $OUT/log_ours_$tag.txt 2>&1 || { tail -40 $OUT/log_ours_$tag.txt; return 1; }
-  grep -m4 "vllm-glm52\|Using .* backend\|KV cache format" $OUT/log_ours_$tag.txt | cut -c1-220
-  $P generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $OUT/gen_ours2_$tag.json > $OUT/log_ours2_$tag.txt 2>&1 && $P compare $OUT/gen_ours_$tag.json $OUT/gen_ours2_$tag.json > $OUT/cmp_ours2_$tag.json
-  VLLM_GLM52_DISABLE=1 $P generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $OUT/gen_intree_$tag.json > $OUT/log_intree_$tag.txt 2>&1 || { tail -20 $OUT/log_intree_$tag.txt; echo "in-tree failed"; }
-  VLLM_GLM52_DISABLE=1 $P score --model $m --seqs $OUT/gen_ours_$tag.json --kv-cache-dtype $kv "$@" --out $OUT/score_intree_$tag.json > $OUT/log_score_$tag.txt 2>&1 || tail -5 $OUT/log_score_$tag.txt
-  if [ -f vllm_glm52/reference.py ]; then
-    $P score --engine reference --model $m --seqs $OUT/gen_ours_$tag.json --out $OUT/score_ref_$tag.json > $OUT/log_ref_$tag.txt 2>&1 || tail -20 $OUT/log_ref_$tag.txt
-  fi
-  [ -f $OUT/gen_intree_$tag.json ] && $P compare $OUT/gen_ours_$tag.json $OUT/gen_intree_$tag.json --scores $OUT/score_intree_$tag.json > $OUT/cmp_intree_$tag.json
-  [ -f $OUT/score_ref_$tag.json ] && $P compare $OUT/gen_ours_$tag.json $OUT/gen_ours_$tag.json --scores $OUT/score_ref_$tag.json > $OUT/cmp_ref_$tag.json
-  rm -f $OUT/log_* $OUT/score_* $OUT/gen_ours2_* $OUT/gen_intree_*
-  for f in $OUT/cmp_*_$tag.json; do echo "-- $f"; python3 -c "import json,sys; d=json.load(open('$f')); print(json.dumps({k:d[k] for k in ('b','identical_all','pass','teacher_forced') if k in d})); [print(' ', p) for p in d['prompts']]"; done
+  local m=$W/tiny-$q tag=${q}_${kv} d=$W/parity_${q}_${kv}
+  rm -rf $d; mkdir -p $d
+  log "parity $tag order=${VLLM_GLM52_TOPK_ORDER:-any} $*"
+  $P generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $d/gen_ours.json > $d/log_ours.txt 2>&1 || { tail -40 $d/log_ours.txt; return 1; }
+  grep -m6 "vllm-glm52\|Using .* backend\|KV cache format" $d/log_ours.txt | cut -c1-220
+  $P generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $d/gen_ours2.json > $d/log_ours2.txt 2>&1 || tail -5 $d/log_ours2.txt
+  $P score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_ours.json > $d/log_score_ours.txt 2>&1 || tail -5 $d/log_score_ours.txt
+  VLLM_GLM52_DISABLE=1 $P generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $d/gen_intree.json > $d/log_intree.txt 2>&1 || { tail -5 $d/log_intree.txt; echo "in-tree failed"; }
+  VLLM_GLM52_DISABLE=1 $P score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_intree.json > $d/log_score_intree.txt 2>&1 || tail -5 $d/log_score_intree.txt
+  $P score --engine reference --model $m --seqs $d/gen_ours.json --out $d/score_ref.json > $d/log_ref.txt 2>&1 || tail -20 $d/log_ref.txt
+  cmpg() { [ -f $d/$1.json ] && [ -f $d/$2.json ] && $P compare $d/$1.json $d/$2.json > $d/cmp_$1_$2.json; }
+  cmps() { [ -f $d/$1.json ] && [ -f $d/$2.json ] && $P compare-scores $d/$1.json $d/$2.json > $d/cmps_$1_$2.json; }
+  cmpg gen_ours gen_ours2; cmpg gen_ours gen_intree
+  cmps score_ours score_intree; cmps score_ref score_ours; cmps score_ref score_intree
+  for f in $d/cmp_*.json; do echo "-- $(basename $f)"; python3 -c "import json; d=json.load(open('$f')); [print('  len %(prompt_len)s identical %(identical)s div %(first_divergence)s' % p, {k: round(v, 4) for k, v in p.items() if k.startswith('top2')}) for p in d['prompts']]"; done
+  for f in $d/cmps_*.json; do echo "-- $(basename $f)"; python3 -c "
+import json; d=json.load(open('$f'))
+print('  agree %.4f of %d, max lp diff %.4f, per prompt %s' % (d['top1_agreement'], d['positions'], d['max_logprob_diff'], [round(p['top1_agreement'], 3) for p in d['prompts']]))
+ds = d['disagreements']; print('  disagreements', len(ds), 'near-tie (<1e-2)', sum(x['near_tie'] for x in ds), 'max margin', round(max([max(x['margin_a'], x['margin_b']) for x in ds], default=0), 4))"; done
+  (cd $d && tar czf $OUT/parity_$tag.tgz *.json)
 }
 
 # serve_check NAME MODEL ARGS...: `vllm serve` answers a chat request; logs the class line
@@ -71,8 +80,22 @@ for stage in "$@"; do
     serve-fp8e4m3) serve_check fp8e4m3 $W/tiny-fp8 --enforce-eager --kv-cache-dtype fp8_e4m3 ;;
     bench) python3 benchmarks/bench_generate.py --model $W/tiny-bf16 --out-md $OUT/bench_generate.md 2>&1 | tail -8 ;;
     bench-fp8) python3 benchmarks/bench_generate.py --model $W/tiny-fp8 --kv-cache-dtype fp8 --out-md $OUT/bench_generate.md 2>&1 | tail -8 ;;
+    topk-tests) log topk-tests; python3 -X faulthandler -m pytest -x -v -p no:cacheprovider -m gpu tests/gpu/test_topk_cuda.py 2>&1 | tail -40 ;;
+    e2e-parsers)  # issue 4: the parsers behind a real server, MTP 3, OpenAI + Anthropic SDKs
+      log e2e-parsers
+      python3 -m vllm.entrypoints.cli.main serve $W/tiny-bf16 --port 8012 --max-model-len 4096 \
+        --gpu-memory-utilization 0.5 --enforce-eager --tool-call-parser glm47 --reasoning-parser glm45 \
+        --enable-auto-tool-choice --speculative-config '{"method":"mtp","num_speculative_tokens":3}' \
+        > $OUT/serve_parsers.log 2>&1 &
+      spid=$!
+      for i in $(seq 1 300); do curl -sf localhost:8012/health >/dev/null && break; kill -0 $spid 2>/dev/null || { echo "server died"; tail -30 $OUT/serve_parsers.log; break; }; sleep 1; done
+      log "healthy after ${i}s"
+      python3 tests/gpu/e2e_parsers.py --base-url http://localhost:8012 2>&1 | tail -40
+      grep -m6 "vllm-glm52\|GLM parsers\|Traceback\|Error" $OUT/serve_parsers.log | cut -c1-220
+      kill $spid; wait $spid 2>/dev/null ;;
+    serve-fp8) serve_check fp8 $W/tiny-fp8 --enforce-eager --kv-cache-dtype fp8 ;;
     topk)
-      log topk-tests; python3 -m pytest -q -m gpu tests/gpu/test_topk_cuda.py 2>&1 | tail -15
+      log topk-tests; python3 -X faulthandler -m pytest -q -p no:cacheprovider -m gpu tests/gpu/test_topk_cuda.py 2>&1 | tail -15
       log topk-bench; python3 benchmarks/bench_topk.py 2>&1 | tail -45 ;;
     multi)  # 2 GPUs: TP=2 and PP=2 (stage 2 starts on shared layer 4) vs TP=1, FP8 tiny
       export VLLM_USE_DEEP_GEMM=0  # skip DeepGEMM JIT of every GEMM shape (minutes per engine)

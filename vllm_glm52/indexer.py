@@ -34,7 +34,7 @@ from vllm.model_executor.layers.sparse_attn_indexer import (
 )
 from vllm.platforms import current_platform
 from vllm.utils.deep_gemm import has_deep_gemm
-from vllm.utils.torch_utils import _encode_layer_name
+from vllm.utils.torch_utils import _encode_layer_name, direct_register_custom_op
 from vllm.v1.attention.backend import AttentionBackend
 from vllm.v1.attention.backends.mla.indexer import (
     DeepseekV32IndexerBackend,
@@ -50,9 +50,37 @@ logger = logging.getLogger("vllm.glm52")
 #: it is correct on every shape but faster only at decode 256 x 1M.
 TOPK_ENV = "VLLM_GLM52_INDEXER_TOPK"
 
+#: ``any`` (default): the top-k kernels' own output order; ``sorted``: each row of the buffer is
+#: sorted ascending (``-1`` padding last) before attention reads it. The sparse attention
+#: kernels accumulate the selected keys in buffer order, so a run-to-run varying order (atomic
+#: slot counters in every top-k kernel) changes the result at the ulp level.
+ORDER_ENV = "VLLM_GLM52_TOPK_ORDER"
+
 #: The fp8 quantisation group of the indexer key; DeepGEMM's paged MQA-logits kernel and
 #: vLLM's ``indexer_k_quant_and_cache`` both assume one scale per 128 values.
 QUANT_BLOCK = 128
+
+
+def topk_order() -> str:
+    order = os.environ.get(ORDER_ENV, "any").strip().lower()
+    if order not in ("any", "sorted"):
+        raise ValueError(f"{ORDER_ENV}={order!r}; use 'any' (default) or 'sorted'.")
+    return order
+
+
+def _sort_topk_rows(buf: torch.Tensor) -> None:
+    """buf int32 [T, k] in place: each row ascending, the -1 padding moved to the end."""
+    big = torch.iinfo(torch.int32).max
+    rows = torch.where(buf < 0, big, buf).sort(dim=-1).values
+    buf.copy_(rows.masked_fill_(rows == big, -1))
+
+
+def _sort_topk_rows_fake(buf: torch.Tensor) -> None:
+    return None
+
+
+direct_register_custom_op(op_name="glm52_sort_topk_rows", op_func=_sort_topk_rows,
+                          mutates_args=["buf"], fake_impl=_sort_topk_rows_fake)
 
 
 def indexer_cache_bytes_per_token(index_head_dim: int) -> int:
@@ -157,6 +185,7 @@ class Glm52Indexer(nn.Module):
             self.indexer_op = SparseAttnIndexer(
                 self.k_cache, QUANT_BLOCK, "ue8m0", self.topk_tokens, self.head_dim,
                 self.max_model_len, self.max_total_seq_len, topk_indices_buffer)
+        self.sort_topk = topk_order() == "sorted"
         self.use_fused_q = (
             current_platform.is_cuda() and self.head_dim == 128 and self.rope_dim == 64)
 
@@ -191,11 +220,16 @@ class Glm52Indexer(nn.Module):
         k = torch.cat([k_pe.reshape(-1, self.rope_dim), k_nope], dim=-1)  # [T, 128]
         # Inserts k into the paged cache, computes logits (DeepGEMM) and writes top-k.
         if self.indexer_op is not None:
-            return self.indexer_op(hidden_states, q_fp8, k, weights)
-        return torch.ops.vllm.glm52_indexer(
-            hidden_states, _encode_layer_name(self.k_cache.prefix), self.k_cache.kv_cache,
-            q_fp8, k, weights, self.topk_tokens, self.head_dim, self.max_model_len,
-            self.max_total_seq_len, self.topk_indices_buffer)
+            out = self.indexer_op(hidden_states, q_fp8, k, weights)
+        else:
+            out = torch.ops.vllm.glm52_indexer(
+                hidden_states, _encode_layer_name(self.k_cache.prefix), self.k_cache.kv_cache,
+                q_fp8, k, weights, self.topk_tokens, self.head_dim, self.max_model_len,
+                self.max_total_seq_len, self.topk_indices_buffer)
+        if self.sort_topk:
+            torch.ops.vllm.glm52_sort_topk_rows(
+                self.topk_indices_buffer[: hidden_states.shape[0], : self.topk_tokens])
+        return out
 
 
 _choice_logged = False

@@ -8,12 +8,16 @@ Each engine runs in its own process (``generate`` / ``score``); ``compare`` read
     python tests/gpu/greedy_parity.py generate --engine reference --model DIR ... --out R.json
     python tests/gpu/greedy_parity.py score --engine vllm --model DIR --seqs A.json --out SB.json
     python tests/gpu/greedy_parity.py compare A.json B.json [--scores SB.json]
+    python tests/gpu/greedy_parity.py compare-scores SA.json SB.json
 
 ``generate`` writes, per prompt, the greedy token ids and the top-2 logprobs at every step.
-``score`` teacher-forces the sequences of another run and records, per generated position,
-this engine's top-1 token and its logprob of the given token: top-1 agreement and logprob
-differences are then measured on identical prefixes, which greedy outputs alone cannot do once
-two runs part (random tiny weights give near-tied logits).
+``score`` teacher-forces the sequences of another run (one prefill over prompt + generated
+tokens) and records, per generated position, this engine's top-1 token, its logprob of the
+given token and its top-2 logprobs. ``compare-scores SA SB`` compares two engines' scores of
+the *same* sequences: both ran the prefill path on identical inputs, so top-1 agreement and
+logprob differences measure the engines, not prefill-vs-decode or fp8-KV-round-trip effects
+(``compare --scores`` mixes A's decode-time logprobs with B's prefill-time ones and is kept
+for reference). Every disagreement is listed with both engines' top-2 margins.
 """
 
 from __future__ import annotations
@@ -114,23 +118,28 @@ def cmd_score(args) -> dict:
                 lp = torch.log_softmax(ref.forward(torch.tensor(ids, device="cuda")).double(),
                                        -1)
             n0 = len(r["prompt"])
-            rows.append([[int(lp[j - 1].argmax()), float(lp[j - 1, ids[j]])]
-                         for j in range(n0, len(ids))])
+            row = []
+            for j in range(n0, len(ids)):
+                v, i = lp[j - 1].topk(2)
+                row.append([int(i[0]), float(lp[j - 1, ids[j]]), float(v[0]), float(v[1])])
+            rows.append(row)
         return {"engine": "reference", "scores": rows, "seconds": time.time() - t0}
 
     from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
 
     llm = _llm(args)
-    sp = SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=1)
+    sp = SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=2)
     res = llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in full], sp)
     for r, ids, out in zip(seqs, full, res):
         n0 = len(r["prompt"])
         row = []
         for j in range(n0, len(ids)):
-            d = out.prompt_logprobs[j]  # {token: Logprob}; holds the given token + top-1
-            top1 = min(d.items(), key=lambda kv: kv[1].rank)[0]
-            row.append([int(top1), float(d[ids[j]].logprob)])
+            d = out.prompt_logprobs[j]  # {token: Logprob}: the given token + top-2
+            ranked = sorted(d.items(), key=lambda kv: kv[1].rank)
+            top = [lp.logprob for _, lp in ranked if lp.rank in (1, 2)]
+            row.append([int(ranked[0][0]), float(d[ids[j]].logprob), float(top[0]),
+                        float(top[1] if len(top) > 1 else top[0])])
         rows.append(row)
     return {"engine": _engine_name(), "scores": rows, "seconds": time.time() - t0}
 
@@ -158,9 +167,9 @@ def cmd_compare(args) -> int:
         agree = total = 0
         max_diff = 0.0
         for entry, ra, row in zip(report["prompts"], a["runs"], s["scores"]):
-            hits = [int(top1 == ra["tokens"][j]) for j, (top1, _) in enumerate(row)]
+            hits = [int(r[0] == ra["tokens"][j]) for j, r in enumerate(row)]
             diffs = [abs(next(lp for t, lp in ra["top2"][j] if t == ra["tokens"][j]) - lp_b)
-                     for j, (_, lp_b) in enumerate(row)]
+                     for j, (_, lp_b, *_) in enumerate(row)]
             entry["tf_agreement"] = sum(hits) / max(len(hits), 1)
             entry["tf_max_logprob_diff"] = max(diffs, default=0.0)
             total += len(hits)
@@ -176,6 +185,37 @@ def cmd_compare(args) -> int:
     report["pass"] = ok
     print(json.dumps(report, indent=1))
     return 0 if ok else 1
+
+
+def cmd_compare_scores(args) -> int:
+    """Top-1 agreement of two engines scoring the same sequences; margins at disagreements."""
+    a, b = json.load(open(args.a)), json.load(open(args.b))
+    agree = total = 0
+    max_diff = 0.0
+    disagreements = []
+    per_prompt = []
+    for k, (ra, rb) in enumerate(zip(a["scores"], b["scores"])):
+        hits = 0
+        for j, (pa, pb) in enumerate(zip(ra, rb)):
+            max_diff = max(max_diff, abs(pa[1] - pb[1]))
+            if pa[0] == pb[0]:
+                hits += 1
+                continue
+            ma, mb = pa[2] - pa[3], pb[2] - pb[3]
+            disagreements.append({"prompt": k, "step": j, "top1_a": pa[0], "top1_b": pb[0],
+                                  "margin_a": ma, "margin_b": mb,
+                                  "near_tie": max(ma, mb) < args.tie_tol})
+        per_prompt.append({"positions": len(ra), "top1_agreement": hits / max(len(ra), 1)})
+        agree += hits
+        total += len(ra)
+    rate = agree / max(total, 1)
+    report = {"a": a["engine"], "b": b["engine"], "positions": total, "top1_agreement": rate,
+              "max_logprob_diff": max_diff, "prompts": per_prompt,
+              "disagreements": disagreements,
+              "all_disagreements_near_tie": all(d["near_tie"] for d in disagreements),
+              "pass": rate >= args.min_agreement}
+    print(json.dumps(report, indent=1))
+    return 0 if report["pass"] else 1
 
 
 def main(argv=None) -> int:
@@ -207,12 +247,19 @@ def main(argv=None) -> int:
     c.add_argument("--scores", help="score JSON of engine b on a's sequences")
     c.add_argument("--tie-tol", type=float, default=1e-2)
     c.add_argument("--min-agreement", type=float, default=0.99)
+    cs = sub.add_parser("compare-scores")
+    cs.add_argument("a", help="score JSON of engine A")
+    cs.add_argument("b", help="score JSON of engine B, on the same sequences")
+    cs.add_argument("--tie-tol", type=float, default=1e-2)
+    cs.add_argument("--min-agreement", type=float, default=0.99)
     args = p.parse_args(argv)
     if args.cmd == "prompts":
         json.dump({"prompts": make_prompts(args.long_len)}, open(args.out, "w"))
         return 0
     if args.cmd == "compare":
         return cmd_compare(args)
+    if args.cmd == "compare-scores":
+        return cmd_compare_scores(args)
     result = cmd_generate(args) if args.cmd == "generate" else cmd_score(args)
     json.dump(result, open(args.out, "w"))
     print(f"{args.cmd} {result['engine']}: {result['seconds']:.1f}s -> {args.out}")

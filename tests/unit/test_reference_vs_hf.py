@@ -54,7 +54,7 @@ def test_small_config_matches_hf(small_pair, T):
     hf, ref = small_pair
     assert ref.topk == 64 and [i for i, f in enumerate(ref.sched.full) if f] == [0, 1, 2, 6]
     a, b, aux = _compare(hf, ref, _ids(T, ref.cfg["vocab_size"], T))
-    assert torch.isfinite(b).all() and b.std() > 1.0
+    assert torch.isfinite(b).all() and b.std() > 0.1  # LM_HEAD_STD 0.35
     if T > ref.topk:  # sparsity is real; ties at the top-k boundary would make this flaky
         gaps = [x.boundary_gap for x in aux if x.full]
         assert min(gaps) > 1e-6, f"near-tied index scores at the top-k boundary: {gaps}"
@@ -108,7 +108,7 @@ def test_mtp_and_greedy(small_pair):
     _, ref = small_pair
     ids = _ids(120, 4096, 7)  # longer than index_topk: the MTP layer's own indexer is sparse
     m = ref.mtp_logits(ids)
-    assert m.shape == (119, 4096) and torch.isfinite(m).all() and m.std() > 1.0
+    assert m.shape == (119, 4096) and torch.isfinite(m).all() and m.std() > 0.1
     # the MTP prediction for position t depends on token t+1 (not only on the target hidden)
     ids2 = ids.clone()
     ids2[-1] = (ids[-1] + 1) % 4096

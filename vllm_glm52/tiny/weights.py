@@ -42,7 +42,12 @@ from ..weights import dequant_fp8_block
 from .config import FP8_BLOCK
 
 FP8_MAX = 448.0  # largest finite float8_e4m3fn
-LM_HEAD_STD = 8.0  # logit std; wide logits keep greedy top-2 margins away from fp noise
+# Logit std. vLLM computes logits in bf16, so two engines can only be told apart down to one
+# bf16 ulp of the top logits; at std 0.35 the top logits of a 154k vocabulary lie below 2,
+# where one ulp is <= 2^-7 ~ 0.0078, so the parity criterion "a divergence is a near-tie:
+# top-2 within 1e-2" is resolvable (at std 8 the top logits sit near 32 and one ulp is 0.25).
+# Shrinking the logits does not make flips more frequent: logit noise scales with them.
+LM_HEAD_STD = 0.35
 ROUTER_STD = 2.0  # router logit std, so sigmoid scores spread and the bias matters
 PAIR_BIAS = 0.02  # |bias| of paired experts (non-zero, small)
 N_PAIRS = 2  # token-dependent choices per MoE layer

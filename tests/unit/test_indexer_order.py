@@ -1,0 +1,41 @@
+"""VLLM_GLM52_TOPK_ORDER: the optional in-place row sort of the top-k buffer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+def test_sort_rows_ascending_padding_last():
+    from vllm_glm52.indexer import _sort_topk_rows
+
+    g = torch.Generator().manual_seed(torch.seed() % 2**31)
+    rows, k = 7, 64
+    buf = torch.full((rows, k), -1, dtype=torch.int32)
+    expect = []
+    for r in range(rows):
+        n = int(torch.randint(0, k + 1, (1,), generator=g))
+        vals = torch.randperm(5000, generator=g)[:n].to(torch.int32)
+        buf[r, torch.randperm(k, generator=g)[:n]] = vals
+        expect.append(torch.cat([vals.sort().values, torch.full((k - n,), -1, dtype=torch.int32)]))
+    _sort_topk_rows(buf)
+    assert torch.equal(buf, torch.stack(expect))
+
+
+@pytest.mark.parametrize("value,expect", [("", "any"), ("sorted", "sorted"), (" Any ", "any")])
+def test_order_env(monkeypatch, value, expect):
+    from vllm_glm52.indexer import ORDER_ENV, topk_order
+
+    if value:
+        monkeypatch.setenv(ORDER_ENV, value)
+    else:
+        monkeypatch.delenv(ORDER_ENV, raising=False)
+    assert topk_order() == expect
+
+
+def test_order_env_rejects_unknown(monkeypatch):
+    from vllm_glm52.indexer import ORDER_ENV, topk_order
+
+    monkeypatch.setenv(ORDER_ENV, "random")
+    with pytest.raises(ValueError, match="VLLM_GLM52_TOPK_ORDER='random'"):
+        topk_order()
