@@ -16,6 +16,7 @@ Install with ``pip install --no-build-isolation .`` so the build sees the torch 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,7 @@ SOURCES = [
     # schema (no CUDA code; g++)
     "csrc/torch_bindings.cpp",
     # torch launcher: argument checks, stream, launch (host code only)
-    "csrc/topk/topk.cu",
+    "csrc/topk/topk_launcher.cpp",
     # kernels and launch shape (torch-free; the expensive translation unit)
     "csrc/topk/topk_kernels.cu",
 ]
@@ -75,6 +76,23 @@ def _find_cudart_dir(nvcc: str, cuda_home: str | None) -> str | None:
     return None
 
 
+def _nvcc_include_dirs(nvcc: str) -> list[str]:
+    """The toolkit include dirs nvcc itself uses (follows wrapper scripts such as a
+    /usr/local/bin/nvcc that execs /usr/local/cuda-13.0/bin/nvcc, where torch's CUDA_HOME guess
+    is /usr/local). The host-compiled launcher includes c10/cuda headers -> cuda_runtime.h."""
+    try:
+        out = subprocess.run([nvcc, "--dryrun", "-c", "-x", "cu", os.devnull],
+                             capture_output=True, text=True, timeout=60).stderr
+    except (OSError, subprocess.SubprocessError):
+        return []
+    dirs = []
+    for d in re.findall(r'-I"?([^"\s]+)', out):
+        d = os.path.normpath(d)
+        if d not in dirs and os.path.exists(os.path.join(d, "cuda_runtime.h")):
+            dirs.append(d)
+    return dirs
+
+
 def _extension():
     mode = _mode()
     if mode == "off":
@@ -116,6 +134,7 @@ def _extension():
     # toolkits keep libcudart.so in <root>/lib). Link the runtime from where it is; if no
     # unversioned libcudart.so exists, do not link it: libc10_cuda.so, which the extension
     # links, already depends on torch's libcudart.so.13 and provides the symbols at load time.
+    ext.include_dirs.extend(d for d in _nvcc_include_dirs(nvcc) if d not in ext.include_dirs)
     cudart_dir = _find_cudart_dir(nvcc, CUDA_HOME)
     if cudart_dir:
         ext.library_dirs.append(cudart_dir)

@@ -35,11 +35,15 @@ parity() {
   $P score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_ours.json > $d/log_score_ours.txt 2>&1 || tail -5 $d/log_score_ours.txt
   VLLM_GLM52_DISABLE=1 $P generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $d/gen_intree.json > $d/log_intree.txt 2>&1 || { tail -5 $d/log_intree.txt; echo "in-tree failed"; }
   VLLM_GLM52_DISABLE=1 $P score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_intree.json > $d/log_score_intree.txt 2>&1 || tail -5 $d/log_score_intree.txt
+  if [ -n "${NOISE:-}" ]; then  # in-tree's own run-to-run floor: score the same sequences again
+    VLLM_GLM52_DISABLE=1 $P score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_intree2.json > $d/log_score_intree2.txt 2>&1 || tail -5 $d/log_score_intree2.txt
+  fi
   $P score --engine reference --model $m --seqs $d/gen_ours.json --out $d/score_ref.json > $d/log_ref.txt 2>&1 || tail -20 $d/log_ref.txt
   cmpg() { [ -f $d/$1.json ] && [ -f $d/$2.json ] && $P compare $d/$1.json $d/$2.json > $d/cmp_$1_$2.json; }
   cmps() { [ -f $d/$1.json ] && [ -f $d/$2.json ] && $P compare-scores $d/$1.json $d/$2.json > $d/cmps_$1_$2.json; }
   cmpg gen_ours gen_ours2; cmpg gen_ours gen_intree
   cmps score_ours score_intree; cmps score_ref score_ours; cmps score_ref score_intree
+  cmps score_intree score_intree2
   for f in $d/cmp_*.json; do echo "-- $(basename $f)"; python3 -c "import json; d=json.load(open('$f')); [print('  len %(prompt_len)s identical %(identical)s div %(first_divergence)s' % p, {k: round(v, 4) for k, v in p.items() if k.startswith('top2')}) for p in d['prompts']]"; done
   for f in $d/cmps_*.json; do echo "-- $(basename $f)"; python3 -c "
 import json; d=json.load(open('$f'))

@@ -50,10 +50,13 @@ logger = logging.getLogger("vllm.glm52")
 #: it is correct on every shape but faster only at decode 256 x 1M.
 TOPK_ENV = "VLLM_GLM52_INDEXER_TOPK"
 
-#: ``any`` (default): the top-k kernels' own output order; ``sorted``: each row of the buffer is
-#: sorted ascending (``-1`` padding last) before attention reads it. The sparse attention
-#: kernels accumulate the selected keys in buffer order, so a run-to-run varying order (atomic
-#: slot counters in every top-k kernel) changes the result at the ulp level.
+#: ``sorted`` (default): each row of the top-k buffer is sorted ascending (``-1`` padding last)
+#: before attention reads it; ``any``: the top-k kernel's own order. The sparse attention
+#: kernels accumulate the selected keys in buffer order, and every top-k kernel (vLLM's and
+#: ours) fills rows through atomic slot counters, so their order, and with it the attention
+#: output, changes from run to run at the ulp level. Measured on one H100 (tiny BF16 and FP8
+#: checkpoints, prompts longer than index_topk): with ``any`` two runs of the same engine part
+#: within 3-10 greedy steps; with ``sorted`` they are identical (docs/benchmarks.md).
 ORDER_ENV = "VLLM_GLM52_TOPK_ORDER"
 
 #: The fp8 quantisation group of the indexer key; DeepGEMM's paged MQA-logits kernel and
@@ -62,20 +65,24 @@ QUANT_BLOCK = 128
 
 
 def topk_order() -> str:
-    order = os.environ.get(ORDER_ENV, "any").strip().lower()
+    order = os.environ.get(ORDER_ENV, "sorted").strip().lower()
     if order not in ("any", "sorted"):
-        raise ValueError(f"{ORDER_ENV}={order!r}; use 'any' (default) or 'sorted'.")
+        raise ValueError(f"{ORDER_ENV}={order!r}; use 'sorted' (default, run-to-run "
+                         "deterministic attention) or 'any' (skips one sort per full layer).")
     return order
 
 
-def _sort_topk_rows(buf: torch.Tensor) -> None:
-    """buf int32 [T, k] in place: each row ascending, the -1 padding moved to the end."""
+def _sort_topk_rows(buf: torch.Tensor, num_rows: int) -> None:
+    """buf int32 [max_tokens, k]; rows [0, num_rows) in place: ascending, -1 padding last.
+    (The whole buffer is the op's argument, as for vLLM's indexer op, so torch.compile sees
+    the mutation of the model buffer itself rather than of a view.)"""
+    view = buf[:num_rows]
     big = torch.iinfo(torch.int32).max
-    rows = torch.where(buf < 0, big, buf).sort(dim=-1).values
-    buf.copy_(rows.masked_fill_(rows == big, -1))
+    rows = torch.where(view < 0, big, view).sort(dim=-1).values
+    view.copy_(rows.masked_fill_(rows == big, -1))
 
 
-def _sort_topk_rows_fake(buf: torch.Tensor) -> None:
+def _sort_topk_rows_fake(buf: torch.Tensor, num_rows: int) -> None:
     return None
 
 
@@ -226,9 +233,8 @@ class Glm52Indexer(nn.Module):
                 hidden_states, _encode_layer_name(self.k_cache.prefix), self.k_cache.kv_cache,
                 q_fp8, k, weights, self.topk_tokens, self.head_dim, self.max_model_len,
                 self.max_total_seq_len, self.topk_indices_buffer)
-        if self.sort_topk:
-            torch.ops.vllm.glm52_sort_topk_rows(
-                self.topk_indices_buffer[: hidden_states.shape[0], : self.topk_tokens])
+        if self.sort_topk:  # buffer width == index_topk (Glm52Model allocates it)
+            torch.ops.vllm.glm52_sort_topk_rows(self.topk_indices_buffer, hidden_states.shape[0])
         return out
 
 

@@ -107,9 +107,10 @@ def run_checks(base: str, model: str, api_key: str, max_tokens: int, timeout: fl
         expect(bool(calls), "tool_choice=required returned no tool call")
 
     def named_has_call(_):
-        _, calls = chat(oai, model, max_tokens, tool_choice=named, extra_body=NO_THINK)
+        choice, calls = chat(oai, model, max_tokens, tool_choice=named, extra_body=NO_THINK)
         expect(bool(calls) and all(c.function.name == "get_weather" for c in calls),
-               f"named tool_choice returned {[c.function.name for c in calls]}")
+               f"named tool_choice returned {[c.function.name for c in calls]} "
+               f"(finish {choice.finish_reason}, content {(choice.message.content or '')[:200]!r})")
         _, streamed = chat_stream(oai, model, max_tokens, tool_choice=named, extra_body=NO_THINK)
         expect(bool(streamed) and all(c["name"] == "get_weather" for c in streamed),
                f"streamed named tool_choice returned {[c['name'] for c in streamed]}")

@@ -219,23 +219,41 @@ def test_torch_compile_fullgraph():
     _check(x, torch.zeros_like(lens), lens, out_c, 2048, seed, "torch.compile")
 
 
-def test_argument_errors():
-    x = torch.randn(4, 100, device=DEV)
-    out = torch.empty(4, 16, dtype=torch.int32, device=DEV)
-    lens = torch.full((4,), 100, dtype=torch.int32, device=DEV)
-    op = torch.ops._C_glm52.topk_decode
-    with pytest.raises(RuntimeError, match="logits must be float32"):
-        op(x.half(), lens, out, 16, 1)
-    with pytest.raises(RuntimeError, match=r"indices must be \[rows, k\] = \[4, 16\]"):
-        op(x, lens, out[:, :8], 16, 1)
-    with pytest.raises(RuntimeError, match="seq_lens must be int32"):
-        op(x, lens.long(), out, 16, 1)
-    with pytest.raises(RuntimeError, match="seq_lens must have 2 elements"):
-        op(x, lens, out, 16, 2)
-    with pytest.raises(RuntimeError, match=r"k must be in \[1, 2048\]"):
-        op(x, lens, torch.empty(4, 4096, dtype=torch.int32, device=DEV), 4096, 1)
-    with pytest.raises(RuntimeError, match="stride\\(1\\) == 1"):
-        op(x.t().contiguous().t(), lens, out, 16, 1)
-    with pytest.raises(RuntimeError, match="row_ends must be contiguous"):
-        torch.ops._C_glm52.topk_prefill(x, lens, torch.zeros(8, dtype=torch.int32,
-                                                               device=DEV)[::2], out, 16)
+# Each bad call, the message it must raise, run in a child process: a crash (the launcher once
+# segfaulted on a failing check) then fails one named case instead of killing the session.
+_ERROR_SETUP = """
+import torch, vllm_glm52.ops.topk
+DEV = "cuda"
+x = torch.randn(4, 100, device=DEV)
+out = torch.empty(4, 16, dtype=torch.int32, device=DEV)
+lens = torch.full((4,), 100, dtype=torch.int32, device=DEV)
+op = torch.ops._C_glm52.topk_decode
+"""
+ERROR_CASES = {
+    "dtype": ("op(x.half(), lens, out, 16, 1)", "logits must be float32"),
+    "out_shape": ("op(x, lens, out[:, :8], 16, 1)", r"indices must be \[rows, k\] = \[4, 16\]"),
+    "lens_dtype": ("op(x, lens.long(), out, 16, 1)", "seq_lens must be int32"),
+    "lens_numel": ("op(x, lens, out, 16, 2)", "seq_lens must have 2 elements"),
+    "k_range": ("op(x, lens, torch.empty(4, 4096, dtype=torch.int32, device=DEV), 4096, 1)",
+                r"k must be in \[1, 2048\]"),
+    "col_stride": ("op(x.t().contiguous().t(), lens, out, 16, 1)", r"stride\(1\) == 1"),
+    "ends_contiguous": ("torch.ops._C_glm52.topk_prefill(x, lens, torch.zeros(8, "
+                        "dtype=torch.int32, device=DEV)[::2], out, 16)",
+                        "row_ends must be contiguous"),
+    "device": ("op(x, lens.cpu(), out, 16, 1)", "seq_lens must be on cuda"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ERROR_CASES))
+def test_argument_errors(name):
+    import re
+    import subprocess
+    import sys
+
+    call, pattern = ERROR_CASES[name]
+    code = (_ERROR_SETUP + "try:\n    " + call + "\nexcept RuntimeError as e:\n"
+            "    print('RAISED', e)\nelse:\n    print('NO ERROR')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"{name}: child exited {r.returncode}\n{r.stderr[-2000:]}"
+    assert "RAISED" in r.stdout, f"{name}: no error raised: {r.stdout[-500:]}"
+    assert re.search(pattern, r.stdout), f"{name}: {r.stdout[-500:]}"

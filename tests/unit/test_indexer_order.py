@@ -11,18 +11,21 @@ def test_sort_rows_ascending_padding_last():
 
     g = torch.Generator().manual_seed(torch.seed() % 2**31)
     rows, k = 7, 64
-    buf = torch.full((rows, k), -1, dtype=torch.int32)
+    buf = torch.full((rows + 3, k), -1, dtype=torch.int32)  # rows past num_rows: untouched
     expect = []
     for r in range(rows):
         n = int(torch.randint(0, k + 1, (1,), generator=g))
         vals = torch.randperm(5000, generator=g)[:n].to(torch.int32)
         buf[r, torch.randperm(k, generator=g)[:n]] = vals
         expect.append(torch.cat([vals.sort().values, torch.full((k - n,), -1, dtype=torch.int32)]))
-    _sort_topk_rows(buf)
-    assert torch.equal(buf, torch.stack(expect))
+    tail = torch.randint(-1, 5000, (3, k), generator=g, dtype=torch.int32)
+    buf[rows:] = tail
+    _sort_topk_rows(buf, rows)
+    assert torch.equal(buf[:rows], torch.stack(expect))
+    assert torch.equal(buf[rows:], tail)
 
 
-@pytest.mark.parametrize("value,expect", [("", "any"), ("sorted", "sorted"), (" Any ", "any")])
+@pytest.mark.parametrize("value,expect", [("", "sorted"), ("sorted", "sorted"), (" Any ", "any")])
 def test_order_env(monkeypatch, value, expect):
     from vllm_glm52.indexer import ORDER_ENV, topk_order
 

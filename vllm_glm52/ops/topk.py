@@ -240,7 +240,7 @@ def topk_rows_torch(logits: torch.Tensor, starts: torch.Tensor, ends: torch.Tens
 
 
 # ------------------------------------------------------------------------------------------
-# Argument checks of the fallback (the CUDA op checks in csrc/topk/topk.cu)
+# Argument checks of the fallback (the CUDA op checks in csrc/topk/topk_launcher.cpp)
 # ------------------------------------------------------------------------------------------
 def _check(op: str, logits: torch.Tensor, out: torch.Tensor, k: int) -> None:
     if logits.dtype != torch.float32 or logits.dim() != 2:

@@ -64,6 +64,13 @@ def named_tool_choice(tool_choice: Any) -> str | None:
     return None
 
 
+def grammar_constrained(request: Any) -> bool:
+    """True when generation runs under a structural tag (ours for "required"/named, or the
+    client's own): then the output's structure follows the grammar's text, not token ids."""
+    so = getattr(request, "structured_outputs", None)
+    return so is not None and getattr(so, "structural_tag", None) is not None
+
+
 def ops_to_delta(ops: list[tuple]) -> DeltaMessage | None:
     """Machine operations -> one DeltaMessage (one DeltaToolCall per call index, id and name
     only on the delta that opens the call)."""
@@ -98,6 +105,13 @@ class _Run:
     __slots__ = ("scanner", "machine", "done")
 
     def __init__(self, parser: Glm52ToolParser, request: Any, id_mode: bool) -> None:
+        if id_mode and grammar_constrained(request):
+            # The structural tag's grammar is text-level: it lets the model spell a tag with
+            # ordinary tokens ("<", "tool", "_call", ">") as well as emit its special id, and
+            # either spelling is a grammar-valid call (a random-weight model picks the spelled
+            # one about half the time). The grammar also keeps tag text out of free text and
+            # ends a value at the first </arg_value>, so tags are recognised by text here.
+            id_mode = False
         tools = getattr(request, "tools", None) or parser.tools
         schemas = ToolSchemas(iter_tool_specs(tools))
         tool_choice = getattr(request, "tool_choice", None)

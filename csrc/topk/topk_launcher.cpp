@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Torch launcher of the GLM-5.2 indexer top-k: checks every argument (shape, dtype, layout,
 // device) with a message that names it and the expected value, then calls the torch-free
-// launch_topk (topk_kernels.cu) on the current stream. Host code only.
+// launch_topk (topk_kernels.cu) on the current stream. Host code only, so it is a .cpp built by
+// the host compiler like csrc/torch_bindings.cpp. (Built as a .cu through nvcc's host pass, a
+// failing [rows, k] shape check crashed the process on the GPU host instead of raising;
+// tests/gpu/test_topk_cuda.py runs every error case in a child process to keep watching.)
 #include <ATen/core/Tensor.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
