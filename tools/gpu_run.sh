@@ -98,6 +98,20 @@ for stage in "$@"; do
       grep -m6 "vllm-glm52\|GLM parsers\|Traceback\|Error" $OUT/serve_parsers.log | cut -c1-220
       kill $spid; wait $spid 2>/dev/null ;;
     serve-fp8) serve_check fp8 $W/tiny-fp8 --enforce-eager --kv-cache-dtype fp8 ;;
+    noise-fp8)  # FP8 + fp8 KV: ours vs in-tree and in-tree vs itself, scoring the same sequences
+      d=$W/noise; mkdir -p $d; m=$W/tiny-fp8; E="--kv-cache-dtype fp8 --enforce-eager"
+      log noise-fp8
+      $P generate --model $m --prompts $W/prompts.json $E --out $d/gen_ours.json > $d/log0.txt 2>&1 || tail -20 $d/log0.txt
+      $P score --model $m --seqs $d/gen_ours.json $E --out $d/score_ours.json > $d/log1.txt 2>&1 || tail -5 $d/log1.txt
+      for r in 1 2; do VLLM_GLM52_DISABLE=1 $P score --model $m --seqs $d/gen_ours.json $E --out $d/score_intree$r.json > $d/log2$r.txt 2>&1 || tail -5 $d/log2$r.txt; done
+      for pair in "score_ours score_intree1" "score_intree1 score_intree2"; do set -- $pair
+        $P compare-scores $d/$1.json $d/$2.json > $d/cmps_$1_$2.json
+        echo "-- $1 vs $2"; python3 -c "
+import json; d=json.load(open('$d/cmps_$1_$2.json'))
+print('  agree %.4f of %d, max lp diff %.4f, per prompt %s' % (d['top1_agreement'], d['positions'], d['max_logprob_diff'], [round(p['top1_agreement'], 3) for p in d['prompts']]))
+ds = d['disagreements']; print('  disagreements', len(ds), 'near-tie (<1e-2)', sum(x['near_tie'] for x in ds), 'max margin', round(max([max(x['margin_a'], x['margin_b']) for x in ds], default=0), 4))"
+      done
+      (cd $d && tar czf $OUT/noise_fp8.tgz *.json) ;;
     topk)
       log topk-tests; python3 -X faulthandler -m pytest -q -p no:cacheprovider -m gpu tests/gpu/test_topk_cuda.py 2>&1 | tail -15
       log topk-bench; python3 benchmarks/bench_topk.py 2>&1 | tail -45 ;;
@@ -107,7 +121,7 @@ for stage in "$@"; do
       gen() { local tag=$1; shift; log "gen $tag"; timeout 170 $P generate --model $m --prompts $W/prompts.json $E "$@" --out $OUT/gen_$tag.json > $OUT/log_$tag.txt 2>&1 || { echo "$tag failed"; grep -m3 -i "error" $OUT/log_$tag.txt | cut -c1-300; }; }
       gen tp1
       gen pp2 --pp 2; grep -h -m2 "across the stage" $OUT/log_pp2.txt | cut -c1-200
-      VLLM_GLM52_DISABLE=1 gen intree_pp2 --pp 2
+      [ -n "${WITH_INTREE:-}" ] && VLLM_GLM52_DISABLE=1 gen intree_pp2 --pp 2
       gen tp2 --tp 2
       rm -f $OUT/log_*
       for pair in "tp1 pp2" "tp1 intree_pp2" "tp1 tp2"; do set -- $pair

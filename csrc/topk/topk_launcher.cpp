@@ -2,9 +2,7 @@
 // Torch launcher of the GLM-5.2 indexer top-k: checks every argument (shape, dtype, layout,
 // device) with a message that names it and the expected value, then calls the torch-free
 // launch_topk (topk_kernels.cu) on the current stream. Host code only, so it is a .cpp built by
-// the host compiler like csrc/torch_bindings.cpp. (Built as a .cu through nvcc's host pass, a
-// failing [rows, k] shape check crashed the process on the GPU host instead of raising;
-// tests/gpu/test_topk_cuda.py runs every error case in a child process to keep watching.)
+// the host compiler like csrc/torch_bindings.cpp.
 #include <ATen/core/Tensor.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -12,6 +10,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 
 #include "topk.h"
 
@@ -20,6 +19,20 @@ namespace {
 namespace tk = glm52::topk;
 
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+
+// "[a, b]" for error messages. NOTES: built by hand rather than by streaming the IntArrayRef
+// into TORCH_CHECK: on the GPU host (torch 2.11 cu130, Python 3.12) every failing check whose
+// message streamed .sizes() / .strides() killed the process with SIGSEGV instead of raising,
+// while checks streaming a dtype or a device raised normally (not reproducible on the CPU CI
+// toolchain). tests/gpu/test_topk_cuda.py::test_argument_errors covers every message.
+std::string dims(c10::IntArrayRef a) {
+  std::string s = "[";
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(a[i]);
+  }
+  return s + "]";
+}
 
 // setup.py defines GLM52_WITH_SM100 when it also builds sm_100a code.
 #ifdef GLM52_WITH_SM100
@@ -35,14 +48,15 @@ void check_logits(const char* op, const at::Tensor& logits) {
   TORCH_CHECK(logits.scalar_type() == at::kFloat, op, ": logits must be float32, got ",
               logits.scalar_type());
   TORCH_CHECK(logits.dim() == 2, op, ": logits must be 2-D [rows, n], got ", logits.dim(),
-              "-D ", logits.sizes());
+              "-D ", dims(logits.sizes()));
   TORCH_CHECK(logits.size(1) == 0 || logits.size(1) == 1 || logits.stride(1) == 1, op,
               ": logits must have stride(1) == 1 (contiguous columns), got strides ",
-              logits.strides());
+              dims(logits.strides()));
   TORCH_CHECK(logits.size(0) <= kInt32Max && logits.size(1) <= kInt32Max, op,
-              ": logits must have < 2^31 rows and columns, got ", logits.sizes());
+              ": logits must have < 2^31 rows and columns, got ", dims(logits.sizes()));
   TORCH_CHECK(logits.size(0) <= 1 || logits.stride(0) >= logits.size(1), op,
-              ": logits rows must not overlap (stride(0) >= n), got strides ", logits.strides());
+              ": logits rows must not overlap (stride(0) >= n), got strides ",
+              dims(logits.strides()));
 }
 
 // indices: [rows, k] int32 on the logits' device, unit column stride.
@@ -55,12 +69,13 @@ void check_indices(const char* op, const at::Tensor& logits, const at::Tensor& i
               indices.scalar_type());
   TORCH_CHECK(indices.dim() == 2 && indices.size(0) == logits.size(0) && indices.size(1) == k,
               op, ": indices must be [rows, k] = [", logits.size(0), ", ", k, "], got ",
-              indices.sizes());
+              dims(indices.sizes()));
   TORCH_CHECK(k == 1 || indices.stride(1) == 1, op,
               ": indices must have stride(1) == 1 (contiguous columns), got strides ",
-              indices.strides());
+              dims(indices.strides()));
   TORCH_CHECK(indices.size(0) <= 1 || indices.stride(0) >= k, op,
-              ": indices rows must not overlap (stride(0) >= k), got strides ", indices.strides());
+              ": indices rows must not overlap (stride(0) >= k), got strides ",
+              dims(indices.strides()));
 }
 
 // An int32 vector of `numel` elements on the logits' device, contiguous.
@@ -71,9 +86,9 @@ void check_int_vector(const char* op, const char* name, const at::Tensor& logits
   TORCH_CHECK(v.scalar_type() == at::kInt, op, ": ", name, " must be int32, got ",
               v.scalar_type());
   TORCH_CHECK(v.is_contiguous(), op, ": ", name, " must be contiguous, got strides ",
-              v.strides());
+              dims(v.strides()));
   TORCH_CHECK(v.numel() == numel, op, ": ", name, " must have ", numel, " elements, got ",
-              v.numel(), " ", v.sizes());
+              v.numel(), " ", dims(v.sizes()));
 }
 
 void run(const char* op, const at::Tensor& logits, at::Tensor& indices, tk::Params& p) {
@@ -126,7 +141,7 @@ void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
   const int64_t rows = logits.size(0);
   TORCH_CHECK(seq_lens.dim() == 1 || seq_lens.dim() == 2, op,
               ": seq_lens must be 1-D [B] or 2-D [B, next_n], got ", seq_lens.dim(), "-D ",
-              seq_lens.sizes());
+              dims(seq_lens.sizes()));
   tk::Params p{};
   if (seq_lens.dim() == 2 || next_n == 1) {
     check_int_vector(op, "seq_lens", logits, seq_lens, rows);
