@@ -20,11 +20,15 @@ namespace tk = glm52::topk;
 
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 
-// "[a, b]" for error messages. NOTES: built by hand rather than by streaming the IntArrayRef
-// into TORCH_CHECK: on the GPU host (torch 2.11 cu130, Python 3.12) every failing check whose
-// message streamed .sizes() / .strides() killed the process with SIGSEGV instead of raising,
-// while checks streaming a dtype or a device raised normally (not reproducible on the CPU CI
-// toolchain). tests/gpu/test_topk_cuda.py::test_argument_errors covers every message.
+// Numbers in error messages go through std::to_string, never through an ostream `<<` compiled
+// into this library. NOTES: on the GPU host (torch 2.11 cu130, Python 3.12) every failing check
+// whose message streamed an integer or an IntArrayRef from this .so killed the process with
+// SIGSEGV instead of raising, while checks streaming only text, a dtype or a device (formatted
+// inside libc10) raised normally; not reproducible with the CPU CI toolchain.
+// tests/gpu/test_topk_cuda.py::test_argument_errors checks every message in a child process.
+std::string num(int64_t v) { return std::to_string(v); }
+
+// "[a, b]" for error messages (see num()).
 std::string dims(c10::IntArrayRef a) {
   std::string s = "[";
   for (size_t i = 0; i < a.size(); ++i) {
@@ -47,7 +51,8 @@ void check_logits(const char* op, const at::Tensor& logits) {
               logits.device());
   TORCH_CHECK(logits.scalar_type() == at::kFloat, op, ": logits must be float32, got ",
               logits.scalar_type());
-  TORCH_CHECK(logits.dim() == 2, op, ": logits must be 2-D [rows, n], got ", logits.dim(),
+  TORCH_CHECK(logits.dim() == 2, op, ": logits must be 2-D [rows, n], got ",
+              num(logits.dim()),
               "-D ", dims(logits.sizes()));
   TORCH_CHECK(logits.size(1) == 0 || logits.size(1) == 1 || logits.stride(1) == 1, op,
               ": logits must have stride(1) == 1 (contiguous columns), got strides ",
@@ -62,13 +67,14 @@ void check_logits(const char* op, const at::Tensor& logits) {
 // indices: [rows, k] int32 on the logits' device, unit column stride.
 void check_indices(const char* op, const at::Tensor& logits, const at::Tensor& indices,
                    int64_t k) {
-  TORCH_CHECK(k >= 1 && k <= tk::kMaxK, op, ": k must be in [1, ", tk::kMaxK, "], got ", k);
+  TORCH_CHECK(k >= 1 && k <= tk::kMaxK, op, ": k must be in [1, ", num(tk::kMaxK), "], got ",
+              num(k));
   TORCH_CHECK(indices.device() == logits.device(), op, ": indices must be on ",
               logits.device(), " like logits, got ", indices.device());
   TORCH_CHECK(indices.scalar_type() == at::kInt, op, ": indices must be int32, got ",
               indices.scalar_type());
   TORCH_CHECK(indices.dim() == 2 && indices.size(0) == logits.size(0) && indices.size(1) == k,
-              op, ": indices must be [rows, k] = [", logits.size(0), ", ", k, "], got ",
+              op, ": indices must be [rows, k] = [", num(logits.size(0)), ", ", num(k), "], got ",
               dims(indices.sizes()));
   TORCH_CHECK(k == 1 || indices.stride(1) == 1, op,
               ": indices must have stride(1) == 1 (contiguous columns), got strides ",
@@ -87,8 +93,8 @@ void check_int_vector(const char* op, const char* name, const at::Tensor& logits
               v.scalar_type());
   TORCH_CHECK(v.is_contiguous(), op, ": ", name, " must be contiguous, got strides ",
               dims(v.strides()));
-  TORCH_CHECK(v.numel() == numel, op, ": ", name, " must have ", numel, " elements, got ",
-              v.numel(), " ", dims(v.sizes()));
+  TORCH_CHECK(v.numel() == numel, op, ": ", name, " must have ", num(numel), " elements, got ",
+              num(v.numel()), " ", dims(v.sizes()));
 }
 
 void run(const char* op, const at::Tensor& logits, at::Tensor& indices, tk::Params& p) {
@@ -137,10 +143,11 @@ void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
   constexpr const char* op = "glm52 topk_decode";
   check_logits(op, logits);
   check_indices(op, logits, indices, k);
-  TORCH_CHECK(next_n >= 1 && next_n <= kInt32Max, op, ": next_n must be >= 1, got ", next_n);
+  TORCH_CHECK(next_n >= 1 && next_n <= kInt32Max, op, ": next_n must be >= 1, got ",
+              num(next_n));
   const int64_t rows = logits.size(0);
   TORCH_CHECK(seq_lens.dim() == 1 || seq_lens.dim() == 2, op,
-              ": seq_lens must be 1-D [B] or 2-D [B, next_n], got ", seq_lens.dim(), "-D ",
+              ": seq_lens must be 1-D [B] or 2-D [B, next_n], got ", num(seq_lens.dim()), "-D ",
               dims(seq_lens.sizes()));
   tk::Params p{};
   if (seq_lens.dim() == 2 || next_n == 1) {
@@ -148,8 +155,8 @@ void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
     p.mode = tk::kModeDecodeRows;
     p.next_n = 1;
   } else {
-    TORCH_CHECK(rows % next_n == 0, op, ": logits rows (", rows,
-                ") must be a multiple of next_n (", next_n, ") for 1-D seq_lens");
+    TORCH_CHECK(rows % next_n == 0, op, ": logits rows (", num(rows),
+                ") must be a multiple of next_n (", num(next_n), ") for 1-D seq_lens");
     check_int_vector(op, "seq_lens", logits, seq_lens, rows / next_n);
     p.mode = tk::kModeDecodeBatched;
     p.next_n = static_cast<int32_t>(next_n);
@@ -164,7 +171,7 @@ void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
 // device cannot run the kernel). For benchmarks and tests.
 int64_t glm52_topk_planned_cluster(int64_t num_rows, int64_t num_cols) {
   TORCH_CHECK(num_rows >= 0 && num_rows <= kInt32Max && num_cols >= 0 && num_cols <= kInt32Max,
-              "glm52 topk_planned_cluster: sizes must be in [0, 2^31), got ", num_rows, ", ",
-              num_cols);
+              "glm52 topk_planned_cluster: sizes must be in [0, 2^31), got ", num(num_rows), ", ",
+              num(num_cols));
   return tk::planned_cluster_size(static_cast<int>(num_rows), static_cast<int>(num_cols));
 }
