@@ -7,6 +7,9 @@ OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 source /root/stage/unpack.sh
 export PYTHONUNBUFFERED=1 VLLM_LOGGING_LEVEL=${VLLM_LOGGING_LEVEL:-INFO}
 W=/root/work; mkdir -p $W
+# Everything this script prints also lands in $OUT/gpu_run.log, so a command cut off by its time
+# limit still returns what it had printed (a `| tail` pipeline returns nothing then).
+exec > >(tee -a "$OUT/gpu_run.log") 2>&1
 P="python3 tests/gpu/greedy_parity.py"
 log() { echo "== $(date +%T) $*"; }
 
@@ -118,7 +121,7 @@ ds = d['disagreements']; print('  disagreements', len(ds), 'near-tie (<1e-2)', s
     multi)  # 2 GPUs: TP=2 and PP=2 (stage 2 starts on shared layer 4) vs TP=1, FP8 tiny
       export VLLM_USE_DEEP_GEMM=0  # skip DeepGEMM JIT of every GEMM shape (minutes per engine)
       m=$W/tiny-fp8; E="--enforce-eager --gpu-mem 0.6"
-      gen() { local tag=$1; shift; log "gen $tag"; timeout 170 $P generate --model $m --prompts $W/prompts.json $E "$@" --out $OUT/gen_$tag.json > $OUT/log_$tag.txt 2>&1 || { echo "$tag failed"; grep -m3 -i "error" $OUT/log_$tag.txt | cut -c1-300; }; }
+      gen() { local tag=$1; shift; log "gen $tag"; timeout ${GEN_TIMEOUT:-320} $P generate --model $m --prompts $W/prompts.json $E "$@" --out $OUT/gen_$tag.json > $OUT/log_$tag.txt 2>&1 || { echo "$tag failed"; grep -m3 -i "error" $OUT/log_$tag.txt | cut -c1-300; }; }
       gen tp1
       gen pp2 --pp 2; grep -h -m2 "across the stage" $OUT/log_pp2.txt | cut -c1-200
       [ -n "${WITH_INTREE:-}" ] && VLLM_GLM52_DISABLE=1 gen intree_pp2 --pp 2

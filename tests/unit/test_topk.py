@@ -200,3 +200,19 @@ def test_fake_impls_registered():
         torch.ops._C_glm52.topk_prefill(x, s, s, out, 8)
         torch.ops._C_glm52.topk_decode(x, s, out, 8, 1)
     assert torch._library.simple_registry.singleton.find("_C_glm52::topk_prefill").fake_impl.kernel
+
+
+def test_extension_built_where_it_can_be():
+    """With nvcc and a CUDA torch on the machine, `pip install` must have built _C_glm52 (all
+    three sources, including the host-compiled launcher): a silent fall back to PyTorch would
+    otherwise hide a broken build from CI."""
+    import os
+    import shutil
+
+    if os.environ.get("VLLM_GLM52_BUILD_EXT", "auto").strip().lower() in ("0", "false", "no",
+                                                                         "off"):
+        pytest.skip("VLLM_GLM52_BUILD_EXT=0: the extension is not built on purpose")
+    if torch.version.cuda is None or not (shutil.which("nvcc") or os.environ.get("CUDA_HOME")):
+        pytest.skip("no nvcc / CUDA torch here: the extension cannot be built")
+    assert T.EXTENSION_LOADED, T.EXTENSION_REASON
+    assert 90 in torch.ops._C_glm52.built_archs()
