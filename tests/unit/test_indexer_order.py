@@ -42,3 +42,23 @@ def test_order_env_rejects_unknown(monkeypatch):
     monkeypatch.setenv(ORDER_ENV, "random")
     with pytest.raises(ValueError, match="VLLM_GLM52_TOPK_ORDER='random'"):
         topk_order()
+
+
+def test_sort_op_traces_with_dynamic_rows():
+    """The custom op (whole buffer + row count) traces under torch.compile with a symbolic row
+    count, as in the model's forward, and mutates the buffer as in eager."""
+    import vllm_glm52.indexer  # noqa: F401  registers torch.ops.vllm.glm52_sort_topk_rows
+
+    def f(buf, x):
+        torch.ops.vllm.glm52_sort_topk_rows(buf, x.shape[0])
+        return x + 1
+
+    compiled = torch.compile(f, backend="aot_eager", fullgraph=True, dynamic=True)
+    for n in (3, 5):
+        buf = torch.randint(-1, 100, (8, 16), dtype=torch.int32)
+        ref = buf.clone()
+        from vllm_glm52.indexer import _sort_topk_rows
+
+        _sort_topk_rows(ref, n)
+        compiled(buf, torch.zeros(n))
+        assert torch.equal(buf, ref)
