@@ -23,6 +23,26 @@ setup() {
   $P prompts --out $W/prompts.json
 }
 
+# cmpg DIR A B: greedy runs DIR/A.json vs DIR/B.json -> DIR/cmp_A_B.json + per-prompt lines
+cmpg() {
+  local d=$1; [ -f $d/$2.json ] && [ -f $d/$3.json ] || return 0
+  $P compare $d/$2.json $d/$3.json > $d/cmp_$2_$3.json
+  echo "-- $2 vs $3"; python3 -c "import json; d=json.load(open('$d/cmp_$2_$3.json')); [print('  len %(prompt_len)s identical %(identical)s div %(first_divergence)s' % p, {k: round(v, 4) for k, v in p.items() if k.startswith('top2')}) for p in d['prompts']]"
+}
+
+# cmps DIR A B: scores DIR/A.json vs DIR/B.json (same sequences) -> DIR/cmps_A_B.json + summary
+cmps() {
+  local d=$1; [ -f $d/$2.json ] && [ -f $d/$3.json ] || return 0
+  $P compare-scores $d/$2.json $d/$3.json > $d/cmps_$2_$3.json
+  echo "-- $2 vs $3"; python3 -c "
+import json; d=json.load(open('$d/cmps_$2_$3.json'))
+print('  agree %.4f of %d, max lp diff %.4f, per prompt %s' % (d['top1_agreement'], d['positions'], d['max_logprob_diff'], [round(p['top1_agreement'], 3) for p in d['prompts']]))
+ds = d['disagreements']; print('  disagreements', len(ds), 'near-tie (<1e-2)', sum(x['near_tie'] for x in ds), 'max margin', round(max([max(x['margin_a'], x['margin_b']) for x in ds], default=0), 4))"
+}
+
+# topk_tests PYTEST_FLAGS...: the CUDA top-k tests (error cases run in child processes)
+topk_tests() { log topk-tests; python3 -X faulthandler -m pytest "$@" -p no:cacheprovider -m gpu tests/gpu/test_topk_cuda.py 2>&1 | tail -40; }
+
 # parity QUANT KV EXTRA...: ours (twice) vs in-tree vs the fp32 reference.
 #   greedy: ours vs ours (run-to-run), ours vs in-tree (first divergence + top-2 margins there)
 #   teacher-forced: ours, in-tree and the reference each score ours' sequences (one prefill);
@@ -31,7 +51,7 @@ parity() {
   local q=$1 kv=$2; shift 2
   local m=$W/tiny-$q tag=${q}_${kv} d=$W/parity_${q}_${kv}
   rm -rf $d; mkdir -p $d
-  log "parity $tag order=${VLLM_GLM52_TOPK_ORDER:-any} $*"
+  log "parity $tag order=${VLLM_GLM52_TOPK_ORDER:-sorted} $*"
   $P generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $d/gen_ours.json > $d/log_ours.txt 2>&1 || { tail -40 $d/log_ours.txt; return 1; }
   grep -m6 "vllm-glm52\|Using .* backend\|KV cache format" $d/log_ours.txt | cut -c1-220
   $P generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $d/gen_ours2.json > $d/log_ours2.txt 2>&1 || tail -5 $d/log_ours2.txt
@@ -42,16 +62,9 @@ parity() {
     VLLM_GLM52_DISABLE=1 $P score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_intree2.json > $d/log_score_intree2.txt 2>&1 || tail -5 $d/log_score_intree2.txt
   fi
   $P score --engine reference --model $m --seqs $d/gen_ours.json --out $d/score_ref.json > $d/log_ref.txt 2>&1 || tail -20 $d/log_ref.txt
-  cmpg() { [ -f $d/$1.json ] && [ -f $d/$2.json ] && $P compare $d/$1.json $d/$2.json > $d/cmp_$1_$2.json; }
-  cmps() { [ -f $d/$1.json ] && [ -f $d/$2.json ] && $P compare-scores $d/$1.json $d/$2.json > $d/cmps_$1_$2.json; }
-  cmpg gen_ours gen_ours2; cmpg gen_ours gen_intree
-  cmps score_ours score_intree; cmps score_ref score_ours; cmps score_ref score_intree
-  cmps score_intree score_intree2
-  for f in $d/cmp_*.json; do echo "-- $(basename $f)"; python3 -c "import json; d=json.load(open('$f')); [print('  len %(prompt_len)s identical %(identical)s div %(first_divergence)s' % p, {k: round(v, 4) for k, v in p.items() if k.startswith('top2')}) for p in d['prompts']]"; done
-  for f in $d/cmps_*.json; do echo "-- $(basename $f)"; python3 -c "
-import json; d=json.load(open('$f'))
-print('  agree %.4f of %d, max lp diff %.4f, per prompt %s' % (d['top1_agreement'], d['positions'], d['max_logprob_diff'], [round(p['top1_agreement'], 3) for p in d['prompts']]))
-ds = d['disagreements']; print('  disagreements', len(ds), 'near-tie (<1e-2)', sum(x['near_tie'] for x in ds), 'max margin', round(max([max(x['margin_a'], x['margin_b']) for x in ds], default=0), 4))"; done
+  cmpg $d gen_ours gen_ours2; cmpg $d gen_ours gen_intree
+  cmps $d score_ours score_intree; cmps $d score_ref score_ours; cmps $d score_ref score_intree
+  cmps $d score_intree score_intree2
   (cd $d && tar czf $OUT/parity_$tag.tgz *.json)
 }
 
@@ -87,7 +100,7 @@ for stage in "$@"; do
     serve-fp8e4m3) serve_check fp8e4m3 $W/tiny-fp8 --enforce-eager --kv-cache-dtype fp8_e4m3 ;;
     bench) python3 benchmarks/bench_generate.py --model $W/tiny-bf16 --out-md $OUT/bench_generate.md 2>&1 | tail -8 ;;
     bench-fp8) python3 benchmarks/bench_generate.py --model $W/tiny-fp8 --kv-cache-dtype fp8 --out-md $OUT/bench_generate.md 2>&1 | tail -8 ;;
-    topk-tests) log topk-tests; python3 -X faulthandler -m pytest -x -v -p no:cacheprovider -m gpu tests/gpu/test_topk_cuda.py 2>&1 | tail -40 ;;
+    topk-tests) topk_tests -x -v ;;
     e2e-parsers)  # issue 4: the parsers behind a real server, MTP 3, OpenAI + Anthropic SDKs
       log e2e-parsers
       python3 -m vllm.entrypoints.cli.main serve $W/tiny-bf16 --port 8012 --max-model-len 4096 \
@@ -107,16 +120,10 @@ for stage in "$@"; do
       $P generate --model $m --prompts $W/prompts.json $E --out $d/gen_ours.json > $d/log0.txt 2>&1 || tail -20 $d/log0.txt
       $P score --model $m --seqs $d/gen_ours.json $E --out $d/score_ours.json > $d/log1.txt 2>&1 || tail -5 $d/log1.txt
       for r in 1 2; do VLLM_GLM52_DISABLE=1 $P score --model $m --seqs $d/gen_ours.json $E --out $d/score_intree$r.json > $d/log2$r.txt 2>&1 || tail -5 $d/log2$r.txt; done
-      for pair in "score_ours score_intree1" "score_intree1 score_intree2"; do set -- $pair
-        $P compare-scores $d/$1.json $d/$2.json > $d/cmps_$1_$2.json
-        echo "-- $1 vs $2"; python3 -c "
-import json; d=json.load(open('$d/cmps_$1_$2.json'))
-print('  agree %.4f of %d, max lp diff %.4f, per prompt %s' % (d['top1_agreement'], d['positions'], d['max_logprob_diff'], [round(p['top1_agreement'], 3) for p in d['prompts']]))
-ds = d['disagreements']; print('  disagreements', len(ds), 'near-tie (<1e-2)', sum(x['near_tie'] for x in ds), 'max margin', round(max([max(x['margin_a'], x['margin_b']) for x in ds], default=0), 4))"
-      done
+      cmps $d score_ours score_intree1; cmps $d score_intree1 score_intree2
       (cd $d && tar czf $OUT/noise_fp8.tgz *.json) ;;
     topk)
-      log topk-tests; python3 -X faulthandler -m pytest -q -p no:cacheprovider -m gpu tests/gpu/test_topk_cuda.py 2>&1 | tail -15
+      topk_tests -q
       log topk-bench; python3 benchmarks/bench_topk.py 2>&1 | tail -45 ;;
     multi)  # 2 GPUs: TP=2 and PP=2 (stage 2 starts on shared layer 4) vs TP=1, FP8 tiny
       export VLLM_USE_DEEP_GEMM=0  # skip DeepGEMM JIT of every GEMM shape (minutes per engine)
@@ -127,11 +134,7 @@ ds = d['disagreements']; print('  disagreements', len(ds), 'near-tie (<1e-2)', s
       [ -n "${WITH_INTREE:-}" ] && VLLM_GLM52_DISABLE=1 gen intree_pp2 --pp 2
       gen tp2 --tp 2
       rm -f $OUT/log_*
-      for pair in "tp1 pp2" "tp1 intree_pp2" "tp1 tp2"; do set -- $pair
-        [ -f $OUT/gen_$1.json ] && [ -f $OUT/gen_$2.json ] || continue
-        $P compare $OUT/gen_$1.json $OUT/gen_$2.json > $OUT/cmp_$1_$2.json
-        echo "-- $1 vs $2"; python3 -c "import json; d=json.load(open('$OUT/cmp_$1_$2.json')); [print(' ', p) for p in d['prompts']]"
-      done ;;
+      cmpg $OUT gen_tp1 gen_pp2; cmpg $OUT gen_tp1 gen_intree_pp2; cmpg $OUT gen_tp1 gen_tp2 ;;
     *) echo "unknown stage $stage"; exit 2 ;;
   esac
 done
