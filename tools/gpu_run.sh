@@ -68,6 +68,27 @@ parity() {
   (cd $d && tar czf $OUT/parity_$tag.tgz *.json)
 }
 
+# parity_sorted QUANT KV EXTRA...: ours vs the in-tree path with its top-k rows sorted
+# (GLM52_PARITY_SORT_INTREE=1, a measurement patch in greedy_parity.py): with both engines
+# deterministic, what is left is the implementations' difference. In-tree-sorted scores twice
+# to show it is deterministic. Results: $OUT/sorted_<tag>.tgz + summary.
+parity_sorted() {
+  local q=$1 kv=$2; shift 2
+  local m=$W/tiny-$q tag=${q}_${kv} d=$W/sorted_${q}_${kv}
+  rm -rf $d; mkdir -p $d
+  log "parity-sorted $tag $*"
+  run1() { local n=$1; shift; timeout ${GEN_TIMEOUT:-320} $P "$@" > $d/log_$n.txt 2>&1 || { echo "$n failed"; tail -8 $d/log_$n.txt; }; }
+  run1 gen_ours generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $d/gen_ours.json
+  run1 score_ours score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_ours.json
+  export VLLM_GLM52_DISABLE=1 GLM52_PARITY_SORT_INTREE=1
+  run1 gen_intree generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $d/gen_intree.json
+  run1 score_intree score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_intree.json
+  run1 score_intree2 score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_intree2.json
+  unset VLLM_GLM52_DISABLE GLM52_PARITY_SORT_INTREE
+  cmpg $d gen_ours gen_intree; cmps $d score_ours score_intree; cmps $d score_intree score_intree2
+  (cd $d && tar czf $OUT/sorted_$tag.tgz *.json)
+}
+
 # serve_check NAME MODEL ARGS...: `vllm serve` answers a chat request; logs the class line
 serve_check() {
   local name=$1 model=$2; shift 2
@@ -93,6 +114,8 @@ for stage in "$@"; do
     parity-bf16) parity bf16 auto --enforce-eager ;;
     parity-fp8) parity fp8 fp8 --enforce-eager ;;
     parity-fp8e4m3) parity fp8 fp8_e4m3 --enforce-eager ;;
+    sorted-bf16) parity_sorted bf16 auto --enforce-eager ;;
+    sorted-fp8) parity_sorted fp8 fp8 --enforce-eager ;;
     determinism)  # the same engine twice: is any difference between engines just run-to-run noise?
       for r in 1 2; do VLLM_GLM52_DISABLE=1 $P generate --model $W/tiny-bf16 --prompts $W/prompts.json --enforce-eager --out $OUT/det_intree_$r.json > $OUT/log_det_$r.txt 2>&1 || tail -5 $OUT/log_det_$r.txt; done
       $P compare $OUT/det_intree_1.json $OUT/det_intree_2.json | head -30 ;;
@@ -125,16 +148,20 @@ for stage in "$@"; do
     topk)
       topk_tests -q
       log topk-bench; python3 benchmarks/bench_topk.py 2>&1 | tail -45 ;;
-    multi)  # 2 GPUs: TP=2 and PP=2 (stage 2 starts on shared layer 4) vs TP=1, FP8 tiny
+    multi-a|multi-b|multi)  # 2 GPUs: TP=1 / PP=2 (stage 2 starts on shared layer 4) / TP=2, FP8 tiny
+      # multi-a: TP=1 and PP=2; multi-b: TP=2 and the comparisons (each fits one 600 s call;
+      # runs persist in $W/multi while the machine stays warm, copies land in $OUT).
       export VLLM_USE_DEEP_GEMM=0  # skip DeepGEMM JIT of every GEMM shape (minutes per engine)
-      m=$W/tiny-fp8; E="--enforce-eager --gpu-mem 0.6"
-      gen() { local tag=$1; shift; log "gen $tag"; timeout ${GEN_TIMEOUT:-320} $P generate --model $m --prompts $W/prompts.json $E "$@" --out $OUT/gen_$tag.json > $OUT/log_$tag.txt 2>&1 || { echo "$tag failed"; grep -m3 -i "error" $OUT/log_$tag.txt | cut -c1-300; }; }
-      gen tp1
-      gen pp2 --pp 2; grep -h -m2 "across the stage" $OUT/log_pp2.txt | cut -c1-200
-      [ -n "${WITH_INTREE:-}" ] && VLLM_GLM52_DISABLE=1 gen intree_pp2 --pp 2
-      gen tp2 --tp 2
-      rm -f $OUT/log_*
-      cmpg $OUT gen_tp1 gen_pp2; cmpg $OUT gen_tp1 gen_intree_pp2; cmpg $OUT gen_tp1 gen_tp2 ;;
+      m=$W/tiny-fp8; E="--enforce-eager --gpu-mem 0.6"; d=$W/multi; mkdir -p $d
+      gen() { local tag=$1; shift; log "gen $tag"; timeout ${GEN_TIMEOUT:-320} $P generate --model $m --prompts $W/prompts.json $E "$@" --out $d/gen_$tag.json > $d/log_$tag.txt 2>&1 || { echo "$tag failed"; grep -m3 -i "error" $d/log_$tag.txt | cut -c1-300; }; }
+      if [ $stage != multi-b ]; then
+        gen tp1
+        gen pp2 --pp 2; grep -h -m2 "across the stage" $d/log_pp2.txt | cut -c1-200
+        [ -n "${WITH_INTREE:-}" ] && VLLM_GLM52_DISABLE=1 gen intree_pp2 --pp 2
+      fi
+      [ $stage != multi-a ] && gen tp2 --tp 2
+      cmpg $d gen_tp1 gen_pp2; cmpg $d gen_tp1 gen_intree_pp2; cmpg $d gen_tp1 gen_tp2
+      cp $d/*.json $OUT/ 2>/dev/null ;;
     *) echo "unknown stage $stage"; exit 2 ;;
   esac
 done

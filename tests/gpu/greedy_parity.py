@@ -42,8 +42,38 @@ def make_prompts(long_len: int, seed: int = 0) -> list[list[int]]:
     ]
 
 
+#: Measurement aid, not a product feature: with ``VLLM_GLM52_DISABLE=1`` and this set to 1, the
+#: in-tree path's top-k rows are sorted after its indexer op, exactly as the plugin's default
+#: ``VLLM_GLM52_TOPK_ORDER=sorted`` does. vLLM's top-k kernels fill rows in a run-dependent
+#: order and the sparse attention accumulates in buffer order, so the unpatched in-tree path
+#: does not agree with itself; sorted, it is deterministic and the two implementations can be
+#: compared without that noise. Runs the engine core in this process (TP=1) so the patch holds.
+SORT_INTREE_ENV = "GLM52_PARITY_SORT_INTREE"
+
+
+def _sort_intree_topk() -> None:
+    os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+    from vllm.model_executor.layers.sparse_attn_indexer import SparseAttnIndexer
+
+    from vllm_glm52.indexer import _sort_topk_rows
+
+    forward_cuda = SparseAttnIndexer.forward_cuda
+
+    def sorted_forward_cuda(self, hidden_states, *args, **kwargs):
+        out = forward_cuda(self, hidden_states, *args, **kwargs)
+        _sort_topk_rows(self.topk_indices_buffer, hidden_states.shape[0])
+        return out
+
+    SparseAttnIndexer.forward_cuda = sorted_forward_cuda
+
+
 def _llm(args):
     from vllm import LLM
+
+    if _engine_name() == "vllm-in-tree-sorted":
+        if args.tp * args.pp != 1:
+            raise SystemExit(f"{SORT_INTREE_ENV}=1 patches this process only; use TP=PP=1")
+        _sort_intree_topk()
 
     kwargs = dict(model=args.model, tensor_parallel_size=args.tp,
                   pipeline_parallel_size=args.pp, max_model_len=args.max_model_len,
@@ -98,7 +128,9 @@ def cmd_generate(args) -> dict:
 
 
 def _engine_name() -> str:
-    return "vllm-in-tree" if os.environ.get("VLLM_GLM52_DISABLE") == "1" else "vllm-glm52"
+    if os.environ.get("VLLM_GLM52_DISABLE") != "1":
+        return "vllm-glm52"
+    return "vllm-in-tree-sorted" if os.environ.get(SORT_INTREE_ENV) == "1" else "vllm-in-tree"
 
 
 def cmd_score(args) -> dict:

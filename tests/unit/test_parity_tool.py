@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,34 @@ def test_compare_generations_reports_first_divergence_and_tie(tmp_path, capsys):
     rc, rep = _run(capsys, ["compare", str(pa), str(pb)])
     (p,) = rep["prompts"]
     assert p["first_divergence"] == 1 and p["near_tie"] and rc == 0
+
+
+def test_engine_name_follows_env(monkeypatch):
+    monkeypatch.delenv("VLLM_GLM52_DISABLE", raising=False)
+    monkeypatch.delenv(gp.SORT_INTREE_ENV, raising=False)
+    assert gp._engine_name() == "vllm-glm52"
+    monkeypatch.setenv("VLLM_GLM52_DISABLE", "1")
+    assert gp._engine_name() == "vllm-in-tree"
+    monkeypatch.setenv(gp.SORT_INTREE_ENV, "1")
+    assert gp._engine_name() == "vllm-in-tree-sorted"
+
+
+def test_sorted_intree_patch_sorts_rows_after_the_indexer_op(monkeypatch):
+    """The measurement patch wraps the in-tree indexer's forward_cuda (the symbol must still
+    exist in the pinned vLLM) and leaves each valid row ascending with -1 padding last."""
+    import torch
+    from vllm.model_executor.layers.sparse_attn_indexer import SparseAttnIndexer
+
+    buf = torch.tensor([[5, -1, 2, 9], [7, 3, -1, -1], [4, 1, 0, 2]], dtype=torch.int32)
+
+    def fake_forward_cuda(self, hidden_states, *args):  # the real op fills the buffer
+        return "out"
+
+    monkeypatch.setattr(SparseAttnIndexer, "forward_cuda", fake_forward_cuda)
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "1")  # restored after the test
+    gp._sort_intree_topk()
+    assert os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
+    layer = SparseAttnIndexer.__new__(SparseAttnIndexer)
+    layer.topk_indices_buffer = buf
+    assert SparseAttnIndexer.forward_cuda(layer, torch.zeros(2, 8)) == "out"
+    assert buf.tolist() == [[2, 5, 9, -1], [3, 7, -1, -1], [4, 1, 0, 2]]  # row 2 not valid
