@@ -47,10 +47,26 @@ def load_vllm_ops() -> tuple[dict, str]:
         return {}, "n/a"
 
 
+def forced(algo: int, fn):
+    """fn with our launcher forced to one kernel (0 stream, 1 radix). The choice is made at
+    launch, so a CUDA graph captured through this replays that kernel."""
+    def run(i):
+        torch.ops._C_glm52.topk_force_algo(algo)
+        try:
+            return fn(i)
+        finally:
+            torch.ops._C_glm52.topk_force_algo(-1)
+    return run
+
+
+def with_variants(ours) -> dict:
+    return {"ours": ours, "ours radix": forced(1, ours), "ours stream": forced(0, ours)}
+
+
 def decode_ops(logits_list, lens, out, have, major):
     """name -> fn(i) on rotating input i. logits [rows, n]; lens [rows] int32."""
     rows, n = logits_list[0].shape
-    ops = {"ours": lambda i: torch.ops._C_glm52.topk_decode(logits_list[i], lens, out, K, 1)}
+    ops = with_variants(lambda i: torch.ops._C_glm52.topk_decode(logits_list[i], lens, out, K, 1))
     ws = torch.zeros(1024 * 1024, dtype=torch.uint8, device=DEV)  # RADIX_TOPK_WORKSPACE_SIZE
     if have.get("top_k_per_row_decode"):
         ops["vllm top_k_per_row"] = lambda i: torch.ops._C.top_k_per_row_decode(
@@ -68,7 +84,7 @@ def decode_ops(logits_list, lens, out, have, major):
 
 def prefill_ops(logits_list, ks, ke, out, have):
     rows, n = logits_list[0].shape
-    ops = {"ours": lambda i: torch.ops._C_glm52.topk_prefill(logits_list[i], ks, ke, out, K)}
+    ops = with_variants(lambda i: torch.ops._C_glm52.topk_prefill(logits_list[i], ks, ke, out, K))
     if have.get("top_k_per_row_prefill"):
         ops["vllm top_k_per_row"] = lambda i: torch.ops._C.top_k_per_row_prefill(
             logits_list[i], ks, ke, out, rows, logits_list[i].stride(0), 1, K)
@@ -181,7 +197,8 @@ def main() -> int:
     if args.quick:
         decode = [(1, 131072), (64, 131072), (256, 1048576)]
         prefill = [(8192, 65536)]
-    cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk"]
+    cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk",
+            "ours radix", "ours stream"]
     lines = []
     t_start = time.time()
     for phase, shapes in (("decode", decode), ("prefill", prefill)):
@@ -216,10 +233,17 @@ def main() -> int:
             t = res.get("ours")
             vl = [res[c] for c in cols[:3] if c in res]
             best = min(vl) if vl else None
-            cl = torch.ops._C_glm52.topk_planned_cluster(rows, n)
+            algo, c, res_cap = torch.ops._C_glm52.topk_plan(rows, n)
+            cl = f"{['stream', 'radix'][algo]} C={c}"
+            for name in ("ours radix", "ours stream"):  # both kernels must be right here
+                out.fill_(-1)
+                ops[name](0)
+                if not check_values(logits_list[0], starts, ends, out):
+                    print(f"  {name} WRONG on {phase} {rows}x{n}", flush=True)
+                    ok = False
             row = {
                 "shape": f"{phase} {rows}x{n}",
-                "C": cl,
+                "plan": cl,
                 "ours": t,
                 **{c: res.get(c) for c in cols},
                 "x best vLLM": (best / t) if (best and t) else None,
@@ -228,13 +252,13 @@ def main() -> int:
                 "ok": "yes" if ok else "NO",
             }
             lines.append(row)
-            print(f"  {row['shape']}: ours {t:.4f} ms (C={cl}) "
+            print(f"  {row['shape']}: ours {t:.4f} ms ({cl}) "
                   + " ".join(f"{c} {res[c]:.4f}" for c in cols if c in res)
                   + f" ok={row['ok']} [{time.time() - t_start:.0f}s]", flush=True)
             del logits_list, ops
             torch.cuda.empty_cache()
 
-    hdr = ["shape", "C", "ours", *cols, "x best vLLM", "x torch", "% copy BW", "ok"]
+    hdr = ["shape", "plan", "ours", *cols, "x best vLLM", "x torch", "% copy BW", "ok"]
 
     def fmt(v, key):
         if v is None:
@@ -245,12 +269,11 @@ def main() -> int:
             return f"{v:.2f}x"
         if key == "% copy BW":
             return f"{v:.0f}%"
-        if key == "C":
-            return str(v)
         return f"{v:.4f}"
 
     md = [f"Indexer top-k, median ms per call. {head}.",
-          "C = CTAs per row (cluster size) our launcher chose; x best vLLM = best applicable "
+          "plan = the kernel and CTAs per row (cluster size) our launcher chose (ours); ours radix / "
+          "ours stream = each kernel forced; x best vLLM = best applicable "
           "vLLM op time / ours; % copy BW = one read of the visible logits at our speed, as a "
           "share of D2D copy bandwidth.", "",
           "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]

@@ -13,7 +13,8 @@ void glm52_topk_prefill(const at::Tensor& logits, const at::Tensor& row_starts,
                         const at::Tensor& row_ends, at::Tensor& indices, int64_t k);
 void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
                        at::Tensor& indices, int64_t k, int64_t next_n);
-int64_t glm52_topk_planned_cluster(int64_t num_rows, int64_t num_cols);
+std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols);
+void glm52_topk_force_algo(int64_t algo);
 
 // Compute capabilities (major * 10 + minor) this binary has machine code for.
 std::vector<int64_t> glm52_built_archs() {
@@ -26,8 +27,11 @@ std::vector<int64_t> glm52_built_archs() {
 
 TORCH_LIBRARY(_C_glm52, ops) {
   ops.def("built_archs() -> int[]", &glm52_built_archs);
-  // CTAs per row the launcher would use on the current CUDA device (benchmarks / tests)
-  ops.def("topk_planned_cluster(int num_rows, int num_cols) -> int", &glm52_topk_planned_cluster);
+  // [algo (0 stream, 1 radix), CTAs per row, radix resident keys] the launcher would use on
+  // the current CUDA device (benchmarks / tests)
+  ops.def("topk_plan(int num_rows, int num_cols) -> int[]", &glm52_topk_plan);
+  // -1 automatic, 0 streaming kernel, 1 radix kernel for later launches (benchmarks / tests)
+  ops.def("topk_force_algo(int algo) -> ()", &glm52_topk_force_algo);
   // logits [rows, n] fp32; row_starts/row_ends [rows] int32; indices [rows, k] int32 (out)
   ops.def(
       "topk_prefill(Tensor logits, Tensor row_starts, Tensor row_ends, Tensor! indices, "

@@ -11,6 +11,7 @@ W=/root/work; mkdir -p $W
 # limit still returns what it had printed (a `| tail` pipeline returns nothing then).
 exec > >(tee -a "$OUT/gpu_run.log") 2>&1
 P="python3 tests/gpu/greedy_parity.py"
+read -r -a BENCH_ARGS <<< "${BENCH_ARGS:-}"
 log() { echo "== $(date +%T) $*"; }
 
 setup() {
@@ -145,6 +146,7 @@ for stage in "$@"; do
       for r in 1 2; do VLLM_GLM52_DISABLE=1 $P score --model $m --seqs $d/gen_ours.json $E --out $d/score_intree$r.json > $d/log2$r.txt 2>&1 || tail -5 $d/log2$r.txt; done
       cmps $d score_ours score_intree1; cmps $d score_intree1 score_intree2
       (cd $d && tar czf $OUT/noise_fp8.tgz *.json) ;;
+    topk-bench) log topk-bench; OUT=$OUT timeout ${BENCH_TIMEOUT:-540} python3 benchmarks/bench_topk.py "${BENCH_ARGS[@]}" 2>&1 | tail -45 ;;
     topk)
       topk_tests -q
       log topk-bench; python3 benchmarks/bench_topk.py 2>&1 | tail -45 ;;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Plain C++ interface of the GLM-5.2 indexer top-k (no CUDA device code, no torch): shared by
-// the torch launcher (topk.cu) and the kernel translation unit (topk_kernels.cu).
+// the torch launcher (topk_launcher.cpp) and the kernel translation unit (topk_kernels.cu).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -41,9 +41,25 @@ struct Params {
 // call on the device has run the set-up eagerly.
 cudaError_t launch_topk(const Params& p, cudaStream_t stream);
 
-// Cluster size (CTAs per row) launch_topk picks for these sizes on the current device.
-// VLLM_GLM52_TOPK_CLUSTER=1|2|4|8|16 (read once per process) forces it where it fits.
-int planned_cluster_size(int num_rows, int num_cols);
+// Kernels: kAlgoRadix (topk_radix.cuh: one HBM read into shared memory, exact radix passes
+// on chip, rows written sorted) for segments that mostly fit in shared memory, kAlgoStream
+// (topk_kernel.cuh: one streaming read with a running threshold, rows in any order) for the
+// rest. VLLM_GLM52_TOPK_ALGO=radix|stream (read once per process) forces one.
+enum Algo : int { kAlgoStream = 0, kAlgoRadix = 1 };
+
+struct Plan {
+  int algo;     // Algo, -1 if the device cannot run the kernels
+  int cluster;  // CTAs per row
+  int res_cap;  // radix: keys kept in shared memory per CTA
+};
+
+// What launch_topk does for these sizes on the current device.
+// VLLM_GLM52_TOPK_CLUSTER=1|2|4|8|16 (read once per process) forces the cluster where it fits.
+Plan planned_launch(int num_rows, int num_cols);
+
+// Overrides VLLM_GLM52_TOPK_ALGO for later launches in this process: kAlgoStream, kAlgoRadix,
+// or -1 for the automatic choice (benchmarks and tests compare the kernels in one process).
+void set_forced_algo(int algo);
 
 }  // namespace topk
 }  // namespace glm52

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Kernel translation unit of the GLM-5.2 indexer top-k: instantiates the kernels and picks the
 // launch shape. Torch-free, so tests/unit/test_topk_build.py can compile it with bare nvcc.
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <string>
 
 #include "topk_kernel.cuh"
+#include "topk_radix.cuh"
 
 namespace glm52 {
 namespace topk {
@@ -19,10 +22,19 @@ struct DeviceInfo {
   int blocks_per_sm = 0;
   int max_clusters[5] = {0, 0, 0, 0, 0};  // resident clusters of 1 << i CTAs (i >= 1)
   int forced_cluster = 0;                 // VLLM_GLM52_TOPK_CLUSTER, 0 = automatic
+  int forced_algo = -1;                   // VLLM_GLM52_TOPK_ALGO, -1 = automatic
+  // radix kernel: resident keys per CTA at one / two CTAs per SM, and resident clusters of
+  // 1 << i CTAs at two CTAs per SM ([0]) and at one ([1])
+  int res_max = 0;
+  int res_half = 0;
+  int radix_clusters[2][5] = {{0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}};
   cudaError_t err = cudaSuccess;
 };
 
 DeviceInfo g_info[kMaxDevices];
+// set_forced_algo's override of VLLM_GLM52_TOPK_ALGO: kUnset, -1 (automatic) or an Algo.
+constexpr int kUnset = -2;
+std::atomic<int> g_forced_algo{kUnset};
 std::once_flag g_once[kMaxDevices];
 
 void init_device(int dev, DeviceInfo& info) {
@@ -68,6 +80,55 @@ void init_device(int dev, DeviceInfo& info) {
       n = 0;
     }
     info.max_clusters[lg] = n;
+  }
+  // Radix kernel: the largest key store per CTA at one CTA per SM (all opt-in shared memory)
+  // and at two (half the SM's shared memory, less the 1 KiB the runtime reserves per CTA).
+  int per_sm = 0;
+  e = cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev);
+  if (e == cudaSuccess) {
+    const int hdr = static_cast<int>(sizeof(RadixSmem));
+    info.res_max = ((optin - hdr) / 4) & ~255;
+    info.res_half = ((per_sm / 2 - 1024 - hdr) / 4) & ~255;
+    if (info.res_half < kRTile) info.res_half = 0;
+    e = cudaFuncSetAttribute(topk_radix_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(radix_smem_bytes(info.res_max)));
+  }
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(topk_radix_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(radix_smem_bytes(info.res_max)));
+  if (e != cudaSuccess) {
+    info.err = e;
+    return;
+  }
+  if (cudaFuncSetAttribute(topk_radix_kernel<true>,
+                           cudaFuncAttributeNonPortableClusterSizeAllowed, 1) != cudaSuccess)
+    (void)cudaGetLastError();
+  for (int full = 0; full < 2; ++full) {
+    for (int lg = 1; lg <= 4; ++lg) {
+      const unsigned cs = 1u << lg;
+      cudaLaunchConfig_t cfg = {};
+      cfg.gridDim = dim3(cs);
+      cfg.blockDim = dim3(kRThreads);
+      cfg.dynamicSmemBytes = radix_smem_bytes(full ? info.res_max : info.res_half);
+      cudaLaunchAttribute attr[1];
+      attr[0].id = cudaLaunchAttributeClusterDimension;
+      attr[0].val.clusterDim.x = cs;
+      attr[0].val.clusterDim.y = 1;
+      attr[0].val.clusterDim.z = 1;
+      cfg.attrs = attr;
+      cfg.numAttrs = 1;
+      int n = 0;
+      if (cudaOccupancyMaxActiveClusters(&n, topk_radix_kernel<true>, &cfg) != cudaSuccess) {
+        (void)cudaGetLastError();
+        n = 0;
+      }
+      info.radix_clusters[full][lg] = n;
+    }
+  }
+  if (const char* env = std::getenv("VLLM_GLM52_TOPK_ALGO")) {
+    const std::string v(env);
+    if (v == "stream") info.forced_algo = kAlgoStream;
+    if (v == "radix") info.forced_algo = kAlgoRadix;
   }
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_CLUSTER")) {
     const int v = std::atoi(env);
@@ -115,12 +176,62 @@ int choose_cluster(const DeviceInfo& info, int num_rows, int num_cols) {
   return c;
 }
 
+// Radix kernel plan. NOTES: clusters grow while the launch stays within two CTAs per SM,
+// every CTA keeps >= 2 * kRMinSeg columns and the clusters fit; the key store is the segment
+// (rounded up, plus 3 for the alignment shift) up to the two-per-SM size, or up to all shared
+// memory when the launch has at most one CTA per SM anyway. The radix kernel is chosen when
+// at least half of each segment stays resident (the rest is read up to three times, mostly
+// from L2); longer segments stream through topk_rows_kernel, which reads everything once.
+Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
+  Plan pl{kAlgoRadix, 1, 0};
+  const int64_t slots = 2 * static_cast<int64_t>(info.sms);
+  const int forced = info.forced_cluster;
+  for (int lg = 1; lg <= 4; ++lg) {
+    const int cand = 1 << lg;
+    if (forced > 0) {
+      if (cand > forced) break;
+    } else {
+      if (static_cast<int64_t>(num_rows) * cand > slots) break;
+      if (static_cast<int64_t>(num_cols) < static_cast<int64_t>(cand) * 2 * kRMinSeg) break;
+      if (info.radix_clusters[0][lg] < num_rows) break;
+    }
+    if (info.radix_clusters[0][lg] < 1) break;
+    pl.cluster = cand;
+  }
+  const int c = pl.cluster;
+  const int64_t seg = (static_cast<int64_t>(num_cols) + c - 1) / c + 3;
+  const int64_t want = (seg + 3) & ~static_cast<int64_t>(3);
+  const bool one_per_sm = static_cast<int64_t>(num_rows) * c <= info.sms &&
+                          (c == 1 || info.radix_clusters[1][log2_exact(c)] >= num_rows);
+  const int64_t cap = one_per_sm || info.res_half == 0 ? info.res_max : info.res_half;
+  pl.res_cap = static_cast<int>(want < cap ? want : cap);
+  if (2 * static_cast<int64_t>(pl.res_cap) < seg) pl.algo = kAlgoStream;
+  return pl;
+}
+
+Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols) {
+  Plan pl = plan_radix(info, num_rows, num_cols);
+  const int override_algo = g_forced_algo.load(std::memory_order_relaxed);
+  const int forced = override_algo == kUnset ? info.forced_algo : override_algo;
+  if (forced >= 0) pl.algo = forced;
+  if (pl.algo == kAlgoStream) {
+    pl.cluster = choose_cluster(info, num_rows, num_cols);
+    pl.res_cap = 0;
+  }
+  return pl;
+}
+
 }  // namespace
 
-int planned_cluster_size(int num_rows, int num_cols) {
+Plan planned_launch(int num_rows, int num_cols) {
   cudaError_t err;
   const DeviceInfo* info = device_info(err);
-  return info == nullptr ? 0 : choose_cluster(*info, num_rows, num_cols);
+  return info == nullptr ? Plan{-1, 0, 0} : plan_launch(*info, num_rows, num_cols);
+}
+
+void set_forced_algo(int algo) {
+  g_forced_algo.store(algo == kAlgoStream || algo == kAlgoRadix ? algo : -1,
+                      std::memory_order_relaxed);
 }
 
 cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
@@ -129,12 +240,14 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   cudaError_t err;
   const DeviceInfo* info = device_info(err);
   if (info == nullptr) return err;
-  const int c = choose_cluster(*info, p.num_rows, p.num_cols);
+  const Plan pl = plan_launch(*info, p.num_rows, p.num_cols);
+  const int c = pl.cluster;
+  const bool radix = pl.algo == kAlgoRadix;
 
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
-  cfg.blockDim = dim3(kThreads);
-  cfg.dynamicSmemBytes = sizeof(Smem);
+  cfg.blockDim = dim3(radix ? kRThreads : kThreads);
+  cfg.dynamicSmemBytes = radix ? radix_smem_bytes(pl.res_cap) : sizeof(Smem);
   cfg.stream = stream;
   cudaLaunchAttribute attr[1];
   if (c > 1) {
@@ -144,8 +257,10 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     attr[0].val.clusterDim.z = 1;
     cfg.attrs = attr;
     cfg.numAttrs = 1;
+    if (radix) return cudaLaunchKernelEx(&cfg, topk_radix_kernel<true>, p, pl.res_cap);
     return cudaLaunchKernelEx(&cfg, topk_rows_kernel<true>, p);
   }
+  if (radix) return cudaLaunchKernelEx(&cfg, topk_radix_kernel<false>, p, pl.res_cap);
   return cudaLaunchKernelEx(&cfg, topk_rows_kernel<false>, p);
 }
 

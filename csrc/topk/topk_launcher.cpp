@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "topk.h"
 
@@ -167,11 +168,20 @@ void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
   run(op, logits, indices, p);
 }
 
-// CTAs per row the launcher picks for [num_rows, num_cols] on the current device (0 if the
-// device cannot run the kernel). For benchmarks and tests.
-int64_t glm52_topk_planned_cluster(int64_t num_rows, int64_t num_cols) {
+// The launcher's plan for [num_rows, num_cols] on the current device: [algo (0 stream,
+// 1 radix, -1 if the device cannot run the kernels), CTAs per row, radix keys resident per
+// CTA]. For benchmarks and tests.
+std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols) {
   TORCH_CHECK(num_rows >= 0 && num_rows <= kInt32Max && num_cols >= 0 && num_cols <= kInt32Max,
-              "glm52 topk_planned_cluster: sizes must be in [0, 2^31), got ", num(num_rows), ", ",
+              "glm52 topk_plan: sizes must be in [0, 2^31), got ", num(num_rows), ", ",
               num(num_cols));
-  return tk::planned_cluster_size(static_cast<int>(num_rows), static_cast<int>(num_cols));
+  const tk::Plan pl = tk::planned_launch(static_cast<int>(num_rows), static_cast<int>(num_cols));
+  return {pl.algo, pl.cluster, pl.res_cap};
+}
+
+// Benchmarks / tests: -1 automatic, 0 streaming kernel, 1 radix kernel (process-wide).
+void glm52_topk_force_algo(int64_t algo) {
+  TORCH_CHECK(algo >= -1 && algo <= 1, "glm52 topk_force_algo: algo must be -1 (automatic), 0 "
+              "(stream) or 1 (radix), got ", num(algo));
+  tk::set_forced_algo(static_cast<int>(algo));
 }

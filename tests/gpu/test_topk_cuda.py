@@ -53,8 +53,21 @@ def _logits(rows: int, n: int, kind: str, g: torch.Generator) -> torch.Tensor:
     return x.contiguous()
 
 
+def _plan(rows: int, n: int) -> str:
+    algo, c, res = torch.ops._C_glm52.topk_plan(rows, n)
+    return f"{['stream', 'radix'][algo]} C={c} res={res}"
+
+
 def _check(logits, starts, ends, got, k, seed, what):
-    """Exact equality with the fallback as sets; values equal to torch.topk's."""
+    """Exact equality with the fallback as sets; values equal to torch.topk's; rows sorted
+    (ascending, -1 last) when the launcher picked the radix kernel."""
+    what = f"{what} [{_plan(*logits.shape)}]"
+    if torch.ops._C_glm52.topk_plan(*logits.shape)[0] == 1:
+        big = torch.iinfo(torch.int32).max
+        want = torch.where(got < 0, big, got).sort(dim=1).values
+        want = want.masked_fill(want == big, -1)
+        bad = (want != got).any(dim=1).nonzero().flatten().tolist()
+        assert not bad, f"{what} seed={seed}: rows {bad[:8]} not sorted: {got[bad[0], :12].tolist()}"
     ref = torch.empty_like(got)
     T.topk_rows_torch(logits, starts, ends, ref, k)
     got_s, ref_s = torch.sort(got, dim=1).values, torch.sort(ref, dim=1).values
@@ -73,13 +86,21 @@ def _check(logits, starts, ends, got, k, seed, what):
         assert torch.equal(want, have), f"{what} seed={seed}: row {r} values differ"
 
 
+@pytest.fixture(params=[1, 0], ids=["radix", "stream"])
+def algo(request):
+    """Runs the test with each kernel forced (the launcher's choice is size-dependent)."""
+    torch.ops._C_glm52.topk_force_algo(request.param)
+    yield request.param
+    torch.ops._C_glm52.topk_force_algo(-1)
+
+
 KINDS = ["randn", "ties", "ties10", "neginf", "equal", "ascending", "descending", "recent"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("rows, n", [(1, 131072), (4, 300000), (8, 65536), (64, 32768),
-                                     (300, 9000)])
-def test_decode_rows(kind, rows, n):
+                                     (300, 9000), (16, 1000000)])
+def test_decode_rows(kind, rows, n, algo):
     g, seed = _gen()
     k = 2048
     logits = _logits(rows, n, kind, g)
@@ -89,12 +110,12 @@ def test_decode_rows(kind, rows, n):
     T.topk_decode(logits, lens, out, k)
     zeros = torch.zeros_like(lens)
     _check(logits, zeros, lens, out, k, seed,
-           f"decode {rows}x{n} {kind} C={torch.ops._C_glm52.topk_planned_cluster(rows, n)}")
+           f"decode {rows}x{n} {kind}")
 
 
 @pytest.mark.parametrize("k", [512, 1024, 2048])
 @pytest.mark.parametrize("kind", ["randn", "ties", "recent"])
-def test_decode_edge_lengths(k, kind):
+def test_decode_edge_lengths(k, kind, algo):
     """Lengths 0, 1, k-1, k, k+1, around tile/segment boundaries, full stride; odd stride."""
     g, seed = _gen()
     stride = 70001  # odd: rows are not 16-byte aligned, exercises head/tail scalars
@@ -113,7 +134,7 @@ def test_decode_edge_lengths(k, kind):
 
 
 @pytest.mark.parametrize("next_n", [2, 4])
-def test_decode_mtp(next_n):
+def test_decode_mtp(next_n, algo):
     """vLLM's next_n forms: 1-D [B] lengths (len = L - next_n + j + 1) and 2-D [B, next_n]."""
     g, seed = _gen()
     B, stride, k = 6, 100000, 2048
@@ -134,7 +155,7 @@ def test_decode_mtp(next_n):
 
 @pytest.mark.parametrize("kind", ["randn", "ties", "neginf", "recent"])
 @pytest.mark.parametrize("rows, n", [(2048, 8192), (512, 65536), (7, 200000)])
-def test_prefill_causal(kind, rows, n):
+def test_prefill_causal(kind, rows, n, algo):
     """A chunk of the last `rows` queries of several requests packed in [rows, n] logits:
     row r sees [ks, ke) with ks the request's key offset and ke = ks + ctx + r_local + 1."""
     g, seed = _gen()
@@ -152,7 +173,7 @@ def test_prefill_causal(kind, rows, n):
     _check(logits, ks, ke, out, k, seed, f"prefill {rows}x{n} {kind}")
 
 
-def test_strided_logits_and_output_view():
+def test_strided_logits_and_output_view(algo):
     g, seed = _gen()
     big = _logits(16, 50001, "randn", g)
     logits = big[:, 3:45003]  # misaligned rows, stride(0) = 50001
@@ -165,7 +186,7 @@ def test_strided_logits_and_output_view():
 
 
 @pytest.mark.parametrize("rows, n", [(1, 262144), (32, 65536), (256, 8192)])
-def test_cuda_graph_replay(rows, n):
+def test_cuda_graph_replay(rows, n, algo):
     """Capture once, replay on fresh inputs copied into the captured buffers; dirty outputs."""
     g, seed = _gen()
     k = 2048

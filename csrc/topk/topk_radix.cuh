@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: Apache-2.0
+// DSA indexer top-k, "radix" kernel: the segment is read from HBM once into shared memory,
+// then selected with exact 11/11/10-bit radix passes over on-chip data, and written in
+// ascending column order. Same contract and tie rule as topk_rows_kernel (topk_kernel.cuh),
+// plus: rows come out sorted (ascending positions, -1 padding last), deterministically.
+//
+// NOTES: algorithm (docs/topk.md has the long form)
+//   * Segment. A CTA (or CTA `r` of a cluster of C, segments in column order) owns columns
+//     [a, b) of a row. Index i of the segment is column a_al + i with a_al = a rounded down to
+//     a 16-byte boundary of the row pointer, so vector v (indices 4v..4v+3) is one aligned
+//     float4; indices below i0 = a - a_al and at or above i1 = b - a_al are masked. The first
+//     `res_cap` indices stay in shared memory as keys; the rest (only when the segment is
+//     longer) are re-read from global memory (usually L2) by the passes that need them.
+//   * Pass 0 (the only HBM read): keys of the top 11 bits into a 2048-bin histogram, summed
+//     over the cluster through distributed shared memory; the bin holding the k-th largest.
+//   * Pass 1: keys in that bin are histogrammed on bits 20..10 and appended (key, index) to a
+//     small candidate list; pass 2 histograms the candidates (or, if the list overflowed, the
+//     segment again) on bits 9..0, which gives the exact k-th key T. A pass is skipped once
+//     the chosen bin must be taken whole.
+//   * Ties: of the keys equal to T, the lowest columns win: CTAs in rank order, and inside a
+//     CTA the output pass's ordered scan.
+//   * Output: one ordered pass over the segment (tiles of 2048 columns, a block-wide prefix
+//     scan of packed (#> T, #== T) counts per tile), so every selected column is written at
+//     its rank: rows are sorted and the result does not depend on the schedule.
+#pragma once
+
+#include "topk_kernel.cuh"
+
+namespace glm52 {
+namespace topk {
+
+constexpr int kRThreads = 512;                 // two CTAs per SM: <= 64 registers
+constexpr int kRWarps = kRThreads / 32;
+constexpr int kRBins = 2048;                   // 11-bit digits (the last pass uses 1024)
+constexpr int kRCand = 3072;                   // pass-1 candidate slots per CTA
+constexpr int kRTile = 4 * kRThreads;          // one float4 per thread per tile: 2048 columns
+constexpr int kRUnroll = 4;                    // pass 0: tiles in flight per thread
+constexpr int kRMinSeg = 2048;                 // shortest per-CTA segment when split
+
+// Shared memory of one CTA: this header, then uint32_t keys[res_cap] (16-byte aligned).
+struct alignas(16) RadixSmem {
+  uint32_t hist[2][kRBins];     // pass histograms; peers read them (double-buffered)
+  uint32_t cand_keys[kRCand];   // pass-1 candidates: keys in the chosen bin
+  uint32_t cand_idx[kRCand];    //   and their segment indices
+  uint32_t wscan[kRWarps];
+  uint32_t wred[2][kRWarps];
+  uint32_t res[3];
+  uint32_t ncand;               // candidate tickets (may exceed kRCand: overflow)
+  uint32_t x_counts[2];         // cluster exchange: #selected above T, #equal to T
+};
+
+__host__ __device__ constexpr size_t radix_smem_bytes(int res_cap) {
+  return sizeof(RadixSmem) + static_cast<size_t>(res_cap) * sizeof(uint32_t);
+}
+
+// Keys of segment vector v (indices 4v..4v+3) from global memory, masked to [i0, i1).
+__device__ __forceinline__ uint32_t load_vec_global(const float* __restrict__ base, int v,
+                                                    int i0, int i1, uint32_t (&kk)[4]) {
+  const int i = 4 * v;
+  if (i >= i0 && i + 4 <= i1) {
+    const float4 f = __ldg(reinterpret_cast<const float4*>(base + i));
+    kk[0] = float_to_key(f.x);
+    kk[1] = float_to_key(f.y);
+    kk[2] = float_to_key(f.z);
+    kk[3] = float_to_key(f.w);
+    return 0xfu;
+  }
+  uint32_t m = 0u;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const bool in = i + j >= i0 && i + j < i1;
+    kk[j] = in ? float_to_key(base[i + j]) : 0u;
+    m |= static_cast<uint32_t>(in) << j;
+  }
+  return m;
+}
+
+// Keys of vector v from shared memory when resident, else from global memory; 0 past nv.
+__device__ __forceinline__ uint32_t load_vec(const uint32_t* keys, int res_cap,
+                                             const float* __restrict__ base, int v, int nv,
+                                             int i0, int i1, uint32_t (&kk)[4]) {
+  if (v >= nv) {
+    kk[0] = kk[1] = kk[2] = kk[3] = 0u;
+    return 0u;
+  }
+  const int i = 4 * v;
+  if (i + 4 <= res_cap) {
+    const uint4 q = *reinterpret_cast<const uint4*>(keys + i);
+    kk[0] = q.x;
+    kk[1] = q.y;
+    kk[2] = q.z;
+    kk[3] = q.w;
+    uint32_t m = 0u;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) m |= static_cast<uint32_t>(i + j >= i0 && i + j < i1) << j;
+    return m;
+  }
+  return load_vec_global(base, v, i0, i1, kk);
+}
+
+// Finds the bin of the `need`-th largest key among NB bins of `h` summed over the cluster
+// (descending). Every thread gets: bucket, the cluster-wide count above it and in it, and this
+// CTA's own count above it and in it. Bins holding fewer than `need` keys give bucket 0.
+template <int NB, bool kCluster>
+__device__ __forceinline__ void radix_bucket(RadixSmem& s, int nc, const uint32_t* h,
+                                             uint32_t need, uint32_t& bucket, uint32_t& above,
+                                             uint32_t& cnt, uint32_t& my_above,
+                                             uint32_t& my_cnt) {
+  constexpr int kPer = NB / kRThreads;
+  static_assert(NB % kRThreads == 0, "bins must split evenly over the threads");
+  const int t = static_cast<int>(threadIdx.x);
+  uint32_t g[kPer], l[kPer];
+  uint32_t sum = 0u;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const int bin = NB - 1 - (t * kPer + j);  // thread order == descending bins
+    l[j] = h[bin];
+    g[j] = kCluster && nc > 1 ? cluster_sum<kCluster>(h, bin, nc) : l[j];
+    sum += g[j];
+  }
+  uint32_t incl = sum;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const uint32_t v = __shfl_up_sync(kFull, incl, o);
+    if (static_cast<int>(lane_id()) >= o) incl += v;
+  }
+  if (lane_id() == 31) s.wscan[warp_id()] = incl;
+  if (t == 0) s.res[0] = s.res[1] = s.res[2] = 0u;
+  __syncthreads();
+  uint32_t excl = incl - sum;
+  for (int w = 0; w < static_cast<int>(warp_id()); ++w) excl += s.wscan[w];
+  if (excl < need && need <= excl + sum) {
+    uint32_t run = excl;
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      if (run < need && need <= run + g[j]) {
+        s.res[0] = static_cast<uint32_t>(NB - 1 - (t * kPer + j));
+        s.res[1] = run;
+        s.res[2] = g[j];
+      }
+      run += g[j];
+    }
+  }
+  __syncthreads();
+  bucket = s.res[0];
+  above = s.res[1];
+  cnt = s.res[2];
+  // This CTA's share: needed for the output offsets across the cluster.
+  uint32_t la = 0u, lc = 0u;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const uint32_t bin = static_cast<uint32_t>(NB - 1 - (t * kPer + j));
+    la += bin > bucket ? l[j] : 0u;
+    lc += bin == bucket ? l[j] : 0u;
+  }
+  la = __reduce_add_sync(kFull, la);
+  lc = __reduce_add_sync(kFull, lc);
+  if (lane_id() == 0) {
+    s.wred[0][warp_id()] = la;
+    s.wred[1][warp_id()] = lc;
+  }
+  __syncthreads();
+  my_above = 0u;
+  my_cnt = 0u;
+#pragma unroll
+  for (int w = 0; w < kRWarps; ++w) {
+    my_above += s.wred[0][w];
+    my_cnt += s.wred[1][w];
+  }
+  __syncthreads();  // res / wscan / wred are rewritten by the next call
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kernel: one CTA per row (kCluster = false) or one cluster of C CTAs per row.
+// Grid: num_rows * C CTAs of kRThreads; dynamic shared memory radix_smem_bytes(res_cap).
+// res_cap: resident keys per CTA, a multiple of 4.
+// ---------------------------------------------------------------------------------------------
+template <bool kCluster>
+__global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p,
+                                                                  const int res_cap) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  RadixSmem& s = *reinterpret_cast<RadixSmem*>(smem_raw);
+  uint32_t* keys = reinterpret_cast<uint32_t*>(smem_raw + sizeof(RadixSmem));
+  const int t = static_cast<int>(threadIdx.x);
+
+  int C = 1, rank = 0;
+  if constexpr (kCluster) {
+    C = static_cast<int>(cg::this_cluster().num_blocks());
+    rank = static_cast<int>(cg::this_cluster().block_rank());
+  }
+  const int row = static_cast<int>(blockIdx.x) / C;
+  int start, end;
+  row_bounds(p, row, start, end);
+  const int len = end - start;
+  const int k = p.k;
+  int32_t* __restrict__ out = p.out + static_cast<int64_t>(row) * p.out_stride;
+  // Step 0: a row no longer than k is every position in order, then -1 padding (no CTA
+  // touches a peer's shared memory on this path).
+  if (len <= k) {
+    for (int j = rank * kRThreads + t; j < k; j += C * kRThreads) out[j] = j < len ? j : -1;
+    return;
+  }
+  const int nc = (kCluster && len >= C * kRMinSeg) ? C : 1;
+  if (nc == 1 && rank != 0) return;
+  const int r = nc == 1 ? 0 : rank;
+  const int a = start + static_cast<int>(static_cast<int64_t>(len) * r / nc);
+  const int b = start + static_cast<int>(static_cast<int64_t>(len) * (r + 1) / nc);
+  const float* __restrict__ rowp = p.logits + static_cast<int64_t>(row) * p.row_stride;
+  const int i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp + a) & 15u) >> 2);
+  const int a_al = a - i0;         // column of segment index 0 (16-byte aligned address)
+  const float* __restrict__ base = rowp + a_al;  // only [i0, i1) is ever dereferenced
+  const int i1 = b - a_al;
+  const int nv = (i1 + 3) >> 2;
+  const int ntiles = (nv + kRThreads - 1) / kRThreads;
+
+  // Step 1: clear both histograms and the candidate counter.
+  for (int i = t; i < 2 * kRBins; i += kRThreads) (&s.hist[0][0])[i] = 0u;
+  if (t == 0) s.ncand = 0u;
+  __syncthreads();
+
+  // Step 2 (pass 0): the one read from HBM. Keys go to shared memory (resident part) and into
+  // the top-11-bit histogram; kRUnroll float4 per thread are in flight.
+  for (int t0 = 0; t0 < ntiles; t0 += kRUnroll) {
+    uint32_t kk[kRUnroll][4], m[kRUnroll];
+#pragma unroll
+    for (int u = 0; u < kRUnroll; ++u) {
+      const int v = (t0 + u) * kRThreads + t;
+      m[u] = v < nv ? load_vec_global(base, v, i0, i1, kk[u]) : 0u;
+    }
+#pragma unroll
+    for (int u = 0; u < kRUnroll; ++u) {
+      const int v = (t0 + u) * kRThreads + t;
+      if (v < nv && 4 * v + 4 <= res_cap)
+        *reinterpret_cast<uint4*>(keys + 4 * v) = make_uint4(kk[u][0], kk[u][1], kk[u][2], kk[u][3]);
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+        if ((m[u] >> j) & 1u) atomicAdd(&s.hist[0][kk[u][j] >> 21], 1u);
+    }
+  }
+  sync_all<kCluster>(nc);
+
+  // Step 3: the bin of the k-th largest key. `thr` gathers the chosen digits; `ge` means
+  // every key >= thr is taken (the chosen bin is taken whole), else keys > thr plus
+  // `need` keys == thr.
+  uint32_t bucket, above, cnt, my_above, my_cnt;
+  radix_bucket<kRBins, kCluster>(s, nc, s.hist[0], static_cast<uint32_t>(k), bucket, above,
+                                 cnt, my_above, my_cnt);
+  uint32_t need = static_cast<uint32_t>(k) - above;  // keys still to take from the bin
+  uint32_t my_gt = my_above;                          // this CTA's keys known to be selected
+  uint32_t thr = bucket << 21;
+  bool ge = cnt == need;
+
+  if (!ge) {
+    // Step 4 (pass 1): keys in the bin: histogram of bits 20..10, and the candidate list.
+    const uint32_t b0 = bucket;
+    for (int tile = 0; tile < ntiles; ++tile) {
+      uint32_t kk[4];
+      const uint32_t m = load_vec(keys, res_cap, base, tile * kRThreads + t, nv, i0, i1, kk);
+      const int i = 4 * (tile * kRThreads + t);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const bool in = ((m >> j) & 1u) && (kk[j] >> 21) == b0;
+        const uint32_t pos = warp_reserve(&s.ncand, in);
+        if (in) {
+          atomicAdd(&s.hist[1][(kk[j] >> 10) & (kRBins - 1)], 1u);
+          if (pos < static_cast<uint32_t>(kRCand)) {
+            s.cand_keys[pos] = kk[j];
+            s.cand_idx[pos] = static_cast<uint32_t>(i + j);
+          }
+        }
+      }
+    }
+    sync_all<kCluster>(nc);
+    // Peers finished reading hist[0] before arriving at that barrier: pass 2 may reuse it.
+    for (int i = t; i < kRBins / 2; i += kRThreads) s.hist[0][i] = 0u;
+    radix_bucket<kRBins, kCluster>(s, nc, s.hist[1], need, bucket, above, cnt, my_above,
+                                   my_cnt);
+    need -= above;
+    my_gt += my_above;
+    thr |= bucket << 10;
+    ge = cnt == need;
+  }
+  if (!ge) {
+    // Step 5 (pass 2): bits 9..0 of the keys matching the 22-bit prefix: candidates, or the
+    // whole segment again when this CTA's list overflowed.
+    const uint32_t pre = thr >> 10;
+    const uint32_t n = s.ncand;  // stable: written before the last barrier
+    if (n <= static_cast<uint32_t>(kRCand)) {
+      for (uint32_t i = static_cast<uint32_t>(t); i < n; i += kRThreads) {
+        const uint32_t key = s.cand_keys[i];
+        if ((key >> 10) == pre) atomicAdd(&s.hist[0][key & 1023u], 1u);
+      }
+    } else {
+      for (int tile = 0; tile < ntiles; ++tile) {
+        uint32_t kk[4];
+        const uint32_t m = load_vec(keys, res_cap, base, tile * kRThreads + t, nv, i0, i1, kk);
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          if (((m >> j) & 1u) && (kk[j] >> 10) == pre) atomicAdd(&s.hist[0][kk[j] & 1023u], 1u);
+      }
+    }
+    sync_all<kCluster>(nc);
+    radix_bucket<kRBins / 2, kCluster>(s, nc, s.hist[0], need, bucket, above, cnt, my_above,
+                                       my_cnt);
+    need -= above;
+    my_gt += my_above;
+    thr |= bucket;  // the exact k-th key
+    ge = cnt == need;
+  }
+  // my_cnt: this CTA's keys in the final bin (== thr when exact).
+  uint32_t my_eq = my_cnt;
+  if (ge) {
+    my_gt += my_cnt;
+    my_eq = 0u;
+    need = 0u;
+  }
+
+  // Step 6: output offsets. Selected keys above thr, then the tied ones in column order:
+  // lower ranks first across the cluster.
+  uint32_t gt_before = 0u, eq_before = 0u;
+  if constexpr (kCluster) {
+    if (nc > 1) {
+      cg::cluster_group cl = cg::this_cluster();
+      if (t == 0) {
+        s.x_counts[0] = my_gt;
+        s.x_counts[1] = my_eq;
+      }
+      cl.sync();
+      for (int q = 0; q < r; ++q) {
+        const uint32_t* x = cl.map_shared_rank(s.x_counts, q);
+        gt_before += x[0];
+        eq_before += x[1];
+      }
+    }
+  }
+  const uint32_t quota = min(my_eq, need > eq_before ? need - eq_before : 0u);
+  int32_t* __restrict__ dst = out + gt_before + min(eq_before, need);
+  const uint32_t my_total = my_gt + quota;
+
+  // Step 7: ordered output pass. Thread t of tile q holds columns 4(q*T + t) .. +3, so thread
+  // order is column order; a packed (gt | eq << 16) scan gives every selected key its rank.
+  uint32_t gt_run = 0u, eq_run = 0u;
+  const int32_t col_off = a_al - start;
+  for (int tile = 0; tile < ntiles; ++tile) {
+    if (gt_run + min(eq_run, quota) >= my_total) break;  // uniform: all written
+    uint32_t kk[4];
+    const int v = tile * kRThreads + t;
+    const uint32_t m = load_vec(keys, res_cap, base, v, nv, i0, i1, kk);
+    uint32_t gm = 0u, em = 0u;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const bool valid = (m >> j) & 1u;
+      gm |= static_cast<uint32_t>(valid && (ge ? kk[j] >= thr : kk[j] > thr)) << j;
+      em |= static_cast<uint32_t>(valid && !ge && kk[j] == thr) << j;
+    }
+    const uint32_t mine = static_cast<uint32_t>(__popc(gm)) | (static_cast<uint32_t>(__popc(em)) << 16);
+    uint32_t incl = mine;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+      const uint32_t x = __shfl_up_sync(kFull, incl, o);
+      if (static_cast<int>(lane_id()) >= o) incl += x;
+    }
+    if (lane_id() == 31) s.wscan[warp_id()] = incl;
+    __syncthreads();
+    uint32_t before = incl - mine, total = 0u;
+#pragma unroll
+    for (int w = 0; w < kRWarps; ++w) {
+      const uint32_t x = s.wscan[w];
+      before += w < static_cast<int>(warp_id()) ? x : 0u;
+      total += x;
+    }
+    uint32_t g = gt_run + (before & 0xffffu), e = eq_run + (before >> 16);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int32_t col = col_off + 4 * v + j;
+      if ((gm >> j) & 1u) {
+        dst[g + min(e, quota)] = col;
+        ++g;
+      } else if ((em >> j) & 1u) {
+        if (e < quota) dst[g + e] = col;
+        ++e;
+      }
+    }
+    gt_run += total & 0xffffu;
+    eq_run += total >> 16;
+    __syncthreads();  // wscan is rewritten by the next tile
+  }
+  if constexpr (kCluster) {
+    if (nc > 1) cg::this_cluster().sync();  // peers may still read this CTA's shared memory
+  }
+}
+
+}  // namespace topk
+}  // namespace glm52
