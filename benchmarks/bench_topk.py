@@ -47,15 +47,15 @@ def load_vllm_ops() -> tuple[dict, str]:
         return {}, "n/a"
 
 
-def forced(algo: int, fn):
-    """fn with our launcher forced to one kernel (0 stream, 1 radix). The choice is made at
-    launch, so a CUDA graph captured through this replays that kernel."""
+def forced(algo: int, fn, cluster: int = 0):
+    """fn with our launcher forced to one kernel (0 stream, 1 radix) and, if given, a cluster
+    size. The choice is made at launch, so a CUDA graph captured through this replays it."""
     def run(i):
-        torch.ops._C_glm52.topk_force_algo(algo)
+        torch.ops._C_glm52.topk_force(algo, cluster)
         try:
             return fn(i)
         finally:
-            torch.ops._C_glm52.topk_force_algo(-1)
+            torch.ops._C_glm52.topk_force(-1, 0)
     return run
 
 
@@ -166,6 +166,8 @@ def check_values(logits, starts, ends, out, rows_to_check=2) -> bool:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a few shapes only")
+    ap.add_argument("--sweep", action="store_true",
+                    help="also time the radix kernel at every cluster size (decode shapes)")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         print("bench_topk: needs a CUDA GPU", file=sys.stderr)
@@ -200,6 +202,7 @@ def main() -> int:
     cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk",
             "ours radix", "ours stream"]
     lines = []
+    sweep = []
     t_start = time.time()
     for phase, shapes in (("decode", decode), ("prefill", prefill)):
         for rows, n in shapes:
@@ -226,6 +229,14 @@ def main() -> int:
                     res[name], how = time_op(fn, nbuf)
                 except Exception as exc:
                     print(f"  {name} failed: {type(exc).__name__}: {exc}", flush=True)
+            if args.sweep and phase == "decode":
+                sw = {"shape": f"{phase} {rows}x{n}"}
+                for c in (1, 2, 4, 8, 16):
+                    if rows * c <= 4 * props.multi_processor_count:
+                        sw[f"C={c}"], _ = time_op(forced(1, ops["ours"], c), nbuf)
+                sweep.append(sw)
+                print("  radix sweep " + " ".join(f"{k} {v:.4f}" for k, v in sw.items()
+                                                  if k != "shape"), flush=True)
             # correctness of ours on this shape (fresh call, then a values check)
             out.fill_(-1)
             ops["ours"](0)
@@ -278,6 +289,12 @@ def main() -> int:
           "share of D2D copy bandwidth.", "",
           "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
     md += ["| " + " | ".join(fmt(r[h], h) for h in hdr) + " |" for r in lines]
+    if sweep:
+        cs = [f"C={c}" for c in (1, 2, 4, 8, 16)]
+        md += ["", "Radix kernel forced to each cluster size (CTAs per row), median ms:", "",
+               "| shape | " + " | ".join(cs) + " |", "|" + "---|" * (len(cs) + 1)]
+        md += ["| " + r["shape"] + " | " + " | ".join(f"{r[c]:.4f}" if c in r else "n.a."
+                                                      for c in cs) + " |" for r in sweep]
     text = "\n".join(md)
     print("\n" + text)
     if os.environ.get("OUT"):

@@ -14,7 +14,7 @@ void glm52_topk_prefill(const at::Tensor& logits, const at::Tensor& row_starts,
 void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
                        at::Tensor& indices, int64_t k, int64_t next_n);
 std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols);
-void glm52_topk_force_algo(int64_t algo);
+void glm52_topk_force(int64_t algo, int64_t cluster);
 
 // Compute capabilities (major * 10 + minor) this binary has machine code for.
 std::vector<int64_t> glm52_built_archs() {
@@ -30,8 +30,9 @@ TORCH_LIBRARY(_C_glm52, ops) {
   // [algo (0 stream, 1 radix), CTAs per row, radix resident keys] the launcher would use on
   // the current CUDA device (benchmarks / tests)
   ops.def("topk_plan(int num_rows, int num_cols) -> int[]", &glm52_topk_plan);
-  // -1 automatic, 0 streaming kernel, 1 radix kernel for later launches (benchmarks / tests)
-  ops.def("topk_force_algo(int algo) -> ()", &glm52_topk_force_algo);
+  // later launches: algo -1 automatic, 0 streaming, 1 radix; cluster 0 automatic or 1..16
+  // CTAs per row (benchmarks / tests)
+  ops.def("topk_force(int algo, int cluster=0) -> ()", &glm52_topk_force);
   // logits [rows, n] fp32; row_starts/row_ends [rows] int32; indices [rows, k] int32 (out)
   ops.def(
       "topk_prefill(Tensor logits, Tensor row_starts, Tensor row_ends, Tensor! indices, "

@@ -146,6 +146,10 @@ for stage in "$@"; do
       for r in 1 2; do VLLM_GLM52_DISABLE=1 $P score --model $m --seqs $d/gen_ours.json $E --out $d/score_intree$r.json > $d/log2$r.txt 2>&1 || tail -5 $d/log2$r.txt; done
       cmps $d score_ours score_intree1; cmps $d score_intree1 score_intree2
       (cd $d && tar czf $OUT/noise_fp8.tgz *.json) ;;
+    topk-e2e)  # issue 3: the model with our top-k kernel reproduces greedy output with vLLM's
+      d=$W/topk_e2e; mkdir -p $d; log topk-e2e
+      for tk in vllm glm52; do VLLM_GLM52_INDEXER_TOPK=$tk timeout ${GEN_TIMEOUT:-320} $P generate --model $W/tiny-bf16 --prompts $W/prompts.json --enforce-eager --out $d/gen_$tk.json > $d/log_$tk.txt 2>&1 || { echo "$tk failed"; tail -8 $d/log_$tk.txt; }; grep -h -m1 "indexer:" $d/log_$tk.txt | cut -c1-200; done
+      cmpg $d gen_vllm gen_glm52; cp $d/*.json $OUT/ ;;
     topk-bench) log topk-bench; OUT=$OUT timeout ${BENCH_TIMEOUT:-540} python3 benchmarks/bench_topk.py "${BENCH_ARGS[@]}" 2>&1 | tail -45 ;;
     topk)
       topk_tests -q

@@ -57,9 +57,10 @@ struct Plan {
 // VLLM_GLM52_TOPK_CLUSTER=1|2|4|8|16 (read once per process) forces the cluster where it fits.
 Plan planned_launch(int num_rows, int num_cols);
 
-// Overrides VLLM_GLM52_TOPK_ALGO for later launches in this process: kAlgoStream, kAlgoRadix,
-// or -1 for the automatic choice (benchmarks and tests compare the kernels in one process).
-void set_forced_algo(int algo);
+// Overrides VLLM_GLM52_TOPK_ALGO / VLLM_GLM52_TOPK_CLUSTER for later launches in this process:
+// algo kAlgoStream, kAlgoRadix or -1 (automatic); cluster 1|2|4|8|16 (radix kernel, where the
+// device allows it) or 0 (automatic). Benchmarks and tests compare the kernels in one process.
+void set_forced(int algo, int cluster);
 
 }  // namespace topk
 }  // namespace glm52

@@ -35,6 +35,7 @@ DeviceInfo g_info[kMaxDevices];
 // set_forced_algo's override of VLLM_GLM52_TOPK_ALGO: kUnset, -1 (automatic) or an Algo.
 constexpr int kUnset = -2;
 std::atomic<int> g_forced_algo{kUnset};
+std::atomic<int> g_forced_cluster{0};  // set_forced's cluster size, 0 = automatic
 std::once_flag g_once[kMaxDevices];
 
 void init_device(int dev, DeviceInfo& info) {
@@ -185,7 +186,8 @@ int choose_cluster(const DeviceInfo& info, int num_rows, int num_cols) {
 Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
   Plan pl{kAlgoRadix, 1, 0};
   const int64_t slots = 2 * static_cast<int64_t>(info.sms);
-  const int forced = info.forced_cluster;
+  const int forced_now = g_forced_cluster.load(std::memory_order_relaxed);
+  const int forced = forced_now > 0 ? forced_now : info.forced_cluster;
   for (int lg = 1; lg <= 4; ++lg) {
     const int cand = 1 << lg;
     if (forced > 0) {
@@ -229,9 +231,11 @@ Plan planned_launch(int num_rows, int num_cols) {
   return info == nullptr ? Plan{-1, 0, 0} : plan_launch(*info, num_rows, num_cols);
 }
 
-void set_forced_algo(int algo) {
+void set_forced(int algo, int cluster) {
   g_forced_algo.store(algo == kAlgoStream || algo == kAlgoRadix ? algo : -1,
                       std::memory_order_relaxed);
+  g_forced_cluster.store(cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
+                         cluster == 16 ? cluster : 0, std::memory_order_relaxed);
 }
 
 cudaError_t launch_topk(const Params& p, cudaStream_t stream) {

@@ -179,9 +179,13 @@ std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols) {
   return {pl.algo, pl.cluster, pl.res_cap};
 }
 
-// Benchmarks / tests: -1 automatic, 0 streaming kernel, 1 radix kernel (process-wide).
-void glm52_topk_force_algo(int64_t algo) {
-  TORCH_CHECK(algo >= -1 && algo <= 1, "glm52 topk_force_algo: algo must be -1 (automatic), 0 "
+// Benchmarks / tests (process-wide): algo -1 automatic, 0 streaming kernel, 1 radix kernel;
+// cluster 0 automatic or 1|2|4|8|16 CTAs per row (radix kernel).
+void glm52_topk_force(int64_t algo, int64_t cluster) {
+  TORCH_CHECK(algo >= -1 && algo <= 1, "glm52 topk_force: algo must be -1 (automatic), 0 "
               "(stream) or 1 (radix), got ", num(algo));
-  tk::set_forced_algo(static_cast<int>(algo));
+  TORCH_CHECK(cluster == 0 || cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
+              cluster == 16, "glm52 topk_force: cluster must be 0 (automatic) or 1, 2, 4, 8, "
+              "16, got ", num(cluster));
+  tk::set_forced(static_cast<int>(algo), static_cast<int>(cluster));
 }

@@ -40,6 +40,7 @@ constexpr int kRMinSeg = 2048;                 // shortest per-CTA segment when 
 // Shared memory of one CTA: this header, then uint32_t keys[res_cap] (16-byte aligned).
 struct alignas(16) RadixSmem {
   uint32_t hist[2][kRBins];     // pass histograms; peers read them (double-buffered)
+  uint32_t gsum[kRBins / 2];    // cluster: this rank's slice of the summed histogram
   uint32_t cand_keys[kRCand];   // pass-1 candidates: keys in the chosen bin
   uint32_t cand_idx[kRCand];    //   and their segment indices
   uint32_t wscan[kRWarps];
@@ -99,7 +100,8 @@ __device__ __forceinline__ uint32_t load_vec(const uint32_t* keys, int res_cap,
 }
 
 // Finds the bin of the `need`-th largest key among NB bins of `h` summed over the cluster
-// (descending). Every thread gets: bucket, the cluster-wide count above it and in it, and this
+// (descending). With nc > 1 it has a cluster barrier inside (all CTAs call it; `gsum` may be
+// rewritten by the next call only after the caller's next cluster barrier, which it is). Every thread gets: bucket, the cluster-wide count above it and in it, and this
 // CTA's own count above it and in it. Bins holding fewer than `need` keys give bucket 0.
 template <int NB, bool kCluster>
 __device__ __forceinline__ void radix_bucket(RadixSmem& s, int nc, const uint32_t* h,
@@ -110,12 +112,41 @@ __device__ __forceinline__ void radix_bucket(RadixSmem& s, int nc, const uint32_
   static_assert(NB % kRThreads == 0, "bins must split evenly over the threads");
   const int t = static_cast<int>(threadIdx.x);
   uint32_t g[kPer], l[kPer];
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) l[j] = h[NB - 1 - (t * kPer + j)];  // thread order == descending bins
+  bool summed = false;
+  if constexpr (kCluster) {
+    if (nc > 1) {
+      // NOTES: reduce-scatter, then all-gather. Rank q sums bins [q*S, (q+1)*S) over the
+      // cluster (S * nc = NB remote loads per CTA, issued together), then every CTA gathers the
+      // NB sums (kPer remote loads per thread). Reading all NB bins of every peer instead moves
+      // nc times more data through distributed shared memory.
+      cg::cluster_group cl = cg::this_cluster();
+      const int S = NB / nc;
+      const int r = static_cast<int>(cl.block_rank());
+      for (int i = t; i < S; i += kRThreads) {
+        uint32_t part[kMaxCluster];
+#pragma unroll
+        for (int q = 0; q < kMaxCluster; ++q)
+          part[q] = q < nc ? cl.map_shared_rank(const_cast<uint32_t*>(h), q)[r * S + i] : 0u;
+        uint32_t acc = 0u;
+#pragma unroll
+        for (int q = 0; q < kMaxCluster; ++q) acc += part[q];
+        s.gsum[i] = acc;
+      }
+      cl.sync();
+#pragma unroll
+      for (int j = 0; j < kPer; ++j) {
+        const int bin = NB - 1 - (t * kPer + j);
+        g[j] = cl.map_shared_rank(s.gsum, bin / S)[bin % S];
+      }
+      summed = true;
+    }
+  }
   uint32_t sum = 0u;
 #pragma unroll
   for (int j = 0; j < kPer; ++j) {
-    const int bin = NB - 1 - (t * kPer + j);  // thread order == descending bins
-    l[j] = h[bin];
-    g[j] = kCluster && nc > 1 ? cluster_sum<kCluster>(h, bin, nc) : l[j];
+    if (!summed) g[j] = l[j];
     sum += g[j];
   }
   uint32_t incl = sum;
@@ -145,6 +176,12 @@ __device__ __forceinline__ void radix_bucket(RadixSmem& s, int nc, const uint32_
   bucket = s.res[0];
   above = s.res[1];
   cnt = s.res[2];
+  if (!summed) {  // one CTA per row: its share is the whole
+    my_above = above;
+    my_cnt = cnt;
+    __syncthreads();  // res / wscan are rewritten by the next call
+    return;
+  }
   // This CTA's share: needed for the output offsets across the cluster.
   uint32_t la = 0u, lc = 0u;
 #pragma unroll

@@ -89,9 +89,9 @@ def _check(logits, starts, ends, got, k, seed, what):
 @pytest.fixture(params=[1, 0], ids=["radix", "stream"])
 def algo(request):
     """Runs the test with each kernel forced (the launcher's choice is size-dependent)."""
-    torch.ops._C_glm52.topk_force_algo(request.param)
+    torch.ops._C_glm52.topk_force(request.param)
     yield request.param
-    torch.ops._C_glm52.topk_force_algo(-1)
+    torch.ops._C_glm52.topk_force(-1)
 
 
 KINDS = ["randn", "ties", "ties10", "neginf", "equal", "ascending", "descending", "recent"]
