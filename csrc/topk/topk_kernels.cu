@@ -27,6 +27,7 @@ struct DeviceInfo {
   // 1 << i CTAs at two CTAs per SM ([0]) and at one ([1])
   int res_max = 0;
   int res_half = 0;
+  int l2_bytes = 0;
   int radix_clusters[2][5] = {{0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}};
   cudaError_t err = cudaSuccess;
 };
@@ -86,6 +87,7 @@ void init_device(int dev, DeviceInfo& info) {
   // and at two (half the SM's shared memory, less the 1 KiB the runtime reserves per CTA).
   int per_sm = 0;
   e = cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&info.l2_bytes, cudaDevAttrL2CacheSize, dev);
   if (e == cudaSuccess) {
     const int hdr = static_cast<int>(sizeof(RadixSmem));
     info.res_max = ((optin - hdr) / 4) & ~255;
@@ -181,8 +183,8 @@ int choose_cluster(const DeviceInfo& info, int num_rows, int num_cols) {
 // every CTA keeps >= 2 * kRMinSeg columns and the clusters fit; the key store is the segment
 // (rounded up, plus 3 for the alignment shift) up to the two-per-SM size, or up to all shared
 // memory when the launch has at most one CTA per SM anyway. The radix kernel is chosen when
-// at least half of each segment stays resident (the rest is read up to three times, mostly
-// from L2); longer segments stream through topk_rows_kernel, which reads everything once.
+// at least half of each segment stays resident or all rows fit in L2 (the rest is read up to
+// three times); longer segments stream through topk_rows_kernel, which reads everything once.
 Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
   Plan pl{kAlgoRadix, 1, 0};
   const int64_t slots = 2 * static_cast<int64_t>(info.sms);
@@ -207,7 +209,11 @@ Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
                           (c == 1 || info.radix_clusters[1][log2_exact(c)] >= num_rows);
   const int64_t cap = one_per_sm || info.res_half == 0 ? info.res_max : info.res_half;
   pl.res_cap = static_cast<int>(want < cap ? want : cap);
-  if (2 * static_cast<int64_t>(pl.res_cap) < seg) pl.algo = kAlgoStream;
+  // Re-reads of a non-resident remainder come from L2 when all rows fit in 3/4 of it (then the
+  // radix kernel still wins: measured 8 x 1M on H100, docs/benchmarks.md).
+  const bool fits_l2 = static_cast<int64_t>(num_rows) * num_cols * 4 <=
+                       static_cast<int64_t>(info.l2_bytes) * 3 / 4;
+  if (2 * static_cast<int64_t>(pl.res_cap) < seg && !fits_l2) pl.algo = kAlgoStream;
   return pl;
 }
 

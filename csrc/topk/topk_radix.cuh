@@ -36,8 +36,10 @@ constexpr int kRCand = 3072;                   // pass-1 candidate slots per CTA
 constexpr int kRTile = 4 * kRThreads;          // one float4 per thread per tile: 2048 columns
 constexpr int kRUnroll = 4;                    // pass 0: tiles in flight per thread
 constexpr int kRMinSeg = 2048;                 // shortest per-CTA segment when split
+constexpr int kROut = 2;                       // output pass: float4 per thread per tile
 
-// Shared memory of one CTA: this header, then uint32_t keys[res_cap] (16-byte aligned).
+// Shared memory of one CTA: this header, then keys[res_cap]: the resident part of the segment
+// as raw fp32 bits (16-byte aligned; converted to keys when read).
 struct alignas(16) RadixSmem {
   uint32_t hist[2][kRBins];     // pass histograms; peers read them (double-buffered)
   uint32_t gsum[kRBins / 2];    // cluster: this rank's slice of the summed histogram
@@ -45,6 +47,7 @@ struct alignas(16) RadixSmem {
   uint32_t cand_idx[kRCand];    //   and their segment indices
   uint32_t wscan[kRWarps];
   uint32_t wred[2][kRWarps];
+  uint32_t oscan[2][kROut][kRWarps];  // output pass: warp totals, double-buffered by tile
   uint32_t res[3];
   uint32_t ncand;               // candidate tickets (may exceed kRCand: overflow)
   uint32_t x_counts[2];         // cluster exchange: #selected above T, #equal to T
@@ -76,7 +79,8 @@ __device__ __forceinline__ uint32_t load_vec_global(const float* __restrict__ ba
   return m;
 }
 
-// Keys of vector v from shared memory when resident, else from global memory; 0 past nv.
+// Keys of vector v from shared memory (raw fp32 bits, as cp.async copied them) when resident,
+// else from global memory; 0 past nv.
 __device__ __forceinline__ uint32_t load_vec(const uint32_t* keys, int res_cap,
                                              const float* __restrict__ base, int v, int nv,
                                              int i0, int i1, uint32_t (&kk)[4]) {
@@ -86,11 +90,11 @@ __device__ __forceinline__ uint32_t load_vec(const uint32_t* keys, int res_cap,
   }
   const int i = 4 * v;
   if (i + 4 <= res_cap) {
-    const uint4 q = *reinterpret_cast<const uint4*>(keys + i);
-    kk[0] = q.x;
-    kk[1] = q.y;
-    kk[2] = q.z;
-    kk[3] = q.w;
+    const float4 q = *reinterpret_cast<const float4*>(keys + i);
+    kk[0] = float_to_key(q.x);
+    kk[1] = float_to_key(q.y);
+    kk[2] = float_to_key(q.z);
+    kk[3] = float_to_key(q.w);
     uint32_t m = 0u;
 #pragma unroll
     for (int j = 0; j < 4; ++j) m |= static_cast<uint32_t>(i + j >= i0 && i + j < i1) << j;
@@ -255,24 +259,45 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
   if (t == 0) s.ncand = 0u;
   __syncthreads();
 
-  // Step 2 (pass 0): the one read from HBM. Keys go to shared memory (resident part) and into
-  // the top-11-bit histogram; kRUnroll float4 per thread are in flight.
-  for (int t0 = 0; t0 < ntiles; t0 += kRUnroll) {
+  // Step 2 (pass 0): the one read from HBM. NOTES: the resident part is copied to shared
+  // memory with cp.async, all of it in flight at once and holding no registers (one round
+  // trip instead of one per register batch); vector 0, when the segment starts inside it, is
+  // read as scalars so nothing before column a is touched, and the last vector's copy stops
+  // at i1 (zero fill). Then the top-11-bit histogram is built from shared memory; a
+  // non-resident remainder is streamed from global memory, kRUnroll float4 per thread.
+  const int nres = min(nv, res_cap / 4);
+  for (int v = t; v < nres; v += kRThreads) {
+    if (v == 0 && i0 > 0) continue;
+    const int bytes = min(16, 4 * (i1 - 4 * v));
+    const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(keys + 4 * v));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst),
+                 "l"(base + 4 * v), "r"(bytes)
+                 : "memory");
+  }
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+  if (i0 > 0 && nres > 0 && t < 4 && t >= i0 && t < i1)
+    keys[t] = __float_as_uint(base[t]);
+  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+  __syncthreads();
+  for (int v = t; v < nres; v += kRThreads) {
+    uint32_t kk[4];
+    const uint32_t m = load_vec(keys, res_cap, base, v, nv, i0, i1, kk);
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+      if ((m >> j) & 1u) atomicAdd(&s.hist[0][kk[j] >> 21], 1u);
+  }
+  for (int v0 = nres; v0 < nv; v0 += kRUnroll * kRThreads) {
     uint32_t kk[kRUnroll][4], m[kRUnroll];
 #pragma unroll
     for (int u = 0; u < kRUnroll; ++u) {
-      const int v = (t0 + u) * kRThreads + t;
+      const int v = v0 + u * kRThreads + t;
       m[u] = v < nv ? load_vec_global(base, v, i0, i1, kk[u]) : 0u;
     }
 #pragma unroll
-    for (int u = 0; u < kRUnroll; ++u) {
-      const int v = (t0 + u) * kRThreads + t;
-      if (v < nv && 4 * v + 4 <= res_cap)
-        *reinterpret_cast<uint4*>(keys + 4 * v) = make_uint4(kk[u][0], kk[u][1], kk[u][2], kk[u][3]);
+    for (int u = 0; u < kRUnroll; ++u)
 #pragma unroll
       for (int j = 0; j < 4; ++j)
         if ((m[u] >> j) & 1u) atomicAdd(&s.hist[0][kk[u][j] >> 21], 1u);
-    }
   }
   sync_all<kCluster>(nc);
 
@@ -374,53 +399,67 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
   int32_t* __restrict__ dst = out + gt_before + min(eq_before, need);
   const uint32_t my_total = my_gt + quota;
 
-  // Step 7: ordered output pass. Thread t of tile q holds columns 4(q*T + t) .. +3, so thread
-  // order is column order; a packed (gt | eq << 16) scan gives every selected key its rank.
+  // Step 7: ordered output pass. A tile is kROut sub-tiles of kRThreads vectors; thread t of
+  // sub-tile u holds columns 4((tile*kROut + u)*T + t) .. +3, so (u, t) order is column order.
+  // Packed (gt | eq << 16) counts are scanned per warp, the warp totals of all sub-tiles go
+  // through shared memory (double-buffered by tile parity: one barrier per tile), and every
+  // selected key is written at its rank.
   uint32_t gt_run = 0u, eq_run = 0u;
   const int32_t col_off = a_al - start;
-  for (int tile = 0; tile < ntiles; ++tile) {
+  const int nout = (nv + kROut * kRThreads - 1) / (kROut * kRThreads);
+  for (int tile = 0; tile < nout; ++tile) {
     if (gt_run + min(eq_run, quota) >= my_total) break;  // uniform: all written
-    uint32_t kk[4];
-    const int v = tile * kRThreads + t;
-    const uint32_t m = load_vec(keys, res_cap, base, v, nv, i0, i1, kk);
-    uint32_t gm = 0u, em = 0u;
+    uint32_t flags[kROut], excl[kROut];  // flags: bit j > thr, bit 4 + j == thr (tie)
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const bool valid = (m >> j) & 1u;
-      gm |= static_cast<uint32_t>(valid && (ge ? kk[j] >= thr : kk[j] > thr)) << j;
-      em |= static_cast<uint32_t>(valid && !ge && kk[j] == thr) << j;
-    }
-    const uint32_t mine = static_cast<uint32_t>(__popc(gm)) | (static_cast<uint32_t>(__popc(em)) << 16);
-    uint32_t incl = mine;
+    for (int u = 0; u < kROut; ++u) {
+      uint32_t kk[4];
+      const int v = (tile * kROut + u) * kRThreads + t;
+      const uint32_t m = load_vec(keys, res_cap, base, v, nv, i0, i1, kk);
+      uint32_t f = 0u;
 #pragma unroll
-    for (int o = 1; o < 32; o <<= 1) {
-      const uint32_t x = __shfl_up_sync(kFull, incl, o);
-      if (static_cast<int>(lane_id()) >= o) incl += x;
+      for (int j = 0; j < 4; ++j) {
+        const bool valid = (m >> j) & 1u;
+        f |= static_cast<uint32_t>(valid && (ge ? kk[j] >= thr : kk[j] > thr)) << j;
+        f |= static_cast<uint32_t>(valid && !ge && kk[j] == thr) << (4 + j);
+      }
+      flags[u] = f;
+      const uint32_t mine = static_cast<uint32_t>(__popc(f & 0xfu)) |
+                            (static_cast<uint32_t>(__popc(f >> 4)) << 16);
+      uint32_t incl = mine;
+#pragma unroll
+      for (int o = 1; o < 32; o <<= 1) {
+        const uint32_t x = __shfl_up_sync(kFull, incl, o);
+        if (static_cast<int>(lane_id()) >= o) incl += x;
+      }
+      if (lane_id() == 31) s.oscan[tile & 1][u][warp_id()] = incl;
+      excl[u] = incl - mine;
     }
-    if (lane_id() == 31) s.wscan[warp_id()] = incl;
     __syncthreads();
-    uint32_t before = incl - mine, total = 0u;
+    uint32_t total = 0u;
 #pragma unroll
-    for (int w = 0; w < kRWarps; ++w) {
-      const uint32_t x = s.wscan[w];
-      before += w < static_cast<int>(warp_id()) ? x : 0u;
-      total += x;
-    }
-    uint32_t g = gt_run + (before & 0xffffu), e = eq_run + (before >> 16);
+    for (int u = 0; u < kROut; ++u) {
+      uint32_t before = total + excl[u];
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int32_t col = col_off + 4 * v + j;
-      if ((gm >> j) & 1u) {
-        dst[g + min(e, quota)] = col;
-        ++g;
-      } else if ((em >> j) & 1u) {
-        if (e < quota) dst[g + e] = col;
-        ++e;
+      for (int w = 0; w < kRWarps; ++w) {
+        const uint32_t x = s.oscan[tile & 1][u][w];
+        before += w < static_cast<int>(warp_id()) ? x : 0u;
+        total += x;
+      }
+      uint32_t g = gt_run + (before & 0xffffu), e = eq_run + (before >> 16);
+      const int32_t col0 = col_off + 4 * ((tile * kROut + u) * kRThreads + t);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        if ((flags[u] >> j) & 1u) {
+          dst[g + min(e, quota)] = col0 + j;
+          ++g;
+        } else if ((flags[u] >> (4 + j)) & 1u) {
+          if (e < quota) dst[g + e] = col0 + j;
+          ++e;
+        }
       }
     }
     gt_run += total & 0xffffu;
     eq_run += total >> 16;
-    __syncthreads();  // wscan is rewritten by the next tile
   }
   if constexpr (kCluster) {
     if (nc > 1) cg::this_cluster().sync();  // peers may still read this CTA's shared memory
