@@ -53,19 +53,6 @@ struct alignas(16) RadixSmem {
   uint32_t x_counts[2];         // cluster exchange: #selected above T, #equal to T
 };
 
-// Histogram increment for data whose bins cluster (the top 11 key bits of real-valued rows:
-// sign, exponent and 2 mantissa bits, so a normal row lands in a few dozen bins and plain
-// atomics serialise on shared addresses). The lanes of a warp with the same bin are combined
-// with one match.any and their leader adds the count. All lanes call.
-__device__ __forceinline__ void hist_add_grouped(uint32_t* h, uint32_t bin, bool valid) {
-  const uint32_t act = __ballot_sync(kFull, valid);
-  if (valid) {
-    const uint32_t peers = __match_any_sync(act, bin);
-    if (lane_id() == static_cast<uint32_t>(__ffs(peers) - 1))
-      atomicAdd(&h[bin], static_cast<uint32_t>(__popc(peers)));
-  }
-}
-
 __host__ __device__ constexpr size_t radix_smem_bytes(int res_cap) {
   return sizeof(RadixSmem) + static_cast<size_t>(res_cap) * sizeof(uint32_t);
 }
@@ -292,11 +279,12 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
     keys[t] = __float_as_uint(base[t]);
   asm volatile("cp.async.wait_group 0;\n" ::: "memory");
   __syncthreads();
-  for (int v0 = 0; v0 < nres; v0 += kRThreads) {  // uniform trip count: grouped adds
+  for (int v = t; v < nres; v += kRThreads) {
     uint32_t kk[4];
-    const uint32_t m = load_vec(keys, res_cap, base, v0 + t, nres, i0, i1, kk);
+    const uint32_t m = load_vec(keys, res_cap, base, v, nv, i0, i1, kk);
 #pragma unroll
-    for (int j = 0; j < 4; ++j) hist_add_grouped(s.hist[0], kk[j] >> 21, (m >> j) & 1u);
+    for (int j = 0; j < 4; ++j)
+      if ((m >> j) & 1u) atomicAdd(&s.hist[0][kk[j] >> 21], 1u);
   }
   for (int v0 = nres; v0 < nv; v0 += kRUnroll * kRThreads) {
     uint32_t kk[kRUnroll][4], m[kRUnroll];
@@ -308,7 +296,8 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
 #pragma unroll
     for (int u = 0; u < kRUnroll; ++u)
 #pragma unroll
-      for (int j = 0; j < 4; ++j) hist_add_grouped(s.hist[0], kk[u][j] >> 21, (m[u] >> j) & 1u);
+      for (int j = 0; j < 4; ++j)
+        if ((m[u] >> j) & 1u) atomicAdd(&s.hist[0][kk[u][j] >> 21], 1u);
   }
   sync_all<kCluster>(nc);
 
