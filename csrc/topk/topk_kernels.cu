@@ -33,11 +33,34 @@ struct DeviceInfo {
 };
 
 DeviceInfo g_info[kMaxDevices];
-// set_forced_algo's override of VLLM_GLM52_TOPK_ALGO: kUnset, -1 (automatic) or an Algo.
+// set_forced's override of VLLM_GLM52_TOPK_ALGO: kUnset, -1 (automatic) or an Algo.
 constexpr int kUnset = -2;
 std::atomic<int> g_forced_algo{kUnset};
 std::atomic<int> g_forced_cluster{0};  // set_forced's cluster size, 0 = automatic
 std::once_flag g_once[kMaxDevices];
+
+// How many clusters of `cs` CTAs of `kernel` the device keeps resident at once (0 if none or
+// if the query fails, which then just rules that cluster size out).
+template <typename Kernel>
+int resident_clusters(Kernel kernel, int threads, size_t smem, unsigned cs) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(cs);
+  cfg.blockDim = dim3(static_cast<unsigned>(threads));
+  cfg.dynamicSmemBytes = smem;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = cs;
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  int n = 0;
+  if (cudaOccupancyMaxActiveClusters(&n, kernel, &cfg) != cudaSuccess) {
+    (void)cudaGetLastError();
+    n = 0;
+  }
+  return n;
+}
 
 void init_device(int dev, DeviceInfo& info) {
   const size_t smem = sizeof(Smem);
@@ -63,26 +86,8 @@ void init_device(int dev, DeviceInfo& info) {
   if (cudaFuncSetAttribute(topk_rows_kernel<true>,
                            cudaFuncAttributeNonPortableClusterSizeAllowed, 1) != cudaSuccess)
     (void)cudaGetLastError();
-  for (int lg = 1; lg <= 4; ++lg) {
-    const unsigned cs = 1u << lg;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(cs);
-    cfg.blockDim = dim3(kThreads);
-    cfg.dynamicSmemBytes = smem;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = cs;
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    int n = 0;
-    if (cudaOccupancyMaxActiveClusters(&n, topk_rows_kernel<true>, &cfg) != cudaSuccess) {
-      (void)cudaGetLastError();
-      n = 0;
-    }
-    info.max_clusters[lg] = n;
-  }
+  for (int lg = 1; lg <= 4; ++lg)
+    info.max_clusters[lg] = resident_clusters(topk_rows_kernel<true>, kThreads, smem, 1u << lg);
   // Radix kernel: the largest key store per CTA at one CTA per SM (all opt-in shared memory)
   // and at two (half the SM's shared memory, less the 1 KiB the runtime reserves per CTA).
   int per_sm = 0;
@@ -106,28 +111,11 @@ void init_device(int dev, DeviceInfo& info) {
   if (cudaFuncSetAttribute(topk_radix_kernel<true>,
                            cudaFuncAttributeNonPortableClusterSizeAllowed, 1) != cudaSuccess)
     (void)cudaGetLastError();
-  for (int full = 0; full < 2; ++full) {
-    for (int lg = 1; lg <= 4; ++lg) {
-      const unsigned cs = 1u << lg;
-      cudaLaunchConfig_t cfg = {};
-      cfg.gridDim = dim3(cs);
-      cfg.blockDim = dim3(kRThreads);
-      cfg.dynamicSmemBytes = radix_smem_bytes(full ? info.res_max : info.res_half);
-      cudaLaunchAttribute attr[1];
-      attr[0].id = cudaLaunchAttributeClusterDimension;
-      attr[0].val.clusterDim.x = cs;
-      attr[0].val.clusterDim.y = 1;
-      attr[0].val.clusterDim.z = 1;
-      cfg.attrs = attr;
-      cfg.numAttrs = 1;
-      int n = 0;
-      if (cudaOccupancyMaxActiveClusters(&n, topk_radix_kernel<true>, &cfg) != cudaSuccess) {
-        (void)cudaGetLastError();
-        n = 0;
-      }
-      info.radix_clusters[full][lg] = n;
-    }
-  }
+  for (int full = 0; full < 2; ++full)
+    for (int lg = 1; lg <= 4; ++lg)
+      info.radix_clusters[full][lg] = resident_clusters(
+          topk_radix_kernel<true>, kRThreads,
+          radix_smem_bytes(full ? info.res_max : info.res_half), 1u << lg);
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_ALGO")) {
     const std::string v(env);
     if (v == "stream") info.forced_algo = kAlgoStream;

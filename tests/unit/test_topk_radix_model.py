@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from test_topk_model import KINDS as STREAM_KINDS  # same folder (pytest's rootdir import)
+from test_topk_model import _row as stream_model_row
 from vllm_glm52.ops.topk_ref import float_to_key_np, reference_topk_row
 
 
@@ -141,29 +143,14 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, cluster: int, *,
 
 
 def _row(kind: str, n: int, rng) -> np.ndarray:
-    if kind == "randn":
-        return rng.standard_normal(n).astype(np.float32)
-    if kind == "ties":  # few distinct levels: massive ties at the k-th value
-        return rng.integers(0, 4, n).astype(np.float32)
-    if kind == "ties10":  # low 10 mantissa bits cleared: dense near-ties, pass 2 decides
+    """test_topk_model's adversarial rows, plus dense near-ties that only pass 2 separates."""
+    if kind == "ties10":  # low 10 mantissa bits cleared
         v = rng.standard_normal(n).astype(np.float32).view(np.uint32) & np.uint32(0xFFFFFC00)
         return v.view(np.float32)
-    if kind == "equal":
-        return np.full(n, 0.5, dtype=np.float32)
-    if kind == "ascending":
-        return np.sort(rng.standard_normal(n)).astype(np.float32)
-    if kind == "descending":
-        return np.sort(rng.standard_normal(n))[::-1].astype(np.float32).copy()
-    if kind == "inf":
-        v = rng.standard_normal(n).astype(np.float32)
-        v[rng.random(n) < 0.8] = -np.inf
-        return v
-    if kind == "zeros_signed":  # -0.0 ranks below +0.0
-        return np.where(rng.random(n) < 0.5, np.float32(-0.0), np.float32(0.0)).astype(np.float32)
-    raise ValueError(kind)
+    return stream_model_row(kind, n, rng)
 
 
-KINDS = ["randn", "ties", "ties10", "equal", "ascending", "descending", "inf", "zeros_signed"]
+KINDS = [*STREAM_KINDS, "ties10"]
 
 
 def _check(vals, start, end, k, **kw):
