@@ -184,11 +184,15 @@ def main() -> int:
     l2 = getattr(props, "L2_cache_size", 50 << 20)
     free, _ = torch.cuda.mem_get_info()
     bw = copy_bandwidth()
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, cwd=Path(__file__).parent).stdout.strip() or "n/a"
-    except OSError:
-        commit = "n/a"
+    # GLM52_COMMIT first: a copy of the working tree on another machine may carry a stale .git
+    # (tools/gpu_run.sh sets it from .device_commit, written before the copy is made).
+    commit = os.environ.get("GLM52_COMMIT", "")
+    if not commit:
+        try:
+            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                    text=True, cwd=Path(__file__).parent).stdout.strip() or "n/a"
+        except OSError:
+            commit = "n/a"
     head = (f"GPU {props.name} ({props.multi_processor_count} SMs, L2 {l2 >> 20} MiB), "
             f"torch {torch.__version__}, vLLM {vllm_version}, commit {commit}, k={K}; "
             f"D2D copy {bw / 1e9:.0f} GB/s")

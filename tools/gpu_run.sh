@@ -12,10 +12,14 @@ W=/root/work; mkdir -p $W
 exec > >(tee -a "$OUT/gpu_run.log") 2>&1
 P="python3 tests/gpu/greedy_parity.py"
 read -r -a BENCH_ARGS <<< "${BENCH_ARGS:-}"
+# The device copy's .git can be stale: run `git rev-parse --short HEAD > .device_commit` here
+# before the call (the file is untracked and not ignored, so it travels) to label results.
+[ -f .device_commit ] && export GLM52_COMMIT=$(cat .device_commit)
+log_commit() { echo "commit ${GLM52_COMMIT:-unknown (no .device_commit)}"; }
 log() { echo "== $(date +%T) $*"; }
 
 setup() {
-  log setup
+  log setup; log_commit
   python3 -m pip install -q --no-deps --no-build-isolation -e . > $OUT/pip_install.log 2>&1 \
     || { tail -30 $OUT/pip_install.log; return 1; }
   python3 -c "import vllm_glm52, vllm; print('plugin', vllm_glm52.__version__, 'vllm', vllm.__version__)"
@@ -168,6 +172,17 @@ for stage in "$@"; do
       [ $stage != multi-a ] && gen tp2 --tp 2
       cmpg $d gen_tp1 gen_pp2; cmpg $d gen_tp1 gen_intree_pp2; cmpg $d gen_tp1 gen_tp2
       cp $d/*.json $OUT/ 2>/dev/null ;;
+    multi-scores)  # 2 GPUs: TP=2 / PP=2 teacher-forced on TP=1's sequences (needs multi-a first)
+      # Separates numerics from a bug where greedy outputs part: agreement on identical inputs.
+      export VLLM_USE_DEEP_GEMM=0
+      m=$W/tiny-fp8; E="--enforce-eager --gpu-mem 0.6"; d=$W/multi
+      [ -f $d/gen_tp1.json ] || { echo "multi-scores: run multi-a first"; exit 2; }
+      for cfg in "tp1" "tp2 --tp 2" "pp2 --pp 2"; do
+        set -- $cfg; tag=$1; shift; log "score $tag"
+        timeout ${GEN_TIMEOUT:-320} $P score --model $m --seqs $d/gen_tp1.json $E "$@" --out $d/score_$tag.json > $d/log_score_$tag.txt 2>&1 || { echo "$tag failed"; tail -5 $d/log_score_$tag.txt; }
+      done
+      cmps $d score_tp1 score_tp2; cmps $d score_tp1 score_pp2
+      cp $d/score_*.json $OUT/ 2>/dev/null ;;
     *) echo "unknown stage $stage"; exit 2 ;;
   esac
 done
