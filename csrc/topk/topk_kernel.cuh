@@ -188,6 +188,49 @@ __device__ __forceinline__ void block_reduce3(Smem& s, int nc, uint32_t& mn, uin
   __syncthreads();  // s.wred may be rewritten by the next reduction
 }
 
+// Block-wide bucket search shared by both kernels. Thread t holds the counts c[j] of bins
+// nb - 1 - (t * kPer + j) (thread order == descending bins; 0 past the last bin). Finds the bin
+// holding the `need`-th largest value: every thread receives it, the number of values in
+// higher bins and the bin's own count (bin 0 with counts 0 if there are fewer than `need`).
+// wscan (one word per warp) and res (3 words) are shared memory; two barriers inside.
+template <int kPer>
+__device__ __forceinline__ void scan_bucket(uint32_t* wscan, uint32_t* res,
+                                            const uint32_t (&c)[kPer], int nb, uint32_t need,
+                                            uint32_t& bucket, uint32_t& above, uint32_t& cnt) {
+  const int t = static_cast<int>(threadIdx.x);
+  uint32_t sum = 0u;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) sum += c[j];
+  // Block-wide exclusive scan over threads.
+  uint32_t incl = sum;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const uint32_t v = __shfl_up_sync(kFull, incl, o);
+    if (static_cast<int>(lane_id()) >= o) incl += v;
+  }
+  if (lane_id() == 31) wscan[warp_id()] = incl;
+  if (t == 0) res[0] = res[1] = res[2] = 0u;
+  __syncthreads();
+  uint32_t excl = incl - sum;
+  for (int w = 0; w < static_cast<int>(warp_id()); ++w) excl += wscan[w];
+  if (excl < need && need <= excl + sum) {  // never true for a thread without counts
+    uint32_t run = excl;
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      if (run < need && need <= run + c[j]) {
+        res[0] = static_cast<uint32_t>(nb - 1 - (t * kPer + j));
+        res[1] = run;
+        res[2] = c[j];
+      }
+      run += c[j];
+    }
+  }
+  __syncthreads();
+  bucket = res[0];
+  above = res[1];
+  cnt = res[2];
+}
+
 // Scans NB bins from the highest down and finds the bucket holding the `need`-th largest
 // value (bins summed over the cluster when nc > 1). Every thread receives the bucket, the
 // number of values in higher bins and the bucket's own count. If the bins hold fewer than
@@ -197,47 +240,13 @@ __device__ __forceinline__ void find_bucket(Smem& s, int nc, const uint32_t* h, 
                                             uint32_t& bucket, uint32_t& above, uint32_t& cnt) {
   constexpr int kPer = (NB + kThreads - 1) / kThreads;  // bins per thread
   const int t = static_cast<int>(threadIdx.x);
-  const bool owner = t * kPer < NB;
   uint32_t c[kPer];
-  uint32_t sum = 0;
 #pragma unroll
   for (int j = 0; j < kPer; ++j) {
     const int idx = t * kPer + j;  // descending bin order: idx 0 is the highest bin
     c[j] = idx < NB ? cluster_sum<kCluster>(h, NB - 1 - idx, nc) : 0u;
-    sum += c[j];
   }
-  // Block-wide exclusive scan over threads (thread order == descending bins).
-  uint32_t incl = sum;
-#pragma unroll
-  for (int o = 1; o < 32; o <<= 1) {
-    const uint32_t v = __shfl_up_sync(kFull, incl, o);
-    if (static_cast<int>(lane_id()) >= o) incl += v;
-  }
-  if (lane_id() == 31) s.wscan[warp_id()] = incl;
-  if (t == 0) {
-    s.res[0] = 0;
-    s.res[1] = 0;
-    s.res[2] = 0;
-  }
-  __syncthreads();
-  uint32_t excl = incl - sum;
-  for (int w = 0; w < static_cast<int>(warp_id()); ++w) excl += s.wscan[w];
-  if (owner && excl < need && need <= excl + sum) {
-    uint32_t run = excl;
-#pragma unroll
-    for (int j = 0; j < kPer; ++j) {
-      if (run < need && need <= run + c[j]) {
-        s.res[0] = static_cast<uint32_t>(NB - 1 - (t * kPer + j));
-        s.res[1] = run;
-        s.res[2] = c[j];
-      }
-      run += c[j];
-    }
-  }
-  __syncthreads();
-  bucket = s.res[0];
-  above = s.res[1];
-  cnt = s.res[2];
+  scan_bucket(s.wscan, s.res, c, NB, need, bucket, above, cnt);
 }
 
 // Range-adaptive radix select over the values `get(i, v)` yields for i in [0, n) (items for
@@ -290,6 +299,28 @@ __device__ __forceinline__ uint32_t radix_select(Smem& s, int nc, uint32_t n, ui
   return lo;
 }
 
+// Block-wide sums of two per-thread counts; every thread gets both. w0 / w1: one shared word
+// per warp each; two barriers inside (the second lets the caller reuse them at once).
+template <int kNWarps>
+__device__ __forceinline__ void block_sum2(uint32_t* w0, uint32_t* w1, uint32_t& a,
+                                           uint32_t& b) {
+  a = __reduce_add_sync(kFull, a);
+  b = __reduce_add_sync(kFull, b);
+  if (lane_id() == 0) {
+    w0[warp_id()] = a;
+    w1[warp_id()] = b;
+  }
+  __syncthreads();
+  a = 0u;
+  b = 0u;
+#pragma unroll
+  for (int w = 0; w < kNWarps; ++w) {
+    a += w0[w];
+    b += w1[w];
+  }
+  __syncthreads();
+}
+
 // Block-wide counts of candidate keys above / equal to T (every thread gets both).
 __device__ __forceinline__ void count_vs(Smem& s, uint32_t n, uint32_t T, uint32_t& gt,
                                          uint32_t& eq) {
@@ -299,21 +330,9 @@ __device__ __forceinline__ void count_vs(Smem& s, uint32_t n, uint32_t T, uint32
     g += key > T;
     e += key == T;
   }
-  g = __reduce_add_sync(kFull, g);
-  e = __reduce_add_sync(kFull, e);
-  if (lane_id() == 0) {
-    s.wred[0][warp_id()] = g;
-    s.wred[1][warp_id()] = e;
-  }
-  __syncthreads();
-  gt = 0u;
-  eq = 0u;
-#pragma unroll
-  for (int w = 0; w < kWarps; ++w) {
-    gt += s.wred[0][w];
-    eq += s.wred[1][w];
-  }
-  __syncthreads();  // s.wred may be rewritten by the next reduction
+  block_sum2<kWarps>(s.wred[0], s.wred[1], g, e);
+  gt = g;
+  eq = e;
 }
 
 // Raises the threshold and compacts the candidate buffer in place: keeps at least k and, unless
@@ -488,6 +507,37 @@ __device__ __forceinline__ void row_bounds(const Params& p, int row, int& start,
   end = max(e, s);
 }
 
+// Row prologue shared by both kernels (kNThreads threads per CTA). Returns false when this CTA
+// is done: a row no longer than k has been written as 0..len-1 then -1 (by every CTA of the
+// cluster; none touches a peer's shared memory on this path), or the row is too short to split
+// (len < C * min_seg) and this is not rank 0. Otherwise gives the row, its start, the CTAs
+// sharing it (nc: C, or 1 when too short) and this CTA's rank r and segment [a, b) among them.
+template <int kNThreads, bool kCluster>
+__device__ __forceinline__ bool row_segment(const Params& p, int min_seg, int& row, int& start,
+                                            int& nc, int& r, int& a, int& b) {
+  int C = 1, rank = 0;
+  if constexpr (kCluster) {
+    C = static_cast<int>(cg::this_cluster().num_blocks());
+    rank = static_cast<int>(cg::this_cluster().block_rank());
+  }
+  row = static_cast<int>(blockIdx.x) / C;
+  int end;
+  row_bounds(p, row, start, end);
+  const int len = end - start;
+  if (len <= p.k) {
+    int32_t* __restrict__ out = p.out + static_cast<int64_t>(row) * p.out_stride;
+    for (int j = rank * kNThreads + static_cast<int>(threadIdx.x); j < p.k; j += C * kNThreads)
+      out[j] = j < len ? j : -1;
+    return false;
+  }
+  nc = (kCluster && len >= C * min_seg) ? C : 1;
+  if (nc == 1 && rank != 0) return false;
+  r = nc == 1 ? 0 : rank;
+  a = start + static_cast<int>(static_cast<int64_t>(len) * r / nc);
+  b = start + static_cast<int>(static_cast<int64_t>(len) * (r + 1) / nc);
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The kernel: one CTA per row (kCluster = false) or one cluster of C CTAs per row.
 // Grid: num_rows * C CTAs of kThreads; dynamic shared memory sizeof(Smem).
@@ -497,32 +547,11 @@ __global__ void __launch_bounds__(kThreads, 2) topk_rows_kernel(const Params p) 
   extern __shared__ __align__(16) unsigned char smem_raw[];
   Smem& s = *reinterpret_cast<Smem*>(smem_raw);
   const uint32_t t = threadIdx.x;
-
-  int C = 1, rank = 0;
-  if constexpr (kCluster) {
-    C = static_cast<int>(cg::this_cluster().num_blocks());
-    rank = static_cast<int>(cg::this_cluster().block_rank());
-  }
-  const int row = static_cast<int>(blockIdx.x) / C;
-  int start, end;
-  row_bounds(p, row, start, end);
-  const int len = end - start;
+  // Steps 0-1: rows no longer than k are written whole; the row is split over the cluster only
+  // when every CTA gets a useful segment.
+  int row, start, nc, r, a, b;
+  if (!row_segment<kThreads, kCluster>(p, kMinClusterSeg, row, start, nc, r, a, b)) return;
   const int k = p.k;
-  // Step 0: a row no longer than k is every position in order, then -1 padding.
-  // (Uniform across the cluster: no CTA touches a peer's shared memory on this path.)
-  if (len <= k) {
-    int32_t* __restrict__ out = p.out + static_cast<int64_t>(row) * p.out_stride;
-    for (int j = rank * kThreads + static_cast<int>(t); j < k; j += C * kThreads)
-      out[j] = j < len ? j : -1;
-    return;
-  }
-
-  // Step 1: split the row over the cluster only when every CTA gets a useful segment.
-  const int nc = (kCluster && len >= C * kMinClusterSeg) ? C : 1;
-  if (nc == 1 && rank != 0) return;
-  const int r = nc == 1 ? 0 : rank;
-  const int a = start + static_cast<int>(static_cast<int64_t>(len) * r / nc);
-  const int b = start + static_cast<int>(static_cast<int64_t>(len) * (r + 1) / nc);
 
   // 16-byte aligned body [c0, c1) plus < 4 head and < 4 tail scalars.
   const float* __restrict__ rowp = p.logits + static_cast<int64_t>(row) * p.row_stride;

@@ -39,6 +39,16 @@ std::atomic<int> g_forced_algo{kUnset};
 std::atomic<int> g_forced_cluster{0};  // set_forced's cluster size, 0 = automatic
 std::once_flag g_once[kMaxDevices];
 
+// Makes `cfg` launch clusters of `cs` CTAs along x (`attr` must outlive the launch or query).
+void set_cluster(cudaLaunchConfig_t& cfg, cudaLaunchAttribute& attr, unsigned cs) {
+  attr.id = cudaLaunchAttributeClusterDimension;
+  attr.val.clusterDim.x = cs;
+  attr.val.clusterDim.y = 1;
+  attr.val.clusterDim.z = 1;
+  cfg.attrs = &attr;
+  cfg.numAttrs = 1;
+}
+
 // How many clusters of `cs` CTAs of `kernel` the device keeps resident at once (0 if none or
 // if the query fails, which then just rules that cluster size out).
 template <typename Kernel>
@@ -47,13 +57,8 @@ int resident_clusters(Kernel kernel, int threads, size_t smem, unsigned cs) {
   cfg.gridDim = dim3(cs);
   cfg.blockDim = dim3(static_cast<unsigned>(threads));
   cfg.dynamicSmemBytes = smem;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = cs;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cudaLaunchAttribute attr;
+  set_cluster(cfg, attr, cs);
   int n = 0;
   if (cudaOccupancyMaxActiveClusters(&n, kernel, &cfg) != cudaSuccess) {
     (void)cudaGetLastError();
@@ -247,14 +252,9 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   cfg.blockDim = dim3(radix ? kRThreads : kThreads);
   cfg.dynamicSmemBytes = radix ? radix_smem_bytes(pl.res_cap) : sizeof(Smem);
   cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
+  cudaLaunchAttribute attr;
   if (c > 1) {
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = static_cast<unsigned>(c);
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
+    set_cluster(cfg, attr, static_cast<unsigned>(c));
     if (radix) return cudaLaunchKernelEx(&cfg, topk_radix_kernel<true>, p, pl.res_cap);
     return cudaLaunchKernelEx(&cfg, topk_rows_kernel<true>, p);
   }

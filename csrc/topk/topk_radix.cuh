@@ -104,9 +104,10 @@ __device__ __forceinline__ uint32_t load_vec(const uint32_t* keys, int res_cap,
 }
 
 // Finds the bin of the `need`-th largest key among NB bins of `h` summed over the cluster
-// (descending). With nc > 1 it has a cluster barrier inside (all CTAs call it; `gsum` may be
-// rewritten by the next call only after the caller's next cluster barrier, which it is). Every thread gets: bucket, the cluster-wide count above it and in it, and this
-// CTA's own count above it and in it. Bins holding fewer than `need` keys give bucket 0.
+// (descending; the scan is scan_bucket). Every thread gets: bucket, the cluster-wide count above
+// it and in it, and this CTA's own count above it and in it. Bins holding fewer than `need`
+// keys give bucket 0. With nc > 1 it has a cluster barrier inside (all CTAs call it; `gsum`
+// is rewritten by the next call only after the caller's next cluster barrier).
 template <int NB, bool kCluster>
 __device__ __forceinline__ void radix_bucket(RadixSmem& s, int nc, const uint32_t* h,
                                              uint32_t need, uint32_t& bucket, uint32_t& above,
@@ -147,39 +148,11 @@ __device__ __forceinline__ void radix_bucket(RadixSmem& s, int nc, const uint32_
       summed = true;
     }
   }
-  uint32_t sum = 0u;
+  if (!summed) {
 #pragma unroll
-  for (int j = 0; j < kPer; ++j) {
-    if (!summed) g[j] = l[j];
-    sum += g[j];
+    for (int j = 0; j < kPer; ++j) g[j] = l[j];
   }
-  uint32_t incl = sum;
-#pragma unroll
-  for (int o = 1; o < 32; o <<= 1) {
-    const uint32_t v = __shfl_up_sync(kFull, incl, o);
-    if (static_cast<int>(lane_id()) >= o) incl += v;
-  }
-  if (lane_id() == 31) s.wscan[warp_id()] = incl;
-  if (t == 0) s.res[0] = s.res[1] = s.res[2] = 0u;
-  __syncthreads();
-  uint32_t excl = incl - sum;
-  for (int w = 0; w < static_cast<int>(warp_id()); ++w) excl += s.wscan[w];
-  if (excl < need && need <= excl + sum) {
-    uint32_t run = excl;
-#pragma unroll
-    for (int j = 0; j < kPer; ++j) {
-      if (run < need && need <= run + g[j]) {
-        s.res[0] = static_cast<uint32_t>(NB - 1 - (t * kPer + j));
-        s.res[1] = run;
-        s.res[2] = g[j];
-      }
-      run += g[j];
-    }
-  }
-  __syncthreads();
-  bucket = s.res[0];
-  above = s.res[1];
-  cnt = s.res[2];
+  scan_bucket(s.wscan, s.res, g, NB, need, bucket, above, cnt);
   if (!summed) {  // one CTA per row: its share is the whole
     my_above = above;
     my_cnt = cnt;
@@ -194,21 +167,9 @@ __device__ __forceinline__ void radix_bucket(RadixSmem& s, int nc, const uint32_
     la += bin > bucket ? l[j] : 0u;
     lc += bin == bucket ? l[j] : 0u;
   }
-  la = __reduce_add_sync(kFull, la);
-  lc = __reduce_add_sync(kFull, lc);
-  if (lane_id() == 0) {
-    s.wred[0][warp_id()] = la;
-    s.wred[1][warp_id()] = lc;
-  }
-  __syncthreads();
-  my_above = 0u;
-  my_cnt = 0u;
-#pragma unroll
-  for (int w = 0; w < kRWarps; ++w) {
-    my_above += s.wred[0][w];
-    my_cnt += s.wred[1][w];
-  }
-  __syncthreads();  // res / wscan / wred are rewritten by the next call
+  block_sum2<kRWarps>(s.wred[0], s.wred[1], la, lc);  // its last barrier frees res / wscan too
+  my_above = la;
+  my_cnt = lc;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,28 +185,10 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
   uint32_t* keys = reinterpret_cast<uint32_t*>(smem_raw + sizeof(RadixSmem));
   const int t = static_cast<int>(threadIdx.x);
 
-  int C = 1, rank = 0;
-  if constexpr (kCluster) {
-    C = static_cast<int>(cg::this_cluster().num_blocks());
-    rank = static_cast<int>(cg::this_cluster().block_rank());
-  }
-  const int row = static_cast<int>(blockIdx.x) / C;
-  int start, end;
-  row_bounds(p, row, start, end);
-  const int len = end - start;
+  int row, start, nc, r, a, b;  // rows no longer than k are written whole in here
+  if (!row_segment<kRThreads, kCluster>(p, kRMinSeg, row, start, nc, r, a, b)) return;
   const int k = p.k;
   int32_t* __restrict__ out = p.out + static_cast<int64_t>(row) * p.out_stride;
-  // Step 0: a row no longer than k is every position in order, then -1 padding (no CTA
-  // touches a peer's shared memory on this path).
-  if (len <= k) {
-    for (int j = rank * kRThreads + t; j < k; j += C * kRThreads) out[j] = j < len ? j : -1;
-    return;
-  }
-  const int nc = (kCluster && len >= C * kRMinSeg) ? C : 1;
-  if (nc == 1 && rank != 0) return;
-  const int r = nc == 1 ? 0 : rank;
-  const int a = start + static_cast<int>(static_cast<int64_t>(len) * r / nc);
-  const int b = start + static_cast<int>(static_cast<int64_t>(len) * (r + 1) / nc);
   const float* __restrict__ rowp = p.logits + static_cast<int64_t>(row) * p.row_stride;
   const int i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp + a) & 15u) >> 2);
   const int a_al = a - i0;         // column of segment index 0 (16-byte aligned address)
