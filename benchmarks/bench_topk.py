@@ -241,21 +241,19 @@ def main() -> int:
                 sweep.append(sw)
                 print("  radix sweep " + " ".join(f"{k} {v:.4f}" for k, v in sw.items()
                                                   if k != "shape"), flush=True)
-            # correctness of ours on this shape (fresh call, then a values check)
-            out.fill_(-1)
-            ops["ours"](0)
-            ok = check_values(logits_list[0], starts, ends, out)
-            t = res.get("ours")
-            vl = [res[c] for c in cols[:3] if c in res]
-            best = min(vl) if vl else None
-            algo, c, res_cap = torch.ops._C_glm52.topk_plan(rows, n)
-            cl = f"{['stream', 'radix'][algo]} C={c}"
-            for name in ("ours radix", "ours stream"):  # both kernels must be right here
+            # correctness of ours, automatic and each kernel forced (fresh call, values check)
+            ok = True
+            for name in ("ours", "ours radix", "ours stream"):
                 out.fill_(-1)
                 ops[name](0)
                 if not check_values(logits_list[0], starts, ends, out):
                     print(f"  {name} WRONG on {phase} {rows}x{n}", flush=True)
                     ok = False
+            t = res.get("ours")
+            vl = [res[c] for c in cols[:3] if c in res]
+            best = min(vl) if vl else None
+            algo, c, res_cap = torch.ops._C_glm52.topk_plan(rows, n)
+            cl = f"{['stream', 'radix'][algo]} C={c}"
             row = {
                 "shape": f"{phase} {rows}x{n}",
                 "plan": cl,

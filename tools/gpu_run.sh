@@ -18,6 +18,13 @@ read -r -a BENCH_ARGS <<< "${BENCH_ARGS:-}"
 log_commit() { echo "commit ${GLM52_COMMIT:-unknown (no .device_commit)}"; }
 log() { echo "== $(date +%T) $*"; }
 
+# ptool DIR NAME ARGS...: the parity tool with a time limit, logged to DIR/log_NAME.txt; on
+# failure says so with the log's tail (later stages still run)
+ptool() {
+  local d=$1 n=$2; shift 2
+  timeout ${GEN_TIMEOUT:-320} $P "$@" > $d/log_$n.txt 2>&1 || { echo "$n failed"; tail -8 $d/log_$n.txt; }
+}
+
 setup() {
   log setup; log_commit
   python3 -m pip install -q --no-deps --no-build-isolation -e . > $OUT/pip_install.log 2>&1 \
@@ -82,13 +89,12 @@ parity_sorted() {
   local m=$W/tiny-$q tag=${q}_${kv} d=$W/sorted_${q}_${kv}
   rm -rf $d; mkdir -p $d
   log "parity-sorted $tag $*"
-  run1() { local n=$1; shift; timeout ${GEN_TIMEOUT:-320} $P "$@" > $d/log_$n.txt 2>&1 || { echo "$n failed"; tail -8 $d/log_$n.txt; }; }
-  run1 gen_ours generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $d/gen_ours.json
-  run1 score_ours score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_ours.json
+  ptool $d gen_ours generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $d/gen_ours.json
+  ptool $d score_ours score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_ours.json
   export VLLM_GLM52_DISABLE=1 GLM52_PARITY_SORT_INTREE=1
-  run1 gen_intree generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $d/gen_intree.json
-  run1 score_intree score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_intree.json
-  run1 score_intree2 score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_intree2.json
+  ptool $d gen_intree generate --model $m --prompts $W/prompts.json --kv-cache-dtype $kv "$@" --out $d/gen_intree.json
+  ptool $d score_intree score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_intree.json
+  ptool $d score_intree2 score --model $m --seqs $d/gen_ours.json --kv-cache-dtype $kv "$@" --out $d/score_intree2.json
   unset VLLM_GLM52_DISABLE GLM52_PARITY_SORT_INTREE
   cmpg $d gen_ours gen_intree; cmps $d score_ours score_intree; cmps $d score_intree score_intree2
   (cd $d && tar czf $OUT/sorted_$tag.tgz *.json)
@@ -152,7 +158,10 @@ for stage in "$@"; do
       (cd $d && tar czf $OUT/noise_fp8.tgz *.json) ;;
     topk-e2e)  # issue 3: the model with our top-k kernel reproduces greedy output with vLLM's
       d=$W/topk_e2e; mkdir -p $d; log topk-e2e
-      for tk in vllm glm52; do VLLM_GLM52_INDEXER_TOPK=$tk timeout ${GEN_TIMEOUT:-320} $P generate --model $W/tiny-bf16 --prompts $W/prompts.json --enforce-eager --out $d/gen_$tk.json > $d/log_$tk.txt 2>&1 || { echo "$tk failed"; tail -8 $d/log_$tk.txt; }; grep -h -m1 "indexer:" $d/log_$tk.txt | cut -c1-200; done
+      for tk in vllm glm52; do
+        VLLM_GLM52_INDEXER_TOPK=$tk ptool $d $tk generate --model $W/tiny-bf16 --prompts $W/prompts.json --enforce-eager --out $d/gen_$tk.json
+        grep -h -m1 "indexer:" $d/log_$tk.txt | cut -c1-200
+      done
       cmpg $d gen_vllm gen_glm52; cp $d/*.json $OUT/ ;;
     topk-bench) log topk-bench; OUT=$OUT timeout ${BENCH_TIMEOUT:-540} python3 benchmarks/bench_topk.py "${BENCH_ARGS[@]}" 2>&1 | tail -45 ;;
     topk)
@@ -163,7 +172,7 @@ for stage in "$@"; do
       # runs persist in $W/multi while the machine stays warm, copies land in $OUT).
       export VLLM_USE_DEEP_GEMM=0  # skip DeepGEMM JIT of every GEMM shape (minutes per engine)
       m=$W/tiny-fp8; E="--enforce-eager --gpu-mem 0.6"; d=$W/multi; mkdir -p $d
-      gen() { local tag=$1; shift; log "gen $tag"; timeout ${GEN_TIMEOUT:-320} $P generate --model $m --prompts $W/prompts.json $E "$@" --out $d/gen_$tag.json > $d/log_$tag.txt 2>&1 || { echo "$tag failed"; grep -m3 -i "error" $d/log_$tag.txt | cut -c1-300; }; }
+      gen() { local tag=$1; shift; log "gen $tag"; ptool $d $tag generate --model $m --prompts $W/prompts.json $E "$@" --out $d/gen_$tag.json; }
       if [ $stage != multi-b ]; then
         gen tp1
         gen pp2 --pp 2; grep -h -m2 "across the stage" $d/log_pp2.txt | cut -c1-200
@@ -179,7 +188,7 @@ for stage in "$@"; do
       [ -f $d/gen_tp1.json ] || { echo "multi-scores: run multi-a first"; exit 2; }
       for cfg in "tp1" "tp2 --tp 2" "pp2 --pp 2"; do
         set -- $cfg; tag=$1; shift; log "score $tag"
-        timeout ${GEN_TIMEOUT:-320} $P score --model $m --seqs $d/gen_tp1.json $E "$@" --out $d/score_$tag.json > $d/log_score_$tag.txt 2>&1 || { echo "$tag failed"; tail -5 $d/log_score_$tag.txt; }
+        ptool $d score_$tag score --model $m --seqs $d/gen_tp1.json $E "$@" --out $d/score_$tag.json
       done
       cmps $d score_tp1 score_tp2; cmps $d score_tp1 score_pp2
       cp $d/score_*.json $OUT/ 2>/dev/null ;;
