@@ -135,6 +135,20 @@ for stage in "$@"; do
     bench) python3 benchmarks/bench_generate.py --model $W/tiny-bf16 --out-md $OUT/bench_generate.md 2>&1 | tail -8 ;;
     bench-fp8) python3 benchmarks/bench_generate.py --model $W/tiny-fp8 --kv-cache-dtype fp8 --out-md $OUT/bench_generate.md 2>&1 | tail -8 ;;
     topk-tests) topk_tests -x -v ;;
+    build)  # the package and its CUDA extension only (no tiny checkpoints)
+      log build; log_commit
+      python3 -m pip install -q --no-deps --no-build-isolation -e . > $OUT/pip_install.log 2>&1 || tail -30 $OUT/pip_install.log ;;
+    topk-prof)  # top-k kernels over input distributions, then Nsight Compute on a few shapes
+      log topk-prof; python3 tools/profile_topk.py dists 2>&1 | tail -20
+      NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+      for cfg in ${PROF_CFGS:-1,32768,radix,1 64,131072,radix,2 2048,8192,radix,0}; do
+        IFS=, read -r pr pc pa pk <<< "$cfg"; rep=$OUT/ncu_${pr}x${pc}_${pa}${pk}
+        timeout 150 $NCU --clock-control none -k regex:topk --launch-skip 1 --launch-count 1 --set full \
+          -f -o $rep python3 tools/profile_topk.py one --rows $pr --cols $pc --algo $pa --cluster $pk > $rep.log 2>&1 || tail -5 $rep.log
+        $NCU --import $rep.ncu-rep --page details > $rep.details.txt 2>&1
+        $NCU --import $rep.ncu-rep --page source --csv --print-source sass > $rep.sass.csv 2>&1 || head -3 $rep.sass.csv
+        grep -m3 "Duration\|Issue Slots Busy\|No Eligible" $rep.details.txt
+      done ;;
     e2e-parsers)  # issue 4: the parsers behind a real server, MTP 3, OpenAI + Anthropic SDKs
       log e2e-parsers
       python3 -m vllm.entrypoints.cli.main serve $W/tiny-bf16 --port 8012 --max-model-len 4096 \
