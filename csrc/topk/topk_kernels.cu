@@ -197,7 +197,7 @@ Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
   }
   const int c = pl.cluster;
   const int64_t seg = (static_cast<int64_t>(num_cols) + c - 1) / c + 3;
-  const int64_t want = (seg + 3) & ~static_cast<int64_t>(3);
+  const int64_t want = (seg + 31) & ~static_cast<int64_t>(31);  // whole 32-column words
   const bool one_per_sm = static_cast<int64_t>(num_rows) * c <= info.sms &&
                           (c == 1 || info.radix_clusters[1][log2_exact(c)] >= num_rows);
   const int64_t cap = one_per_sm || info.res_half == 0 ? info.res_max : info.res_half;

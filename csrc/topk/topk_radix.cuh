@@ -32,22 +32,22 @@ namespace topk {
 constexpr int kRThreads = 512;                 // two CTAs per SM: <= 64 registers
 constexpr int kRWarps = kRThreads / 32;
 constexpr int kRBins = 2048;                   // 11-bit digits (the last pass uses 1024)
-constexpr int kRCand = 3072;                   // pass-1 candidate slots per CTA
-constexpr int kRTile = 4 * kRThreads;          // one float4 per thread per tile: 2048 columns
-constexpr int kRUnroll = 4;                    // pass 0: tiles in flight per thread
+constexpr int kRCand = 4096;                   // pass-1 candidate keys per CTA
+constexpr int kRUnroll = 2;                    // non-resident sweeps: float4 in flight per thread
 constexpr int kRMinSeg = 2048;                 // shortest per-CTA segment when split
-constexpr int kROut = 2;                       // output pass: float4 per thread per tile
+constexpr int kRWord = 32;                     // output pass: columns per bit-mask word
+constexpr int kRChunk = kRWord * kRThreads;    // output pass: columns per chunk (one word each)
+constexpr int kRTile = 4 * kRThreads;          // smallest useful key store (planner)
 
 // Shared memory of one CTA: this header, then keys[res_cap]: the resident part of the segment
-// as raw fp32 bits (16-byte aligned; converted to keys when read).
+// as raw fp32 bits (16-byte aligned; converted to keys when read; res_cap a multiple of 32).
 struct alignas(16) RadixSmem {
   uint32_t hist[2][kRBins];     // pass histograms; peers read them (double-buffered)
   uint32_t gsum[kRBins / 2];    // cluster: this rank's slice of the summed histogram
-  uint32_t cand_keys[kRCand];   // pass-1 candidates: keys in the chosen bin
-  uint32_t cand_idx[kRCand];    //   and their segment indices
+  uint32_t cand[kRCand];        // pass-1 candidates: the keys in the chosen bin
   uint32_t wscan[kRWarps];
   uint32_t wred[2][kRWarps];
-  uint32_t oscan[2][kROut][kRWarps];  // output pass: warp totals, double-buffered by tile
+  uint32_t oscan[2][kRWarps];   // output pass: warp totals, double-buffered by chunk
   uint32_t res[3];
   uint32_t ncand;               // candidate tickets (may exceed kRCand: overflow)
   uint32_t x_counts[2];         // cluster exchange: #selected above T, #equal to T
@@ -55,6 +55,10 @@ struct alignas(16) RadixSmem {
 
 __host__ __device__ constexpr size_t radix_smem_bytes(int res_cap) {
   return sizeof(RadixSmem) + static_cast<size_t>(res_cap) * sizeof(uint32_t);
+}
+
+__device__ __forceinline__ uint32_t bits_to_key(uint32_t b) {
+  return b ^ (static_cast<uint32_t>(static_cast<int32_t>(b) >> 31) | 0x80000000u);
 }
 
 // Keys of segment vector v (indices 4v..4v+3) from global memory, masked to [i0, i1).
@@ -79,8 +83,8 @@ __device__ __forceinline__ uint32_t load_vec_global(const float* __restrict__ ba
   return m;
 }
 
-// Keys of vector v from shared memory (raw fp32 bits, as cp.async copied them) when resident,
-// else from global memory; 0 past nv.
+// Keys of vector v from shared memory when resident, else from global memory, masked to
+// [i0, i1); 0 past nv. The general (slow) path: the sweeps use it for the two edge vectors.
 __device__ __forceinline__ uint32_t load_vec(const uint32_t* keys, int res_cap,
                                              const float* __restrict__ base, int v, int nv,
                                              int i0, int i1, uint32_t (&kk)[4]) {
@@ -90,17 +94,130 @@ __device__ __forceinline__ uint32_t load_vec(const uint32_t* keys, int res_cap,
   }
   const int i = 4 * v;
   if (i + 4 <= res_cap) {
-    const float4 q = *reinterpret_cast<const float4*>(keys + i);
-    kk[0] = float_to_key(q.x);
-    kk[1] = float_to_key(q.y);
-    kk[2] = float_to_key(q.z);
-    kk[3] = float_to_key(q.w);
+    const uint4 q = *reinterpret_cast<const uint4*>(keys + i);
+    kk[0] = bits_to_key(q.x);
+    kk[1] = bits_to_key(q.y);
+    kk[2] = bits_to_key(q.z);
+    kk[3] = bits_to_key(q.w);
     uint32_t m = 0u;
 #pragma unroll
     for (int j = 0; j < 4; ++j) m |= static_cast<uint32_t>(i + j >= i0 && i + j < i1) << j;
     return m;
   }
   return load_vec_global(base, v, i0, i1, kk);
+}
+
+// Calls f(kk, m, v) once for every vector v of the segment holding a valid index, with its
+// four keys and validity mask. NOTES: the per-element cost of a pass is what bounds this
+// kernel (an Nsight Compute run counted ~4 warp instructions per column before these sweeps),
+// so interior vectors (all four indices valid) go through loops with no masks and no
+// residency test: resident ones from shared memory, the rest from global memory kRUnroll
+// float4 at a time; only the head vector (when the segment starts inside it) and the tail
+// vector take the masked path, on one thread each. f must not use warp-collective operations.
+template <class F>
+__device__ __forceinline__ void radix_sweep(const uint32_t* keys, int res_cap,
+                                            const float* __restrict__ base, int i0, int i1,
+                                            F&& f) {
+  const int t = static_cast<int>(threadIdx.x);
+  const int vh = i0 > 0 ? 1 : 0;          // first interior vector
+  const int vt = i1 >> 2;                 // one past the last interior vector
+  const int vr = min(vt, res_cap >> 2);   // one past the last resident interior vector
+  const int nv = (i1 + 3) >> 2;
+  for (int v = vh + t; v < vr; v += kRThreads) {
+    const uint4 q = *reinterpret_cast<const uint4*>(keys + 4 * v);
+    const uint32_t kk[4] = {bits_to_key(q.x), bits_to_key(q.y), bits_to_key(q.z),
+                            bits_to_key(q.w)};
+    f(kk, 0xfu, v);
+  }
+  for (int v0 = max(vr, vh); v0 < vt; v0 += kRUnroll * kRThreads) {
+    uint32_t kk[kRUnroll][4];
+#pragma unroll
+    for (int u = 0; u < kRUnroll; ++u) {
+      const int v = v0 + u * kRThreads + t;
+      if (v < vt) {
+        const float4 q = __ldg(reinterpret_cast<const float4*>(base + 4 * v));
+        kk[u][0] = float_to_key(q.x);
+        kk[u][1] = float_to_key(q.y);
+        kk[u][2] = float_to_key(q.z);
+        kk[u][3] = float_to_key(q.w);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kRUnroll; ++u) {
+      const int v = v0 + u * kRThreads + t;
+      if (v < vt) f(kk[u], 0xfu, v);
+    }
+  }
+  const bool head = vh == 1, tail = (i1 & 3) != 0 && (vt != 0 || !head);
+  if ((t == 0 && head) || (t == kRThreads - 1 && tail)) {
+    const int v = t == 0 && head ? 0 : vt;
+    uint32_t kk[4];
+    const uint32_t m = load_vec(keys, res_cap, base, v, nv, i0, i1, kk);
+    f(kk, m, v);
+  }
+}
+
+// Output-pass bit masks of word w (segment indices 32w .. 32w+31; bit c is index 32w + c):
+// ge_m marks valid keys >= thr (split: > thr), eq_m (split only) valid keys == thr. NOTES:
+// thread t of a warp reads its 8 float4 starting at float4 (t & 7), so the 32 lanes of one
+// load hit all 32 banks (reading them in order would put every lane on the same 4 banks);
+// the bits are placed by loop position and rotated back once at the end. Words touching the
+// head vector or the end of the segment take load_vec.
+__device__ __forceinline__ void word_masks(const uint32_t* keys, int res_cap,
+                                           const float* __restrict__ base, int w, int i0,
+                                           int i1, uint32_t thr, bool split, uint32_t& ge_m,
+                                           uint32_t& eq_m) {
+  const int i = kRWord * w;
+  ge_m = 0u;
+  eq_m = 0u;
+  if (i >= i1) return;
+  const bool clean = (i >= 4 || i0 == 0) && i + kRWord <= i1;
+  if (clean) {
+    const bool resident = i + kRWord <= res_cap;  // res_cap % 32 == 0: all or nothing
+    const int rot = static_cast<int>(lane_id() & 7u);
+#pragma unroll
+    for (int q = 0; q < 8; ++q) {
+      const int o = i + 4 * ((q + rot) & 7);
+      uint4 x;
+      if (resident) {
+        x = *reinterpret_cast<const uint4*>(keys + o);
+      } else {
+        const float4 f = __ldg(reinterpret_cast<const float4*>(base + o));
+        x = make_uint4(__float_as_uint(f.x), __float_as_uint(f.y), __float_as_uint(f.z),
+                       __float_as_uint(f.w));
+      }
+      const uint32_t kk[4] = {bits_to_key(x.x), bits_to_key(x.y), bits_to_key(x.z),
+                              bits_to_key(x.w)};
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        if (split) {
+          ge_m |= static_cast<uint32_t>(kk[j] > thr) << (4 * q + j);
+          eq_m |= static_cast<uint32_t>(kk[j] == thr) << (4 * q + j);
+        } else {
+          ge_m |= static_cast<uint32_t>(kk[j] >= thr) << (4 * q + j);
+        }
+      }
+    }
+    ge_m = __funnelshift_l(ge_m, ge_m, 4 * rot);
+    eq_m = __funnelshift_l(eq_m, eq_m, 4 * rot);
+    return;
+  }
+  const int nv = (i1 + 3) >> 2;
+#pragma unroll 1
+  for (int q = 0; q < 8; ++q) {
+    uint32_t kk[4];
+    const uint32_t m = load_vec(keys, res_cap, base, i / 4 + q, nv, i0, i1, kk);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const bool in = (m >> j) & 1u;
+      if (split) {
+        ge_m |= static_cast<uint32_t>(in && kk[j] > thr) << (4 * q + j);
+        eq_m |= static_cast<uint32_t>(in && kk[j] == thr) << (4 * q + j);
+      } else {
+        ge_m |= static_cast<uint32_t>(in && kk[j] >= thr) << (4 * q + j);
+      }
+    }
+  }
 }
 
 // Finds the bin of the `need`-th largest key among NB bins of `h` summed over the cluster
@@ -175,7 +292,7 @@ __device__ __forceinline__ void radix_bucket(RadixSmem& s, int nc, const uint32_
 // ---------------------------------------------------------------------------------------------
 // The kernel: one CTA per row (kCluster = false) or one cluster of C CTAs per row.
 // Grid: num_rows * C CTAs of kRThreads; dynamic shared memory radix_smem_bytes(res_cap).
-// res_cap: resident keys per CTA, a multiple of 4.
+// res_cap: resident keys per CTA, a multiple of 32.
 // ---------------------------------------------------------------------------------------------
 template <bool kCluster>
 __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p,
@@ -195,7 +312,6 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
   const float* __restrict__ base = rowp + a_al;  // only [i0, i1) is ever dereferenced
   const int i1 = b - a_al;
   const int nv = (i1 + 3) >> 2;
-  const int ntiles = (nv + kRThreads - 1) / kRThreads;
 
   // Step 1: clear both histograms and the candidate counter.
   for (int i = t; i < 2 * kRBins; i += kRThreads) (&s.hist[0][0])[i] = 0u;
@@ -222,26 +338,11 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
     keys[t] = __float_as_uint(base[t]);
   asm volatile("cp.async.wait_group 0;\n" ::: "memory");
   __syncthreads();
-  for (int v = t; v < nres; v += kRThreads) {
-    uint32_t kk[4];
-    const uint32_t m = load_vec(keys, res_cap, base, v, nv, i0, i1, kk);
+  radix_sweep(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
 #pragma unroll
     for (int j = 0; j < 4; ++j)
       if ((m >> j) & 1u) atomicAdd(&s.hist[0][kk[j] >> 21], 1u);
-  }
-  for (int v0 = nres; v0 < nv; v0 += kRUnroll * kRThreads) {
-    uint32_t kk[kRUnroll][4], m[kRUnroll];
-#pragma unroll
-    for (int u = 0; u < kRUnroll; ++u) {
-      const int v = v0 + u * kRThreads + t;
-      m[u] = v < nv ? load_vec_global(base, v, i0, i1, kk[u]) : 0u;
-    }
-#pragma unroll
-    for (int u = 0; u < kRUnroll; ++u)
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-        if ((m[u] >> j) & 1u) atomicAdd(&s.hist[0][kk[u][j] >> 21], 1u);
-  }
+  });
   sync_all<kCluster>(nc);
 
   // Step 3: the bin of the k-th largest key. `thr` gathers the chosen digits; `ge` means
@@ -254,26 +355,41 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
   uint32_t my_gt = my_above;                          // this CTA's keys known to be selected
   uint32_t thr = bucket << 21;
   bool ge = cnt == need;
+  uint32_t ncand = 0u;
 
   if (!ge) {
-    // Step 4 (pass 1): keys in the bin: histogram of bits 20..10, and the candidate list.
+    // Step 4 (pass 1): the keys in that bin go to the candidate list (one shared atomic per
+    // thread that has any; no per-element warp vote), then their bits 20..10 are histogrammed
+    // from the list. If the list overflowed, the segment is swept again for the histogram.
     const uint32_t b0 = bucket;
-    for (int tile = 0; tile < ntiles; ++tile) {
-      uint32_t kk[4];
-      const uint32_t m = load_vec(keys, res_cap, base, tile * kRThreads + t, nv, i0, i1, kk);
-      const int i = 4 * (tile * kRThreads + t);
+    radix_sweep(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
+      uint32_t f = 0u;
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const bool in = ((m >> j) & 1u) && (kk[j] >> 21) == b0;
-        const uint32_t pos = warp_reserve(&s.ncand, in);
-        if (in) {
-          atomicAdd(&s.hist[1][(kk[j] >> 10) & (kRBins - 1)], 1u);
-          if (pos < static_cast<uint32_t>(kRCand)) {
-            s.cand_keys[pos] = kk[j];
-            s.cand_idx[pos] = static_cast<uint32_t>(i + j);
+      for (int j = 0; j < 4; ++j) f |= static_cast<uint32_t>((kk[j] >> 21) == b0) << j;
+      f &= m;
+      if (f != 0u) {
+        uint32_t pos = atomicAdd(&s.ncand, static_cast<uint32_t>(__popc(f)));
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          if ((f >> j) & 1u) {
+            if (pos < static_cast<uint32_t>(kRCand)) s.cand[pos] = kk[j];
+            ++pos;
           }
         }
       }
+    });
+    __syncthreads();
+    ncand = s.ncand;  // uniform; final (nothing appends after this barrier)
+    if (ncand <= static_cast<uint32_t>(kRCand)) {
+      for (uint32_t i = static_cast<uint32_t>(t); i < ncand; i += kRThreads)
+        atomicAdd(&s.hist[1][(s.cand[i] >> 10) & (kRBins - 1)], 1u);
+    } else {
+      radix_sweep(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          if (((m >> j) & 1u) && (kk[j] >> 21) == b0)
+            atomicAdd(&s.hist[1][(kk[j] >> 10) & (kRBins - 1)], 1u);
+      });
     }
     sync_all<kCluster>(nc);
     // Peers finished reading hist[0] before arriving at that barrier: pass 2 may reuse it.
@@ -289,20 +405,17 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
     // Step 5 (pass 2): bits 9..0 of the keys matching the 22-bit prefix: candidates, or the
     // whole segment again when this CTA's list overflowed.
     const uint32_t pre = thr >> 10;
-    const uint32_t n = s.ncand;  // stable: written before the last barrier
-    if (n <= static_cast<uint32_t>(kRCand)) {
-      for (uint32_t i = static_cast<uint32_t>(t); i < n; i += kRThreads) {
-        const uint32_t key = s.cand_keys[i];
+    if (ncand <= static_cast<uint32_t>(kRCand)) {
+      for (uint32_t i = static_cast<uint32_t>(t); i < ncand; i += kRThreads) {
+        const uint32_t key = s.cand[i];
         if ((key >> 10) == pre) atomicAdd(&s.hist[0][key & 1023u], 1u);
       }
     } else {
-      for (int tile = 0; tile < ntiles; ++tile) {
-        uint32_t kk[4];
-        const uint32_t m = load_vec(keys, res_cap, base, tile * kRThreads + t, nv, i0, i1, kk);
+      radix_sweep(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
 #pragma unroll
         for (int j = 0; j < 4; ++j)
           if (((m >> j) & 1u) && (kk[j] >> 10) == pre) atomicAdd(&s.hist[0][kk[j] & 1023u], 1u);
-      }
+      });
     }
     sync_all<kCluster>(nc);
     radix_bucket<kRBins / 2, kCluster>(s, nc, s.hist[0], need, bucket, above, cnt, my_above,
@@ -342,64 +455,54 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
   int32_t* __restrict__ dst = out + gt_before + min(eq_before, need);
   const uint32_t my_total = my_gt + quota;
 
-  // Step 7: ordered output pass. A tile is kROut sub-tiles of kRThreads vectors; thread t of
-  // sub-tile u holds columns 4((tile*kROut + u)*T + t) .. +3, so (u, t) order is column order.
-  // Packed (gt | eq << 16) counts are scanned per warp, the warp totals of all sub-tiles go
-  // through shared memory (double-buffered by tile parity: one barrier per tile), and every
-  // selected key is written at its rank.
+  // Step 7: ordered output. NOTES: a chunk gives every thread one 32-column word (thread
+  // order == column order); the word's selected columns become a bit mask, the masks' counts
+  // are scanned over the block (one barrier per chunk, warp totals double-buffered), and each
+  // thread writes its set bits at their ranks: rows come out sorted, the same every run.
+  // Usually this CTA takes all of its keys == thr (or the bin was taken whole): one mask,
+  // key >= thr. Only when it takes some of its ties ("split") does it also mask key == thr
+  // and take the lowest `quota` of them; counts are then packed as (gt | eq << 16).
+  const bool split = my_eq != quota;
   uint32_t gt_run = 0u, eq_run = 0u;
   const int32_t col_off = a_al - start;
-  const int nout = (nv + kROut * kRThreads - 1) / (kROut * kRThreads);
-  for (int tile = 0; tile < nout; ++tile) {
+  const int nchunks = (i1 + kRChunk - 1) / kRChunk;
+  for (int c = 0; c < nchunks; ++c) {
     if (gt_run + min(eq_run, quota) >= my_total) break;  // uniform: all written
-    uint32_t flags[kROut], excl[kROut];  // flags: bit j > thr, bit 4 + j == thr (tie)
+    const int w = c * kRThreads + t;
+    uint32_t gm, em;
+    word_masks(keys, res_cap, base, w, i0, i1, thr, split, gm, em);
+    const uint32_t mine = static_cast<uint32_t>(__popc(gm)) |
+                          (static_cast<uint32_t>(__popc(em)) << 16);
+    uint32_t incl = mine;
 #pragma unroll
-    for (int u = 0; u < kROut; ++u) {
-      uint32_t kk[4];
-      const int v = (tile * kROut + u) * kRThreads + t;
-      const uint32_t m = load_vec(keys, res_cap, base, v, nv, i0, i1, kk);
-      uint32_t f = 0u;
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const bool valid = (m >> j) & 1u;
-        f |= static_cast<uint32_t>(valid && (ge ? kk[j] >= thr : kk[j] > thr)) << j;
-        f |= static_cast<uint32_t>(valid && !ge && kk[j] == thr) << (4 + j);
-      }
-      flags[u] = f;
-      const uint32_t mine = static_cast<uint32_t>(__popc(f & 0xfu)) |
-                            (static_cast<uint32_t>(__popc(f >> 4)) << 16);
-      uint32_t incl = mine;
-#pragma unroll
-      for (int o = 1; o < 32; o <<= 1) {
-        const uint32_t x = __shfl_up_sync(kFull, incl, o);
-        if (static_cast<int>(lane_id()) >= o) incl += x;
-      }
-      if (lane_id() == 31) s.oscan[tile & 1][u][warp_id()] = incl;
-      excl[u] = incl - mine;
+    for (int o = 1; o < 32; o <<= 1) {
+      const uint32_t x = __shfl_up_sync(kFull, incl, o);
+      if (static_cast<int>(lane_id()) >= o) incl += x;
     }
+    if (lane_id() == 31) s.oscan[c & 1][warp_id()] = incl;
     __syncthreads();
-    uint32_t total = 0u;
+    uint32_t before = incl - mine, total = 0u;
 #pragma unroll
-    for (int u = 0; u < kROut; ++u) {
-      uint32_t before = total + excl[u];
-#pragma unroll
-      for (int w = 0; w < kRWarps; ++w) {
-        const uint32_t x = s.oscan[tile & 1][u][w];
-        before += w < static_cast<int>(warp_id()) ? x : 0u;
-        total += x;
+    for (int q = 0; q < kRWarps; ++q) {
+      const uint32_t x = s.oscan[c & 1][q];
+      before += q < static_cast<int>(warp_id()) ? x : 0u;
+      total += x;
+    }
+    const uint32_t eb = eq_run + (before >> 16);
+    uint32_t sel = gm;
+    if (split) {  // the lowest of this word's ties while the quota lasts
+      uint32_t take = eb < quota ? quota - eb : 0u;
+      for (uint32_t e = em; take > 0u && e != 0u; --take) {
+        const uint32_t low = e & (0u - e);
+        sel |= low;
+        e ^= low;
       }
-      uint32_t g = gt_run + (before & 0xffffu), e = eq_run + (before >> 16);
-      const int32_t col0 = col_off + 4 * ((tile * kROut + u) * kRThreads + t);
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        if ((flags[u] >> j) & 1u) {
-          dst[g + min(e, quota)] = col0 + j;
-          ++g;
-        } else if ((flags[u] >> (4 + j)) & 1u) {
-          if (e < quota) dst[g + e] = col0 + j;
-          ++e;
-        }
-      }
+    }
+    uint32_t pos = gt_run + (before & 0xffffu) + min(eb, quota);
+    const int32_t col0 = col_off + kRWord * w;
+    while (sel != 0u) {
+      dst[pos++] = col0 + (__ffs(sel) - 1);
+      sel &= sel - 1u;
     }
     gt_run += total & 0xffffu;
     eq_run += total >> 16;

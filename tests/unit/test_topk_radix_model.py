@@ -3,8 +3,9 @@
 The kernel cannot run in CI, so this restates its algorithm step for step in numpy: segments
 over a cluster with the 16-byte alignment shift, the 11/11/10-bit passes on cluster-summed
 histograms with each CTA's own share, the early "take the whole bin" exits, the candidate
-list with overflow (then pass 2 rescans the segment), the cross-rank tie quotas, and the
-ordered output pass with its packed-count scan, sub-tiles and early exit. It must return
+list (pass-1 and pass-2 histograms come from it; with overflow, from the segment again), the
+cross-rank tie quotas, and the ordered output pass: one 32-column bit-mask word per thread per
+chunk, the packed-count scan, the "split" path that takes only some ties, and the early exit. It must return
 exactly the reference row *in ascending order* (the kernel writes sorted rows) on adversarial
 rows; a tiny candidate list forces the overflow path. tests/gpu/test_topk_cuda.py checks the
 real kernel against the same reference.
@@ -31,8 +32,11 @@ def bucket(global_hist: np.ndarray, need: int) -> tuple[int, int, int]:
     return 0, 0, 0  # fewer than need keys: the kernel's zeroed result
 
 
+WORD = 32  # kRWord: columns per output bit-mask word
+
+
 def model_row(values: np.ndarray, start: int, end: int, k: int, cluster: int, *, min_seg: int,
-              cand_cap: int, threads: int, out_vecs: int, base_mis: int, rng) -> list[int]:
+              cand_cap: int, threads: int, base_mis: int, rng) -> list[int]:
     """What the radix kernel writes for one row (k slots, in slot order)."""
     n = end - start
     if n <= k:
@@ -59,14 +63,15 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, cluster: int, *,
     my_cnt = [int(h[b0]) for h in local]
     thr, ge = b0 << 21, cnt == need
     cands = []
-    if not ge:  # pass 1: bits 20..10 of the keys in bin b0, candidate lists (arbitrary order)
+    if not ge:  # pass 1: the keys in bin b0 -> candidate list (any order); bits 20..10 of it
         local = []
         for r in range(nc):
             idx, ks = seg_keys(r)
-            sel = (ks >> 21) == b0
-            local.append(np.bincount((ks[sel] >> 10) & 2047, minlength=2048))
-            order = rng.permutation(int(sel.sum()))  # warps append in any order;
-            cands.append((ks[sel][order][:cand_cap], int(sel.sum())))  # slots >= cap dropped
+            inbin = ks[(ks >> 21) == b0]
+            order = rng.permutation(len(inbin))  # threads append in any order;
+            cands.append((inbin[order][:cand_cap], len(inbin)))  # slots >= cap dropped
+            src = inbin[order][:cand_cap] if len(inbin) <= cand_cap else ks[(ks >> 21) == b0]
+            local.append(np.bincount((src >> 10) & 2047, minlength=2048))
         b1, above, cnt = bucket(sum(local), need)
         need -= above
         my_gt = [g + int(h[b1 + 1:].sum()) for g, h in zip(my_gt, local)]
@@ -98,46 +103,41 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, cluster: int, *,
         quota = min(my_eq[r], max(need - eq_before, 0))
         dst = gt_before + min(eq_before, need)
         my_total = my_gt[r] + quota
+        split = my_eq[r] != quota  # only some of this CTA's ties are taken
         a_al, i0, i1 = segs[r]
-        nv = (i1 + 3) // 4
-        tile_vecs = out_vecs * threads
         gt_run = eq_run = 0
-        for tile in range(-(-nv // tile_vecs)):
+        for c in range(-(-i1 // (WORD * threads))):
             if gt_run + min(eq_run, quota) >= my_total:
                 break  # the kernel's early exit: everything selected is written
-            # per (sub-tile u, thread t) in column order: packed counts and their exclusive scan
-            flags = []
-            for u in range(out_vecs):
-                for t in range(threads):
-                    v = (tile * out_vecs + u) * threads + t
-                    f = []
-                    for j in range(4):
-                        i = 4 * v + j
-                        if v < nv and i0 <= i < i1:
-                            kk = int(keys[a_al + i])
-                            f.append("g" if (kk >= thr if ge else kk > thr)
-                                     else "e" if (not ge and kk == thr) else "")
-                        else:
-                            f.append("")
-                    flags.append((v, f))
-            g_pre = np.cumsum([0] + [f.count("g") for _, f in flags])
-            e_pre = np.cumsum([0] + [f.count("e") for _, f in flags])
-            for slot, (v, f) in enumerate(flags):
-                g, e = gt_run + int(g_pre[slot]), eq_run + int(e_pre[slot])
-                for j, x in enumerate(f):
-                    col = a_al + 4 * v + j - start
-                    if x == "g":
-                        pos = dst + g + min(e, quota)
+            words = []  # thread t of chunk c: word c * threads + t, bit b = index 32w + b
+            for t in range(threads):
+                w = c * threads + t
+                gm = em = 0
+                for b in range(WORD):
+                    i = WORD * w + b
+                    if i0 <= i < i1:
+                        kk = int(keys[a_al + i])
+                        gm |= int(kk > thr if split else kk >= thr) << b
+                        em |= int(split and kk == thr) << b
+                words.append((w, gm, em))
+            cnts = [bin(gm).count("1") | bin(em).count("1") << 16 for _, gm, em in words]
+            excl = np.cumsum([0] + cnts)
+            for (w, gm, em), before in zip(words, excl):
+                eb = eq_run + (int(before) >> 16)
+                sel = gm
+                take = max(quota - eb, 0) if split else 0
+                for b in range(WORD):  # the lowest ties of the word while the quota lasts
+                    if take and em >> b & 1:
+                        sel |= 1 << b
+                        take -= 1
+                pos = dst + gt_run + (int(before) & 0xFFFF) + min(eb, quota)
+                for b in range(WORD):
+                    if sel >> b & 1:
                         assert out[pos] is None, "slot written twice"
-                        out[pos] = col
-                        g += 1
-                    elif x == "e":
-                        if e < quota:
-                            assert out[dst + g + e] is None, "slot written twice"
-                            out[dst + g + e] = col
-                        e += 1
-            gt_run += int(g_pre[-1])
-            eq_run += int(e_pre[-1])
+                        out[pos] = a_al + WORD * w + b - start
+                        pos += 1
+            gt_run += int(excl[-1]) & 0xFFFF
+            eq_run += int(excl[-1]) >> 16
     assert all(x is not None for x in out), "unwritten slots"
     return out
 
@@ -171,21 +171,21 @@ def test_radix_model_small_sizes(kind, cluster):
         start = int(rng.integers(0, 7))
         vals = np.concatenate([_row(kind, start + n, rng), np.zeros(3, np.float32)])
         _check(vals, start, start + n, k, cluster=cluster, min_seg=16,
-               cand_cap=int(rng.integers(1, 40)), threads=8, out_vecs=2,
+               cand_cap=int(rng.integers(1, 40)), threads=8,
                base_mis=int(rng.integers(0, 4)), rng=rng)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_radix_model_kernel_sizes(kind):
-    """The shipped sizes: k 2048, 3072 candidates, 512 threads, 2 vectors per output tile."""
+    """The shipped sizes: k 2048, 4096 candidates, 512 threads (16384-column output chunks)."""
     rng = np.random.default_rng(abs(hash(kind)) % 2**32)
     for cluster, n in [(1, 9000), (16, 40000)]:
-        _check(_row(kind, n, rng), 0, n, 2048, cluster=cluster, min_seg=2048, cand_cap=3072,
-               threads=512, out_vecs=2, base_mis=int(rng.integers(0, 4)), rng=rng)
+        _check(_row(kind, n, rng), 0, n, 2048, cluster=cluster, min_seg=2048, cand_cap=4096,
+               threads=512, base_mis=int(rng.integers(0, 4)), rng=rng)
 
 
 def test_radix_model_short_row_is_positions_then_padding():
     rng = np.random.default_rng(0)
     vals = _row("randn", 100, rng)
-    assert model_row(vals, 10, 60, 64, cluster=4, min_seg=16, cand_cap=8, threads=8, out_vecs=2,
+    assert model_row(vals, 10, 60, 64, cluster=4, min_seg=16, cand_cap=8, threads=8,
                      base_mis=0, rng=rng) == list(range(50)) + [-1] * 14
