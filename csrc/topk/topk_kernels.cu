@@ -176,8 +176,8 @@ int choose_cluster(const DeviceInfo& info, int num_rows, int num_cols) {
 // every CTA keeps >= 2 * kRMinSeg columns and the clusters fit; the key store is the segment
 // (rounded up, plus 3 for the alignment shift) up to the two-per-SM size, or up to all shared
 // memory when the launch has at most one CTA per SM anyway. The radix kernel is chosen when
-// at least half of each segment stays resident or all rows fit in L2 (the rest is read up to
-// three times); longer segments stream through topk_rows_kernel, which reads everything once.
+// at least a quarter of each segment stays resident or all rows fit in L2 (the rest is read
+// two to four times); longer segments stream through topk_rows_kernel, which reads everything once.
 Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
   Plan pl{kAlgoRadix, 1, 0};
   const int64_t slots = 2 * static_cast<int64_t>(info.sms);
@@ -206,7 +206,7 @@ Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
   // radix kernel still wins: measured 8 x 1M on H100, docs/benchmarks.md).
   const bool fits_l2 = static_cast<int64_t>(num_rows) * num_cols * 4 <=
                        static_cast<int64_t>(info.l2_bytes) * 3 / 4;
-  if (2 * static_cast<int64_t>(pl.res_cap) < seg && !fits_l2) pl.algo = kAlgoStream;
+  if (4 * static_cast<int64_t>(pl.res_cap) < seg && !fits_l2) pl.algo = kAlgoStream;
   return pl;
 }
 

@@ -33,7 +33,7 @@ constexpr int kRThreads = 512;                 // two CTAs per SM: <= 64 registe
 constexpr int kRWarps = kRThreads / 32;
 constexpr int kRBins = 2048;                   // 11-bit digits (the last pass uses 1024)
 constexpr int kRCand = 4096;                   // pass-1 candidate keys per CTA
-constexpr int kRUnroll = 2;                    // non-resident sweeps: float4 in flight per thread
+constexpr int kRGather = kRBins + kRBins / 2;  // cluster: bin keys gathered into hist[1] + gsum
 constexpr int kRMinSeg = 2048;                 // shortest per-CTA segment when split
 constexpr int kRWord = 32;                     // output pass: columns per bit-mask word
 constexpr int kRChunk = kRWord * kRThreads;    // output pass: columns per chunk (one word each)
@@ -52,6 +52,9 @@ struct alignas(16) RadixSmem {
   uint32_t ncand;               // candidate tickets (may exceed kRCand: overflow)
   uint32_t x_counts[2];         // cluster exchange: #selected above T, #equal to T
 };
+
+static_assert(offsetof(RadixSmem, gsum) == offsetof(RadixSmem, hist) + sizeof(uint32_t) * 2 * kRBins,
+              "the gathered list spans hist[1] and gsum");
 
 __host__ __device__ constexpr size_t radix_smem_bytes(int res_cap) {
   return sizeof(RadixSmem) + static_cast<size_t>(res_cap) * sizeof(uint32_t);
@@ -111,10 +114,12 @@ __device__ __forceinline__ uint32_t load_vec(const uint32_t* keys, int res_cap,
 // four keys and validity mask. NOTES: the per-element cost of a pass is what bounds this
 // kernel (an Nsight Compute run counted ~4 warp instructions per column before these sweeps),
 // so interior vectors (all four indices valid) go through loops with no masks and no
-// residency test: resident ones from shared memory, the rest from global memory kRUnroll
+// residency test: resident ones from shared memory, the rest from global memory kUnroll
 // float4 at a time; only the head vector (when the segment starts inside it) and the tail
 // vector take the masked path, on one thread each. f must not use warp-collective operations.
-template <class F>
+// kUnroll: float4 in flight per thread in the non-resident loop (1 in the cluster kernel, whose
+// non-resident rows fit in L2 by the plan and which has no registers left for a second).
+template <int kUnroll, class F>
 __device__ __forceinline__ void radix_sweep(const uint32_t* keys, int res_cap,
                                             const float* __restrict__ base, int i0, int i1,
                                             F&& f) {
@@ -129,10 +134,10 @@ __device__ __forceinline__ void radix_sweep(const uint32_t* keys, int res_cap,
                             bits_to_key(q.w)};
     f(kk, 0xfu, v);
   }
-  for (int v0 = max(vr, vh); v0 < vt; v0 += kRUnroll * kRThreads) {
-    uint32_t kk[kRUnroll][4];
+  for (int v0 = max(vr, vh); v0 < vt; v0 += kUnroll * kRThreads) {
+    uint32_t kk[kUnroll][4];
 #pragma unroll
-    for (int u = 0; u < kRUnroll; ++u) {
+    for (int u = 0; u < kUnroll; ++u) {
       const int v = v0 + u * kRThreads + t;
       if (v < vt) {
         const float4 q = __ldg(reinterpret_cast<const float4*>(base + 4 * v));
@@ -143,7 +148,7 @@ __device__ __forceinline__ void radix_sweep(const uint32_t* keys, int res_cap,
       }
     }
 #pragma unroll
-    for (int u = 0; u < kRUnroll; ++u) {
+    for (int u = 0; u < kUnroll; ++u) {
       const int v = v0 + u * kRThreads + t;
       if (v < vt) f(kk[u], 0xfu, v);
     }
@@ -301,11 +306,11 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
   RadixSmem& s = *reinterpret_cast<RadixSmem*>(smem_raw);
   uint32_t* keys = reinterpret_cast<uint32_t*>(smem_raw + sizeof(RadixSmem));
   const int t = static_cast<int>(threadIdx.x);
+  constexpr int kU = kCluster ? 1 : 2;  // radix_sweep's non-resident unroll
 
   int row, start, nc, r, a, b;  // rows no longer than k are written whole in here
   if (!row_segment<kRThreads, kCluster>(p, kRMinSeg, row, start, nc, r, a, b)) return;
   const int k = p.k;
-  int32_t* __restrict__ out = p.out + static_cast<int64_t>(row) * p.out_stride;
   const float* __restrict__ rowp = p.logits + static_cast<int64_t>(row) * p.row_stride;
   const int i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp + a) & 15u) >> 2);
   const int a_al = a - i0;         // column of segment index 0 (16-byte aligned address)
@@ -323,7 +328,7 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
   // trip instead of one per register batch); vector 0, when the segment starts inside it, is
   // read as scalars so nothing before column a is touched, and the last vector's copy stops
   // at i1 (zero fill). Then the top-11-bit histogram is built from shared memory; a
-  // non-resident remainder is streamed from global memory, kRUnroll float4 per thread.
+  // non-resident remainder is streamed from global memory, kU float4 per thread.
   const int nres = min(nv, res_cap / 4);
   for (int v = t; v < nres; v += kRThreads) {
     if (v == 0 && i0 > 0) continue;
@@ -338,7 +343,7 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
     keys[t] = __float_as_uint(base[t]);
   asm volatile("cp.async.wait_group 0;\n" ::: "memory");
   __syncthreads();
-  radix_sweep(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
+  radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
 #pragma unroll
     for (int j = 0; j < 4; ++j)
       if ((m >> j) & 1u) atomicAdd(&s.hist[0][kk[j] >> 21], 1u);
@@ -356,13 +361,20 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
   uint32_t thr = bucket << 21;
   bool ge = cnt == need;
   uint32_t ncand = 0u;
+  // NOTES: a cluster whose bin holds at most kRGather keys in all (known to every CTA after
+  // pass 0) gathers them into every CTA and finishes passes 1-2 and the output offsets
+  // locally: one cluster barrier instead of five. Cluster barriers and distributed-memory
+  // round trips, not columns, were what few-row launches paid for (1 x 32768 at C = 8 took
+  // longer than on one CTA).
+  const bool gather = kCluster && nc > 1 && !ge && cnt <= static_cast<uint32_t>(kRGather);
+  uint32_t gt_before = 0u, eq_before = 0u, my_eq = 0u;
 
   if (!ge) {
     // Step 4 (pass 1): the keys in that bin go to the candidate list (one shared atomic per
     // thread that has any; no per-element warp vote), then their bits 20..10 are histogrammed
     // from the list. If the list overflowed, the segment is swept again for the histogram.
     const uint32_t b0 = bucket;
-    radix_sweep(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
+    radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
       uint32_t f = 0u;
 #pragma unroll
       for (int j = 0; j < 4; ++j) f |= static_cast<uint32_t>((kk[j] >> 21) == b0) << j;
@@ -378,81 +390,149 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
         }
       }
     });
-    __syncthreads();
-    ncand = s.ncand;  // uniform; final (nothing appends after this barrier)
-    if (ncand <= static_cast<uint32_t>(kRCand)) {
-      for (uint32_t i = static_cast<uint32_t>(t); i < ncand; i += kRThreads)
-        atomicAdd(&s.hist[1][(s.cand[i] >> 10) & (kRBins - 1)], 1u);
-    } else {
-      radix_sweep(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
+    if (!gather) {
+      __syncthreads();
+      ncand = s.ncand;  // uniform; final (nothing appends after this barrier)
+      if (ncand <= static_cast<uint32_t>(kRCand)) {
+        for (uint32_t i = static_cast<uint32_t>(t); i < ncand; i += kRThreads)
+          atomicAdd(&s.hist[1][(s.cand[i] >> 10) & (kRBins - 1)], 1u);
+      } else {
+        radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
 #pragma unroll
-        for (int j = 0; j < 4; ++j)
-          if (((m >> j) & 1u) && (kk[j] >> 21) == b0)
-            atomicAdd(&s.hist[1][(kk[j] >> 10) & (kRBins - 1)], 1u);
-      });
-    }
-    sync_all<kCluster>(nc);
-    // Peers finished reading hist[0] before arriving at that barrier: pass 2 may reuse it.
-    for (int i = t; i < kRBins / 2; i += kRThreads) s.hist[0][i] = 0u;
-    radix_bucket<kRBins, kCluster>(s, nc, s.hist[1], need, bucket, above, cnt, my_above,
-                                   my_cnt);
-    need -= above;
-    my_gt += my_above;
-    thr |= bucket << 10;
-    ge = cnt == need;
-  }
-  if (!ge) {
-    // Step 5 (pass 2): bits 9..0 of the keys matching the 22-bit prefix: candidates, or the
-    // whole segment again when this CTA's list overflowed.
-    const uint32_t pre = thr >> 10;
-    if (ncand <= static_cast<uint32_t>(kRCand)) {
-      for (uint32_t i = static_cast<uint32_t>(t); i < ncand; i += kRThreads) {
-        const uint32_t key = s.cand[i];
-        if ((key >> 10) == pre) atomicAdd(&s.hist[0][key & 1023u], 1u);
+          for (int j = 0; j < 4; ++j)
+            if (((m >> j) & 1u) && (kk[j] >> 21) == b0)
+              atomicAdd(&s.hist[1][(kk[j] >> 10) & (kRBins - 1)], 1u);
+        });
       }
-    } else {
-      radix_sweep(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-          if (((m >> j) & 1u) && (kk[j] >> 10) == pre) atomicAdd(&s.hist[0][kk[j] & 1023u], 1u);
-      });
+      sync_all<kCluster>(nc);
+      // Peers finished reading hist[0] before arriving at that barrier: pass 2 may reuse it.
+      for (int i = t; i < kRBins / 2; i += kRThreads) s.hist[0][i] = 0u;
+      radix_bucket<kRBins, kCluster>(s, nc, s.hist[1], need, bucket, above, cnt, my_above,
+                                     my_cnt);
+      need -= above;
+      my_gt += my_above;
+      thr |= bucket << 10;
+      ge = cnt == need;
     }
-    sync_all<kCluster>(nc);
-    radix_bucket<kRBins / 2, kCluster>(s, nc, s.hist[0], need, bucket, above, cnt, my_above,
-                                       my_cnt);
-    need -= above;
-    my_gt += my_above;
-    thr |= bucket;  // the exact k-th key
-    ge = cnt == need;
   }
-  // my_cnt: this CTA's keys in the final bin (== thr when exact).
-  uint32_t my_eq = my_cnt;
-  if (ge) {
-    my_gt += my_cnt;
-    my_eq = 0u;
-    need = 0u;
-  }
-
-  // Step 6: output offsets. Selected keys above thr, then the tied ones in column order:
-  // lower ranks first across the cluster.
-  uint32_t gt_before = 0u, eq_before = 0u;
   if constexpr (kCluster) {
-    if (nc > 1) {
+    if (gather) {
+      // Step 4' (gathered passes 1-2). This CTA's list holds exactly its my_cnt keys of the
+      // bin (<= cnt <= kRGather: no overflow). After one cluster barrier every CTA copies all
+      // lists, in rank order, into hist[1] + gsum (contiguous; peers read this CTA's hist[0]
+      // and gsum only before that barrier) and selects on them with local histograms.
       cg::cluster_group cl = cg::this_cluster();
-      if (t == 0) {
-        s.x_counts[0] = my_gt;
-        s.x_counts[1] = my_eq;
-      }
+      if (t == 0) s.x_counts[0] = my_gt;  // this CTA's keys above the bin
       cl.sync();
-      for (int q = 0; q < r; ++q) {
-        const uint32_t* x = cl.map_shared_rank(s.x_counts, q);
-        gt_before += x[0];
-        eq_before += x[1];
+      uint32_t* g = &s.hist[1][0];
+      uint32_t off = 0u, my_off = 0u, my_n = 0u, above_before = 0u;
+#pragma unroll 1
+      for (int q = 0; q < nc; ++q) {
+        const uint32_t nq = *cl.map_shared_rank(&s.ncand, q);
+        const uint32_t* src = cl.map_shared_rank(s.cand, q);
+        for (uint32_t i = static_cast<uint32_t>(t); i < nq; i += kRThreads) g[off + i] = src[i];
+        if (q < r) above_before += cl.map_shared_rank(s.x_counts, q)[0];
+        if (q == r) {
+          my_off = off;
+          my_n = nq;
+        }
+        off += nq;
+      }
+      for (int i = t; i < kRBins; i += kRThreads) s.hist[0][i] = 0u;
+      __syncthreads();
+      for (uint32_t i = static_cast<uint32_t>(t); i < off; i += kRThreads)
+        atomicAdd(&s.hist[0][(g[i] >> 10) & (kRBins - 1)], 1u);
+      __syncthreads();
+      radix_bucket<kRBins, false>(s, 1, s.hist[0], need, bucket, above, cnt, my_above, my_cnt);
+      need -= above;
+      thr |= bucket << 10;
+      ge = cnt == need;
+      if (!ge) {  // radix_bucket's last barrier: every read of hist[0] is done
+        for (int i = t; i < kRBins / 2; i += kRThreads) s.hist[0][i] = 0u;
+        __syncthreads();
+        const uint32_t pre = thr >> 10;
+        for (uint32_t i = static_cast<uint32_t>(t); i < off; i += kRThreads)
+          if ((g[i] >> 10) == pre) atomicAdd(&s.hist[0][g[i] & 1023u], 1u);
+        __syncthreads();
+        radix_bucket<kRBins / 2, false>(s, 1, s.hist[0], need, bucket, above, cnt, my_above,
+                                        my_cnt);
+        need -= above;
+        thr |= bucket;  // the exact k-th key
+        ge = cnt == need;
+      }
+      // Selected (> thr, or >= thr when the bin is taken whole) and tied keys of the lower
+      // ranks' lists and of this CTA's own.
+      // Counts are packed (gt | eq << 16): each is at most kRGather.
+      uint32_t lo = 0u, own = 0u;
+      for (uint32_t i = static_cast<uint32_t>(t); i < my_off + my_n; i += kRThreads) {
+        const uint32_t key = g[i];
+        const uint32_t x = (ge ? key >= thr : key > thr) ? 1u : (!ge && key == thr) ? 0x10000u : 0u;
+        if (i < my_off) lo += x; else own += x;
+      }
+      block_sum2<kRWarps>(s.wred[0], s.wred[1], lo, own);
+      const uint32_t lg = lo & 0xffffu, le = lo >> 16, og = own & 0xffffu, oe = own >> 16;
+      gt_before = above_before + lg;
+      eq_before = le;
+      my_gt += og;
+      my_eq = oe;
+      if (ge) need = 0u;
+    }
+  }
+  if (!gather) {
+    if (!ge) {
+      // Step 5 (pass 2): bits 9..0 of the keys matching the 22-bit prefix: candidates, or the
+      // whole segment again when this CTA's list overflowed.
+      const uint32_t pre = thr >> 10;
+      if (ncand <= static_cast<uint32_t>(kRCand)) {
+        for (uint32_t i = static_cast<uint32_t>(t); i < ncand; i += kRThreads) {
+          const uint32_t key = s.cand[i];
+          if ((key >> 10) == pre) atomicAdd(&s.hist[0][key & 1023u], 1u);
+        }
+      } else {
+        radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+            if (((m >> j) & 1u) && (kk[j] >> 10) == pre)
+              atomicAdd(&s.hist[0][kk[j] & 1023u], 1u);
+        });
+      }
+      sync_all<kCluster>(nc);
+      radix_bucket<kRBins / 2, kCluster>(s, nc, s.hist[0], need, bucket, above, cnt, my_above,
+                                         my_cnt);
+      need -= above;
+      my_gt += my_above;
+      thr |= bucket;  // the exact k-th key
+      ge = cnt == need;
+    }
+    // my_cnt: this CTA's keys in the final bin (== thr when exact).
+    my_eq = my_cnt;
+    if (ge) {
+      my_gt += my_cnt;
+      my_eq = 0u;
+      need = 0u;
+    }
+
+    // Step 6: output offsets. Selected keys above thr, then the tied ones in column order:
+    // lower ranks first across the cluster.
+    if constexpr (kCluster) {
+      if (nc > 1) {
+        cg::cluster_group cl = cg::this_cluster();
+        if (t == 0) {
+          s.x_counts[0] = my_gt;
+          s.x_counts[1] = my_eq;
+        }
+        cl.sync();
+        for (int q = 0; q < r; ++q) {
+          const uint32_t* x = cl.map_shared_rank(s.x_counts, q);
+          gt_before += x[0];
+          eq_before += x[1];
+        }
       }
     }
   }
   const uint32_t quota = min(my_eq, need > eq_before ? need - eq_before : 0u);
-  int32_t* __restrict__ dst = out + gt_before + min(eq_before, need);
+  int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + gt_before +
+                              min(eq_before, need);
   const uint32_t my_total = my_gt + quota;
 
   // Step 7: ordered output. NOTES: a chunk gives every thread one 32-column word (thread

@@ -36,7 +36,7 @@ WORD = 32  # kRWord: columns per output bit-mask word
 
 
 def model_row(values: np.ndarray, start: int, end: int, k: int, cluster: int, *, min_seg: int,
-              cand_cap: int, threads: int, base_mis: int, rng) -> list[int]:
+              cand_cap: int, threads: int, base_mis: int, rng, gather_cap: int = 3072) -> list[int]:
     """What the radix kernel writes for one row (k slots, in slot order)."""
     n = end - start
     if n <= k:
@@ -63,7 +63,31 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, cluster: int, *,
     my_cnt = [int(h[b0]) for h in local]
     thr, ge = b0 << 21, cnt == need
     cands = []
-    if not ge:  # pass 1: the keys in bin b0 -> candidate list (any order); bits 20..10 of it
+    if nc > 1 and not ge and cnt <= gather_cap:
+        # gathered passes 1-2: every CTA copies all lists (rank order) and selects locally
+        lists = []
+        for r in range(nc):
+            ks = seg_keys(r)[1]
+            inbin = ks[(ks >> 21) == b0]
+            lists.append(inbin[rng.permutation(len(inbin))])  # each list in any order
+        g = np.concatenate(lists)
+        b1, above, c1 = bucket(np.bincount((g >> 10) & 2047, minlength=2048), need)
+        need -= above
+        thr |= b1 << 10
+        ge = c1 == need
+        if not ge:
+            sel = g[(g >> 10) == (thr >> 10)]
+            b2, above, c2 = bucket(np.bincount(sel & 1023, minlength=1024), need)
+            need -= above
+            thr |= b2
+            ge = c2 == need
+        my_gt = [int(gt0) + int(np.sum(lst >= thr if ge else lst > thr))
+                 for gt0, lst in zip(my_gt, lists)]
+        my_cnt = [0 if ge else int(np.sum(lst == thr)) for lst in lists]
+        if ge:
+            need = 0
+        ge = False  # shares are final: the common step below must not add my_cnt again
+    elif not ge:  # pass 1: the keys in bin b0 -> candidate list (any order); bits 20..10 of it
         local = []
         for r in range(nc):
             idx, ks = seg_keys(r)
@@ -78,7 +102,7 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, cluster: int, *,
         my_cnt = [int(h[b1]) for h in local]
         thr |= b1 << 10
         ge = cnt == need
-    if not ge:  # pass 2: bits 9..0, from the candidates or (overflow) the segment again
+    if not ge and cands:  # pass 2: bits 9..0, from the candidates or (overflow) the segment again
         local = []
         for r in range(nc):
             ck, total = cands[r]
@@ -172,7 +196,8 @@ def test_radix_model_small_sizes(kind, cluster):
         vals = np.concatenate([_row(kind, start + n, rng), np.zeros(3, np.float32)])
         _check(vals, start, start + n, k, cluster=cluster, min_seg=16,
                cand_cap=int(rng.integers(1, 40)), threads=8,
-               base_mis=int(rng.integers(0, 4)), rng=rng)
+               base_mis=int(rng.integers(0, 4)), rng=rng,
+               gather_cap=int(rng.choice([0, 30, 3072])))
 
 
 @pytest.mark.parametrize("kind", KINDS)
