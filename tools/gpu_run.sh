@@ -139,11 +139,11 @@ for stage in "$@"; do
       log build; log_commit
       python3 -m pip install -q --no-deps --no-build-isolation -e . > $OUT/pip_install.log 2>&1 || tail -30 $OUT/pip_install.log ;;
     topk-prof)  # top-k kernels over input distributions, then Nsight Compute on a few shapes
-      log topk-prof; python3 tools/profile_topk.py dists 2>&1 | tail -20
+      log topk-prof; [ "${PROF_DISTS:-1}" = 1 ] && python3 tools/profile_topk.py dists 2>&1 | tail -20
       NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
       for cfg in ${PROF_CFGS:-1,32768,radix,1 64,131072,radix,2 2048,8192,radix,0}; do
         IFS=, read -r pr pc pa pk <<< "$cfg"; rep=$OUT/ncu_${pr}x${pc}_${pa}${pk}
-        timeout 150 $NCU --clock-control none -k regex:topk --launch-skip 1 --launch-count 1 --set full \
+        timeout 150 $NCU --clock-control none -k regex:topk --launch-skip 1 --launch-count 1 --set full --warp-sampling-interval 0 \
           -f -o $rep python3 tools/profile_topk.py one --rows $pr --cols $pc --algo $pa --cluster $pk > $rep.log 2>&1 || tail -5 $rep.log
         $NCU --import $rep.ncu-rep --page details > $rep.details.txt 2>&1
         $NCU --import $rep.ncu-rep --page source --csv --print-source sass > $rep.sass.csv 2>&1 || head -3 $rep.sass.csv
