@@ -148,6 +148,7 @@ for stage in "$@"; do
         $NCU --import $rep.ncu-rep --page details > $rep.details.txt 2>&1
         $NCU --import $rep.ncu-rep --page source --csv --print-source sass > $rep.sass.csv 2>&1 || head -3 $rep.sass.csv
         grep -m3 "Duration\|Issue Slots Busy\|No Eligible" $rep.details.txt
+        [ -n "${PROF_KEEP:-}" ] || rm -f $rep.ncu-rep $rep.log  # only 8 files come back per call
       done ;;
     e2e-parsers)  # issue 4: the parsers behind a real server, MTP 3, OpenAI + Anthropic SDKs
       log e2e-parsers
