@@ -172,15 +172,18 @@ int choose_cluster(const DeviceInfo& info, int num_rows, int num_cols) {
   return c;
 }
 
-// Radix kernel plan. NOTES: clusters grow while the launch stays within two CTAs per SM,
-// every CTA keeps >= 2 * kRMinSeg columns and the clusters fit; the key store is the segment
+// Radix kernel plan. NOTES: clusters grow while the launch stays within one CTA per SM,
+// rows are longer than 2 * kRClusterSeg, every CTA keeps >= kRClusterSeg columns and the
+// clusters fit (a cluster costs barriers and remote round trips, worth it only for long
+// segments: the cluster sweep in docs/benchmarks.md); the key store is the segment
 // (rounded up, plus 3 for the alignment shift) up to the two-per-SM size, or up to all shared
 // memory when the launch has at most one CTA per SM anyway. The radix kernel is chosen when
 // at least a quarter of each segment stays resident or all rows fit in L2 (the rest is read
 // two to four times); longer segments stream through topk_rows_kernel, which reads everything once.
+constexpr int kRClusterSeg = 16384;
+
 Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
   Plan pl{kAlgoRadix, 1, 0};
-  const int64_t slots = 2 * static_cast<int64_t>(info.sms);
   const int forced_now = g_forced_cluster.load(std::memory_order_relaxed);
   const int forced = forced_now > 0 ? forced_now : info.forced_cluster;
   for (int lg = 1; lg <= 4; ++lg) {
@@ -188,8 +191,10 @@ Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
     if (forced > 0) {
       if (cand > forced) break;
     } else {
-      if (static_cast<int64_t>(num_rows) * cand > slots) break;
-      if (static_cast<int64_t>(num_cols) < static_cast<int64_t>(cand) * 2 * kRMinSeg) break;
+      if (static_cast<int64_t>(num_rows) * cand > info.sms) break;
+      if (num_cols <= 2 * kRClusterSeg ||
+          static_cast<int64_t>(num_cols) < static_cast<int64_t>(cand) * kRClusterSeg)
+        break;
       if (info.radix_clusters[0][lg] < num_rows) break;
     }
     if (info.radix_clusters[0][lg] < 1) break;

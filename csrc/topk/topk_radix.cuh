@@ -308,6 +308,12 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
   const int t = static_cast<int>(threadIdx.x);
   constexpr int kU = kCluster ? 1 : 2;  // radix_sweep's non-resident unroll
 
+  // Step 1: clear both histograms and the candidate counter. NOTES: before the row prologue,
+  // so the stores overlap the latency of its row-bounds loads; the barrier after the copy in
+  // step 2 orders them before any histogram add.
+  for (int i = t; i < 2 * kRBins; i += kRThreads) (&s.hist[0][0])[i] = 0u;
+  if (t == 0) s.ncand = 0u;
+
   int row, start, nc, r, a, b;  // rows no longer than k are written whole in here
   if (!row_segment<kRThreads, kCluster>(p, kRMinSeg, row, start, nc, r, a, b)) return;
   const int k = p.k;
@@ -317,11 +323,6 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
   const float* __restrict__ base = rowp + a_al;  // only [i0, i1) is ever dereferenced
   const int i1 = b - a_al;
   const int nv = (i1 + 3) >> 2;
-
-  // Step 1: clear both histograms and the candidate counter.
-  for (int i = t; i < 2 * kRBins; i += kRThreads) (&s.hist[0][0])[i] = 0u;
-  if (t == 0) s.ncand = 0u;
-  __syncthreads();
 
   // Step 2 (pass 0): the one read from HBM. NOTES: the resident part is copied to shared
   // memory with cp.async, all of it in flight at once and holding no registers (one round
@@ -542,7 +543,13 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
   // Usually this CTA takes all of its keys == thr (or the bin was taken whole): one mask,
   // key >= thr. Only when it takes some of its ties ("split") does it also mask key == thr
   // and take the lowest `quota` of them; counts are then packed as (gt | eq << 16).
+  // One CTA per row: the positions go to a shared staging row (hist[0], free by now;
+  // my_total <= k <= kRBins) and are copied out coalesced at the end: a global store per bit
+  // held its address registers until issued, which stalled the loop on dense rows (Nsight
+  // Compute, 1 x 4096: a third of the time). Cluster rows are long and sparse (>= 4096
+  // columns per CTA), and that kernel has no register left for the staging.
   const bool split = my_eq != quota;
+  static_assert(kMaxK <= kRBins, "the staging row holds k positions");
   uint32_t gt_run = 0u, eq_run = 0u;
   const int32_t col_off = a_al - start;
   const int nchunks = (i1 + kRChunk - 1) / kRChunk;
@@ -581,14 +588,31 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
     uint32_t pos = gt_run + (before & 0xffffu) + min(eb, quota);
     const int32_t col0 = col_off + kRWord * w;
     while (sel != 0u) {
-      dst[pos++] = col0 + (__ffs(sel) - 1);
+      const int32_t col = col0 + (__ffs(sel) - 1);
+      if constexpr (kCluster) {
+        dst[pos++] = col;
+      } else {
+        s.hist[0][pos++] = static_cast<uint32_t>(col);
+      }
       sel &= sel - 1u;
     }
     gt_run += total & 0xffffu;
     eq_run += total >> 16;
   }
+  if constexpr (!kCluster) {
+    __syncthreads();
+    for (int i = t; i < static_cast<int>(my_total); i += kRThreads)
+      dst[i] = static_cast<int32_t>(s.hist[0][i]);
+  }
   if constexpr (kCluster) {
-    if (nc > 1) cg::this_cluster().sync();  // peers may still read this CTA's shared memory
+    // Peers may still read this CTA's shared memory. NOTES: relaxed arrive: no write of
+    // this CTA needs ordering here, and the default release arrive compiles to a GPU-scope
+    // MEMBAR that waited for the output stores (Nsight Compute). Every remote load a peer
+    // issued was consumed before it arrives, so the data has been read.
+    if (nc > 1) {
+      asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
+      asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory");
+    }
   }
 }
 
