@@ -42,12 +42,15 @@ from vllm.v1.attention.backends.mla.indexer import (
 )
 from vllm.v1.kv_cache_interface import KVCacheSpec, MLAAttentionSpec
 
+from vllm_glm52.ops.topk import sort_rows_
+
 logger = logging.getLogger("vllm.glm52")
 
-#: ``vllm`` (default): vLLM's ``sparse_attn_indexer`` op and its top-k kernels;
-#: ``glm52``: our indexer pipeline with the project's ``_C_glm52`` top-k kernel. Opt-in until
-#: the kernel beats vLLM's on the benchmark shapes (docs/benchmarks.md, issue 3): on one H100
-#: it is correct on every shape but faster only at decode 256 x 1M.
+#: ``glm52`` (default): our indexer pipeline with the project's ``_C_glm52`` top-k kernel,
+#: whose radix kernel writes rows already sorted (so the sort below is skipped for them);
+#: ``vllm``: vLLM's ``sparse_attn_indexer`` op and its top-k kernels. Without CUDA, DeepGEMM
+#: or the built extension, or with context parallelism, ``glm52`` falls back to ``vllm``
+#: (logged once with the reason). Speed per shape: docs/benchmarks.md.
 TOPK_ENV = "VLLM_GLM52_INDEXER_TOPK"
 
 #: ``sorted`` (default): each row of the top-k buffer is sorted ascending (``-1`` padding last)
@@ -76,10 +79,7 @@ def _sort_topk_rows(buf: torch.Tensor, num_rows: int) -> None:
     """buf int32 [max_tokens, k]; rows [0, num_rows) in place: ascending, -1 padding last.
     (The whole buffer is the op's argument, as for vLLM's indexer op, so torch.compile sees
     the mutation of the model buffer itself rather than of a view.)"""
-    view = buf[:num_rows]
-    big = torch.iinfo(torch.int32).max
-    rows = torch.where(view < 0, big, view).sort(dim=-1).values
-    view.copy_(rows.masked_fill_(rows == big, -1))
+    sort_rows_(buf[:num_rows])
 
 
 def _sort_topk_rows_fake(buf: torch.Tensor, num_rows: int) -> None:
@@ -226,13 +226,12 @@ class Glm52Indexer(nn.Module):
                        * self.softmax_scale * self.n_head_scale)
         k = torch.cat([k_pe.reshape(-1, self.rope_dim), k_nope], dim=-1)  # [T, 128]
         # Inserts k into the paged cache, computes logits (DeepGEMM) and writes top-k.
-        if self.indexer_op is not None:
-            out = self.indexer_op(hidden_states, q_fp8, k, weights)
-        else:
-            out = torch.ops.vllm.glm52_indexer(
+        if self.indexer_op is None:  # our pipeline sorts the rows the radix kernel did not
+            return torch.ops.vllm.glm52_indexer(
                 hidden_states, _encode_layer_name(self.k_cache.prefix), self.k_cache.kv_cache,
                 q_fp8, k, weights, self.topk_tokens, self.head_dim, self.max_model_len,
-                self.max_total_seq_len, self.topk_indices_buffer)
+                self.max_total_seq_len, self.topk_indices_buffer, self.sort_topk)
+        out = self.indexer_op(hidden_states, q_fp8, k, weights)
         if self.sort_topk:  # buffer width == index_topk (Glm52Model allocates it)
             torch.ops.vllm.glm52_sort_topk_rows(self.topk_indices_buffer, hidden_states.shape[0])
         return out
@@ -244,12 +243,12 @@ _choice_logged = False
 def _use_glm52_topk(vllm_config: VllmConfig) -> bool:
     """Our pipeline needs CUDA, DeepGEMM, the built top-k kernel for this GPU, no DCP/PCP."""
     global _choice_logged
-    choice = os.environ.get(TOPK_ENV, "vllm").strip().lower()
+    choice = os.environ.get(TOPK_ENV, "glm52").strip().lower()
     if choice not in ("glm52", "vllm"):
-        raise ValueError(f"{TOPK_ENV}={choice!r}; use 'vllm' (default) or 'glm52'.")
+        raise ValueError(f"{TOPK_ENV}={choice!r}; use 'glm52' (default) or 'vllm'.")
     reason = ""
     if choice == "vllm":
-        reason = f"default; {TOPK_ENV}=glm52 selects the project's kernel"
+        reason = f"{TOPK_ENV}=vllm"
     elif not current_platform.is_cuda() or not has_deep_gemm():
         reason = "needs CUDA and DeepGEMM"
     elif (vllm_config.parallel_config.decode_context_parallel_size > 1

@@ -37,10 +37,10 @@ from vllm.v1.attention.ops.common import pack_seq_triton, unpack_seq_triton
 from vllm.v1.worker.workspace import current_workspace_manager
 
 from vllm_glm52.indexer import QUANT_BLOCK
-from vllm_glm52.ops.topk import topk_decode, topk_prefill
+from vllm_glm52.ops.topk import sort_rows_, topk_decode, topk_prefill, writes_sorted
 
 
-def _prefill(meta, kv_cache, q_fp8, weights, topk_buffer, k, head_dim, total_seq_lens):
+def _prefill(meta, kv_cache, q_fp8, weights, topk_buffer, k, head_dim, total_seq_lens, sort):
     values_spec, scales_spec = _gather_workspace_shapes(
         total_seq_lens, head_dim, current_platform.fp8_dtype(), False)
     k_quant_full, k_scale_full = current_workspace_manager().get_simultaneous(
@@ -61,10 +61,12 @@ def _prefill(meta, kv_cache, q_fp8, weights, topk_buffer, k, head_dim, total_seq
             weights[chunk.token_start: chunk.token_end],
             chunk.cu_seqlen_ks, chunk.cu_seqlen_ke, clean_logits=False)  # [rows, N] fp32
         topk_prefill(logits, chunk.cu_seqlen_ks, chunk.cu_seqlen_ke, out, k)
+        if sort and not writes_sorted(logits):
+            sort_rows_(out)
 
 
 def _decode(meta, num_decode_tokens, kv_cache, q_fp8, weights, topk_buffer, k, head_dim,
-            max_model_len):
+            max_model_len, sort):
     kv_cache = kv_cache_as_quant_view(kv_cache, head_dim, False)  # [blocks, 64, 1, 132]
     decode_lens = meta.decode_lens
     if num_decode_tokens == 0:
@@ -83,6 +85,8 @@ def _decode(meta, num_decode_tokens, kv_cache, q_fp8, weights, topk_buffer, k, h
         topk_decode(logits, seq_lens, out, k)  # per-row lengths
     else:
         topk_decode(logits, seq_lens.reshape(-1), out, k, next_n)
+    if sort and not writes_sorted(logits):
+        sort_rows_(out)
     if meta.requires_padding:
         unpacked = unpack_seq_triton(out.reshape(batch, -1, out.shape[-1]), decode_lens)
         topk_buffer[: unpacked.shape[0], : unpacked.shape[-1]] = unpacked
@@ -92,9 +96,11 @@ def _decode(meta, num_decode_tokens, kv_cache, q_fp8, weights, topk_buffer, k, h
 def glm52_indexer(hidden_states: torch.Tensor, k_cache_prefix: LayerNameType, kv_cache: torch.Tensor,
                   q_fp8: torch.Tensor, k: torch.Tensor, weights: torch.Tensor,
                   topk_tokens: int, head_dim: int, max_model_len: int, total_seq_lens: int,
-                  topk_indices_buffer: torch.Tensor) -> torch.Tensor:
+                  topk_indices_buffer: torch.Tensor, sort_rows: bool) -> torch.Tensor:
     """q_fp8 [T, 32, 128] e4m3, k [T, 128] bf16 (roped), weights [T, 32] fp32 (scales folded
-    in); writes topk_indices_buffer[:T, :topk_tokens] (request-local positions, -1 padded)."""
+    in); writes topk_indices_buffer[:T, :topk_tokens] (request-local positions, -1 padded).
+    sort_rows: rows in ascending order (VLLM_GLM52_TOPK_ORDER=sorted); only the calls that
+    did not run the radix kernel, which writes sorted rows itself, pay for a sort."""
     attn_metadata = get_forward_context().attn_metadata
     if not isinstance(attn_metadata, dict):  # profiling / dummy run: reserve the workspaces
         values_spec, scales_spec = _gather_workspace_shapes(
@@ -108,16 +114,16 @@ def glm52_indexer(hidden_states: torch.Tensor, k_cache_prefix: LayerNameType, kv
     topk_indices_buffer[: hidden_states.shape[0]] = -1
     if meta.num_prefills > 0:
         _prefill(meta.prefill, kv_cache, q_fp8, weights, topk_indices_buffer, topk_tokens,
-                 head_dim, total_seq_lens)
+                 head_dim, total_seq_lens, sort_rows)
     if meta.num_decodes > 0:
         _decode(meta.decode, meta.num_decode_tokens, kv_cache, q_fp8, weights,
-                topk_indices_buffer, topk_tokens, head_dim, max_model_len)
+                topk_indices_buffer, topk_tokens, head_dim, max_model_len, sort_rows)
     return topk_indices_buffer
 
 
 def _glm52_indexer_fake(hidden_states, k_cache_prefix, kv_cache, q_fp8, k, weights,
                         topk_tokens, head_dim, max_model_len, total_seq_lens,
-                        topk_indices_buffer):
+                        topk_indices_buffer, sort_rows):
     return topk_indices_buffer
 
 

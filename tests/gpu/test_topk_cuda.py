@@ -205,6 +205,24 @@ def test_cuda_graph_replay(rows, n, algo):
         _check(logits, torch.zeros_like(lens), lens, out, k, seed, f"graph replay {it} {kind}")
 
 
+def test_writes_sorted_follows_the_plan():
+    """The indexer skips its row sort exactly when the radix kernel runs (it writes sorted)."""
+    g, seed = _gen()
+    for rows, n in [(1, 4096), (64, 131072), (256, 1 << 20)]:
+        logits = _logits(rows, n, "randn", g)
+        for force in (-1, 0, 1):
+            torch.ops._C_glm52.topk_force(force)
+            T.clear_plan_cache()
+            try:
+                algo = int(torch.ops._C_glm52.topk_plan(rows, n)[0])
+                assert T.writes_sorted(logits) == (algo == 1), (rows, n, force)
+                if force >= 0:
+                    assert algo == force
+            finally:
+                torch.ops._C_glm52.topk_force(-1)
+                T.clear_plan_cache()
+
+
 def test_opcheck():
     """torch.library.opcheck with vLLM's default utils plus dynamic AOT dispatch."""
     g, _ = _gen()

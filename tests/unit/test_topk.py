@@ -216,3 +216,14 @@ def test_extension_built_where_it_can_be():
         pytest.skip("no nvcc / CUDA torch here: the extension cannot be built")
     assert T.EXTENSION_LOADED, T.EXTENSION_REASON
     assert 90 in torch.ops._C_glm52.built_archs()
+
+
+def test_sort_rows_puts_positions_ascending_and_padding_last():
+    rows = torch.tensor([[5, -1, 2, 9], [-1, -1, 0, 3], [7, 6, 5, 4]], dtype=torch.int32)
+    T.sort_rows_(rows)
+    assert rows.tolist() == [[2, 5, 9, -1], [0, 3, -1, -1], [4, 5, 6, 7]]
+
+
+def test_writes_sorted_is_false_off_the_cuda_kernel():
+    """The fallback keeps no order contract, so the indexer must still sort its rows."""
+    assert not T.writes_sorted(torch.zeros(4, 8192))

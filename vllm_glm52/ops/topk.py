@@ -33,7 +33,8 @@ import torch
 logger = logging.getLogger("vllm.glm52.ops")
 
 __all__ = ["topk_prefill", "topk_decode", "top_k_per_row_prefill", "top_k_per_row_decode",
-           "persistent_topk", "topk_rows_torch", "uses_cuda_kernel", "EXTENSION_LOADED"]
+           "persistent_topk", "topk_rows_torch", "uses_cuda_kernel", "writes_sorted",
+           "sort_rows_", "EXTENSION_LOADED"]
 
 IMPL_ENV = "VLLM_GLM52_TOPK_IMPL"
 MAX_K = 2048  # kernel limit (csrc/topk/topk.h kMaxK); GLM-5.2 uses index_topk = 2048
@@ -89,6 +90,34 @@ def uses_cuda_kernel(t: torch.Tensor) -> bool:
     """True when a call on tensors like ``t`` runs the CUDA kernel (not the fallback)."""
     return EXTENSION_LOADED and t.is_cuda and _device_supported(
         t.device.index if t.device.index is not None else torch.cuda.current_device())
+
+
+@functools.lru_cache(maxsize=4096)
+def _radix_planned(device: int, rows: int, cols: int) -> bool:
+    with torch.cuda.device(device):  # the plan is per device (SM count, shared memory, L2)
+        return int(torch.ops._C_glm52.topk_plan(rows, cols)[0]) == 1
+
+
+def writes_sorted(logits: torch.Tensor) -> bool:
+    """True when a call on ``logits`` [rows, cols] writes every row in ascending position
+    order (-1 padding last): the CUDA radix kernel does, the streaming kernel and the fallback
+    do not. The launcher's plan depends only on the shape and the device (and on
+    ``topk_force``, a test and benchmark hook: call :func:`clear_plan_cache` after it)."""
+    if not uses_cuda_kernel(logits):
+        return False
+    dev = logits.device.index if logits.device.index is not None else torch.cuda.current_device()
+    return _radix_planned(dev, int(logits.shape[0]), int(logits.shape[1]))
+
+
+def clear_plan_cache() -> None:
+    _radix_planned.cache_clear()
+
+
+def sort_rows_(rows: torch.Tensor) -> None:
+    """Sorts each row of int32 ``rows`` [n, k] in place: ascending positions, -1 padding last."""
+    big = torch.iinfo(torch.int32).max
+    srt = torch.where(rows < 0, big, rows).sort(dim=-1).values
+    rows.copy_(srt.masked_fill_(srt == big, -1))
 
 
 # ------------------------------------------------------------------------------------------
