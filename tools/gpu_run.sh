@@ -178,6 +178,12 @@ for stage in "$@"; do
         grep -h -m1 "indexer:" $d/log_$tk.txt | cut -c1-200
       done
       cmpg $d gen_vllm gen_glm52; cp $d/*.json $OUT/ ;;
+    topk-e2e-graphs)  # the same with torch.compile + CUDA graphs (FULL decode, piecewise mixed)
+      d=$W/topk_e2e_g; mkdir -p $d; log topk-e2e-graphs
+      for tk in vllm glm52; do
+        VLLM_GLM52_INDEXER_TOPK=$tk ptool $d $tk generate --model $W/tiny-bf16 --prompts $W/prompts.json --out $d/gen_$tk.json
+      done
+      cmpg $d gen_vllm gen_glm52 ;;
     topk-bench) log topk-bench; OUT=$OUT timeout ${BENCH_TIMEOUT:-540} python3 benchmarks/bench_topk.py "${BENCH_ARGS[@]}" 2>&1 | tail -45 ;;
     topk)
       topk_tests -q

@@ -66,6 +66,10 @@ def register() -> None:
 
     ModelRegistry.register_model(MODEL_ARCH, MODEL_CLASS)
 
+    from vllm_glm52.patches import apply_compile_patches
+
+    apply_compile_patches()  # the indexer op splits compiled graphs like vLLM's own
+
     from vllm_glm52.parsers import register_parsers
 
     register_parsers()

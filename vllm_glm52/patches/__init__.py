@@ -9,7 +9,16 @@ Ledger (every entry: target symbol, why, how, removal condition; details in the 
   - how: a marked wrapper sets the ids on this plugin's parsers for the duration of the call
   - removal: when vLLM forwards ``model_output_token_ids`` to the parsers
 
-``tests/unit/test_parsers_registration.py`` checks that each target still exists on the pinned
+* ``splitting_ops.py``
+  - target: ``vllm.config.compilation.CompilationConfig._attention_ops``
+  - why: the plugin's indexer op must split the compiled graph (run eagerly between pieces)
+    exactly like vLLM's ``sparse_attn_indexer``, or piecewise CUDA graphs replay a stale
+    capture of it
+  - how: appends ``vllm::glm52_indexer`` to the class list the default splitting ops copy
+  - removal: when vLLM has a hook to register splitting ops
+
+``tests/unit/test_parsers_registration.py`` (parsers) and ``tests/unit/test_patches.py``
+(compile) check that each target still exists on the pinned
 vLLM, so a vLLM bump that moves one fails CI instead of silently losing the patch.
 """
 
@@ -23,6 +32,26 @@ logger = logging.getLogger("vllm.glm52.patches")
 PATCHES = {
     "parse_token_ids": "vllm.parser.abstract_parser.DelegatingParser.parse",
 }
+COMPILE_PATCHES = {
+    "splitting_ops": "vllm.config.compilation.CompilationConfig._attention_ops",
+}
+
+
+def apply_compile_patches() -> dict[str, bool]:
+    """Applies the compilation patches (see the ledger). Idempotent. A patch that cannot be
+    applied is logged with the two ways to serve correctly without it."""
+    from vllm_glm52.patches import splitting_ops
+
+    applied = {}
+    for name, module in (("splitting_ops", splitting_ops),):
+        try:
+            applied[name] = module.apply()
+        except (ImportError, AttributeError) as exc:
+            logger.warning("vllm-glm52: patch %s on %s not applied (%s); the plugin's indexer "
+                           "op is then not a graph-splitting op: serve with --enforce-eager "
+                           "or VLLM_GLM52_INDEXER_TOPK=vllm.", name, COMPILE_PATCHES[name], exc)
+            applied[name] = False
+    return applied
 
 
 def apply_parser_patches() -> dict[str, bool]:
