@@ -1,6 +1,7 @@
 """Offline generate throughput: vllm-glm52 vs vLLM's in-tree GLM-5.2, same GPU, same run.
 
     python benchmarks/bench_generate.py --model DIR [--batches 1 32 128] [--out-md F]
+        [--engines plugin,plugin-vllm-topk,in-tree]
 
 Each engine runs in a fresh subprocess (``VLLM_GLM52_DISABLE=1`` for the in-tree path) with
 CUDA graphs and torch.compile on. For every batch size it generates ``--new-tokens`` tokens
@@ -54,17 +55,26 @@ def worker(args) -> None:
     print("RESULT " + json.dumps(results), flush=True)
 
 
-def run_engine(args, in_tree: bool) -> dict:
+#: engine name -> environment it runs with (the plugin's defaults unless set here)
+ENGINES = {
+    "plugin": {},
+    "plugin-vllm-topk": {"VLLM_GLM52_INDEXER_TOPK": "vllm"},  # vLLM's indexer op + row sort
+    "in-tree": {"VLLM_GLM52_DISABLE": "1"},
+}
+TITLES = {"plugin": "vllm-glm52", "plugin-vllm-topk": "vllm-glm52 (vLLM top-k)",
+          "in-tree": "vLLM in-tree"}
+
+
+def run_engine(args, tag: str) -> dict:
     env = dict(os.environ)
-    env.pop("VLLM_GLM52_DISABLE", None)
-    if in_tree:
-        env["VLLM_GLM52_DISABLE"] = "1"
+    for var in ("VLLM_GLM52_DISABLE", "VLLM_GLM52_INDEXER_TOPK"):
+        env.pop(var, None)
+    env.update(ENGINES[tag])
     cmd = [sys.executable, __file__, "--worker", "--model", args.model,
            "--kv-cache-dtype", args.kv_cache_dtype, "--gpu-mem", str(args.gpu_mem),
            "--prompt-len", str(args.prompt_len), "--new-tokens", str(args.new_tokens),
            "--repeats", str(args.repeats), "--batches", *map(str, args.batches)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    tag = "in-tree" if in_tree else "plugin"
     log = os.path.join(os.environ.get("OUT", "."), f"bench_generate_{tag}.log")
     with open(log, "w") as f:
         f.write(proc.stdout + proc.stderr)
@@ -85,17 +95,26 @@ def main() -> None:
     p.add_argument("--kv-cache-dtype", default="auto")
     p.add_argument("--gpu-mem", type=float, default=0.5)
     p.add_argument("--out-md", help="append the markdown table to this file")
+    p.add_argument("--engines", default="plugin,in-tree",
+                   help="comma-separated, run in this order; the ratio is first / last "
+                        f"(of: {', '.join(ENGINES)})")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         worker(args)
         return
-    ours = run_engine(args, in_tree=False)
-    ref = run_engine(args, in_tree=True)
-    rows = ["| batch | vllm-glm52 tok/s | vLLM in-tree tok/s | ratio |", "|---|---|---|---|"]
+    names = args.engines.split(",")
+    unknown = [n for n in names if n not in ENGINES]
+    if unknown or len(names) < 2:
+        raise SystemExit(f"--engines {args.engines!r}: give two or more of {', '.join(ENGINES)}")
+    res = {n: run_engine(args, n) for n in names}
+    first, last = names[0], names[-1]
+    rows = ["| batch | " + " | ".join(f"{TITLES[n]} tok/s" for n in names)
+            + f" | ratio {TITLES[first]} / {TITLES[last]} |",
+            "|---|" + "---|" * (len(names) + 1)]
     for b in args.batches:
-        rows.append(f"| {b} | {ours[b]['tok_s']:.1f} | {ref[b]['tok_s']:.1f} | "
-                    f"{ours[b]['tok_s'] / ref[b]['tok_s']:.3f} |")
+        rows.append(f"| {b} | " + " | ".join(f"{res[n][b]['tok_s']:.1f}" for n in names)
+                    + f" | {res[first][b]['tok_s'] / res[last][b]['tok_s']:.3f} |")
     table = "\n".join(rows)
     print(table)
     if args.out_md:
