@@ -8,10 +8,12 @@ Why: vLLM splits the torch.compile graph at its attention ops and at
 graph mode (mixed prefill / decode batches), with that step's attention metadata, and are
 captured only in FULL graphs, whose metadata is built for capture. The plugin's indexer op
 (``vllm::glm52_indexer``, its own pipeline with the ``_C_glm52`` top-k) was not on that list,
-so Inductor compiled it into a piece: piecewise graphs then replayed whatever it did in the
-capture run (no attention metadata there: nothing), and Inductor functionalised the mutated
-top-k buffer around it. Measured on one H100 (tiny BF16, docs/benchmarks.md): 0.63-0.76x
-in-tree throughput with the op inside the pieces.
+so Inductor compiled it into a piece, and a piecewise graph captures its kernels as the
+capture run launched them rather than running it with each step's metadata (vLLM keeps its
+own indexer op out of the pieces for that reason); Inductor also warned that the op returns
+the buffer it mutates. Measured on one H100 (tiny BF16, separate runs, docs/benchmarks.md):
+0.76 / 0.63 / 0.69x in-tree throughput at batch 1 / 32 / 128 with the op inside the pieces,
+1.00 / 0.85 / 1.03x with it split out.
 
 How: append ``vllm::glm52_indexer`` to the class list once, in every process that runs
 ``vllm_glm52.register()`` (the front end builds the config; workers rebuild nothing from
