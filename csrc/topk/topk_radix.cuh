@@ -13,15 +13,16 @@
 //     longer) are re-read from global memory (usually L2) by the passes that need them.
 //   * Pass 0 (the only HBM read): keys of the top 11 bits into a 2048-bin histogram, summed
 //     over the cluster through distributed shared memory; the bin holding the k-th largest.
-//   * Pass 1: keys in that bin are histogrammed on bits 20..10 and appended (key, index) to a
-//     small candidate list; pass 2 histograms the candidates (or, if the list overflowed, the
-//     segment again) on bits 9..0, which gives the exact k-th key T. A pass is skipped once
-//     the chosen bin must be taken whole.
+//   * Pass 1: the keys in that bin are appended to a candidate list; bits 20..10 and then
+//     bits 9..0 (pass 2) are histogrammed from the list (from the segment again if it
+//     overflowed), which gives the exact k-th key T. A pass is skipped once the chosen bin must
+//     be taken whole. A cluster whose bin is small gathers all lists into every CTA and
+//     finishes locally (one cluster barrier instead of five).
 //   * Ties: of the keys equal to T, the lowest columns win: CTAs in rank order, and inside a
 //     CTA the output pass's ordered scan.
-//   * Output: one ordered pass over the segment (tiles of 2048 columns, a block-wide prefix
-//     scan of packed (#> T, #== T) counts per tile), so every selected column is written at
-//     its rank: rows are sorted and the result does not depend on the schedule.
+//   * Output: chunks of 16384 columns, one 32-column bit mask per thread, a block-wide scan
+//     of the masks' counts, so every selected column is written at its rank: rows are sorted
+//     and the result does not depend on the schedule.
 #pragma once
 
 #include "topk_kernel.cuh"
