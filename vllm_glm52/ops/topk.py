@@ -86,10 +86,13 @@ def _device_supported(index: int) -> bool:
     return major * 10 + minor in tuple(torch.ops._C_glm52.built_archs())
 
 
+def _device_index(t: torch.Tensor) -> int:
+    return t.device.index if t.device.index is not None else torch.cuda.current_device()
+
+
 def uses_cuda_kernel(t: torch.Tensor) -> bool:
     """True when a call on tensors like ``t`` runs the CUDA kernel (not the fallback)."""
-    return EXTENSION_LOADED and t.is_cuda and _device_supported(
-        t.device.index if t.device.index is not None else torch.cuda.current_device())
+    return EXTENSION_LOADED and t.is_cuda and _device_supported(_device_index(t))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -105,8 +108,7 @@ def writes_sorted(logits: torch.Tensor) -> bool:
     ``topk_force``, a test and benchmark hook: call :func:`clear_plan_cache` after it)."""
     if not uses_cuda_kernel(logits):
         return False
-    dev = logits.device.index if logits.device.index is not None else torch.cuda.current_device()
-    return _radix_planned(dev, int(logits.shape[0]), int(logits.shape[1]))
+    return _radix_planned(_device_index(logits), int(logits.shape[0]), int(logits.shape[1]))
 
 
 def clear_plan_cache() -> None:

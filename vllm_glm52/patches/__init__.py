@@ -37,21 +37,28 @@ COMPILE_PATCHES = {
 }
 
 
+def _apply(modules: dict, targets: dict[str, str], consequence: str) -> dict[str, bool]:
+    """Runs each patch module's ``apply()``; one that cannot be applied is logged with what
+    that means for the user, and reported False."""
+    applied = {}
+    for name, module in modules.items():
+        try:
+            applied[name] = module.apply()
+        except (ImportError, AttributeError) as exc:
+            logger.warning("vllm-glm52: patch %s on %s not applied (%s); %s", name,
+                           targets[name], exc, consequence)
+            applied[name] = False
+    return applied
+
+
 def apply_compile_patches() -> dict[str, bool]:
     """Applies the compilation patches (see the ledger). Idempotent. A patch that cannot be
     applied is logged with the two ways to serve correctly without it."""
     from vllm_glm52.patches import splitting_ops
 
-    applied = {}
-    for name, module in (("splitting_ops", splitting_ops),):
-        try:
-            applied[name] = module.apply()
-        except (ImportError, AttributeError) as exc:
-            logger.warning("vllm-glm52: patch %s on %s not applied (%s); the plugin's indexer "
-                           "op is then not a graph-splitting op: serve with --enforce-eager "
-                           "or VLLM_GLM52_INDEXER_TOPK=vllm.", name, COMPILE_PATCHES[name], exc)
-            applied[name] = False
-    return applied
+    return _apply({"splitting_ops": splitting_ops}, COMPILE_PATCHES,
+                  "the plugin's indexer op is then not a graph-splitting op: serve with "
+                  "--enforce-eager or VLLM_GLM52_INDEXER_TOPK=vllm.")
 
 
 def apply_parser_patches() -> dict[str, bool]:
@@ -62,12 +69,5 @@ def apply_parser_patches() -> dict[str, bool]:
     """
     from vllm_glm52.patches import parse_token_ids
 
-    applied = {}
-    for name, module in (("parse_token_ids", parse_token_ids),):
-        try:
-            applied[name] = module.apply()
-        except (ImportError, AttributeError) as exc:
-            logger.warning("vllm-glm52: patch %s on %s not applied (%s); one-shot GLM parsing "
-                           "falls back to text-only tag detection.", name, PATCHES[name], exc)
-            applied[name] = False
-    return applied
+    return _apply({"parse_token_ids": parse_token_ids}, PATCHES,
+                  "one-shot GLM parsing falls back to text-only tag detection.")
