@@ -111,8 +111,8 @@ __device__ __forceinline__ uint32_t load_vec(const uint32_t* keys, int res_cap,
   return load_vec_global(base, v, i0, i1, kk);
 }
 
-// Calls f(kk, m, v) once for every vector v of the segment holding a valid index, with its
-// four keys and validity mask. NOTES: the per-element cost of a pass is what bounds this
+// Calls f(kk, m) once for every vector of the segment holding a valid index, with its four
+// keys and validity mask. NOTES: the per-element cost of a pass is what bounds this
 // kernel (an Nsight Compute run counted ~4 warp instructions per column before these sweeps),
 // so interior vectors (all four indices valid) go through loops with no masks and no
 // residency test: resident ones from shared memory, the rest from global memory kUnroll
@@ -133,7 +133,7 @@ __device__ __forceinline__ void radix_sweep(const uint32_t* keys, int res_cap,
     const uint4 q = *reinterpret_cast<const uint4*>(keys + 4 * v);
     const uint32_t kk[4] = {bits_to_key(q.x), bits_to_key(q.y), bits_to_key(q.z),
                             bits_to_key(q.w)};
-    f(kk, 0xfu, v);
+    f(kk, 0xfu);
   }
   for (int v0 = max(vr, vh); v0 < vt; v0 += kUnroll * kRThreads) {
     uint32_t kk[kUnroll][4];
@@ -151,7 +151,7 @@ __device__ __forceinline__ void radix_sweep(const uint32_t* keys, int res_cap,
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int v = v0 + u * kRThreads + t;
-      if (v < vt) f(kk[u], 0xfu, v);
+      if (v < vt) f(kk[u], 0xfu);
     }
   }
   const bool head = vh == 1, tail = (i1 & 3) != 0 && (vt != 0 || !head);
@@ -159,7 +159,7 @@ __device__ __forceinline__ void radix_sweep(const uint32_t* keys, int res_cap,
     const int v = t == 0 && head ? 0 : vt;
     uint32_t kk[4];
     const uint32_t m = load_vec(keys, res_cap, base, v, nv, i0, i1, kk);
-    f(kk, m, v);
+    f(kk, m);
   }
 }
 
@@ -345,7 +345,7 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
     keys[t] = __float_as_uint(base[t]);
   asm volatile("cp.async.wait_group 0;\n" ::: "memory");
   __syncthreads();
-  radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
+  radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m) {
 #pragma unroll
     for (int j = 0; j < 4; ++j)
       if ((m >> j) & 1u) atomicAdd(&s.hist[0][kk[j] >> 21], 1u);
@@ -376,7 +376,7 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
     // thread that has any; no per-element warp vote), then their bits 20..10 are histogrammed
     // from the list. If the list overflowed, the segment is swept again for the histogram.
     const uint32_t b0 = bucket;
-    radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
+    radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m) {
       uint32_t f = 0u;
 #pragma unroll
       for (int j = 0; j < 4; ++j) f |= static_cast<uint32_t>((kk[j] >> 21) == b0) << j;
@@ -399,7 +399,7 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
         for (uint32_t i = static_cast<uint32_t>(t); i < ncand; i += kRThreads)
           atomicAdd(&s.hist[1][(s.cand[i] >> 10) & (kRBins - 1)], 1u);
       } else {
-        radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
+        radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m) {
 #pragma unroll
           for (int j = 0; j < 4; ++j)
             if (((m >> j) & 1u) && (kk[j] >> 21) == b0)
@@ -491,7 +491,7 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
           if ((key >> 10) == pre) atomicAdd(&s.hist[0][key & 1023u], 1u);
         }
       } else {
-        radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m, int) {
+        radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m) {
 #pragma unroll
           for (int j = 0; j < 4; ++j)
             if (((m >> j) & 1u) && (kk[j] >> 10) == pre)
