@@ -48,7 +48,7 @@ cmps() {
   $P compare-scores $d/$2.json $d/$3.json > $d/cmps_$2_$3.json
   echo "-- $2 vs $3"; python3 -c "
 import json; d=json.load(open('$d/cmps_$2_$3.json'))
-print('  agree %.4f of %d, max lp diff %.4f, per prompt %s' % (d['top1_agreement'], d['positions'], d['max_logprob_diff'], [round(p['top1_agreement'], 3) for p in d['prompts']]))
+print('  agree %.4f of %d, lp diff median %.4f p90 %.4f max %.4f, per prompt %s' % (d['top1_agreement'], d['positions'], d['median_logprob_diff'], d['p90_logprob_diff'], d['max_logprob_diff'], [round(p['top1_agreement'], 3) for p in d['prompts']]))
 ds = d['disagreements']; print('  disagreements', len(ds), 'near-tie (<1e-2)', sum(x['near_tie'] for x in ds), 'max margin', round(max([max(x['margin_a'], x['margin_b']) for x in ds], default=0), 4))"
 }
 
@@ -213,6 +213,36 @@ for stage in "$@"; do
       done
       cmps $d score_tp1 score_tp2; cmps $d score_tp1 score_pp2
       cp $d/score_*.json $OUT/ 2>/dev/null ;;
+    tp-a|tp-b|tp-bf16)  # 2 GPUs: is TP=2's parting from TP=1 numerics or a bug? (FP8 tiny)
+      # Every engine generates and, in the same process, scores TP=1's sequences (teacher-forced).
+      # tp-a: ours TP=1, ours TP=2, the fp32 reference. tp-b: in-tree TP=2 and TP=1 (sorted,
+      # in-process), ours PP=2. tp-bf16: ours TP=1 / TP=2 on the BF16 checkpoint.
+      export VLLM_USE_DEEP_GEMM=0
+      q=fp8; [ $stage = tp-bf16 ] && q=bf16
+      m=$W/tiny-$q; E="--enforce-eager --gpu-mem 0.6"; d=$W/tp_$q; mkdir -p $d
+      gs() { local tag=$1; shift; log "gen+score $q $tag"
+        ptool $d $tag generate --model $m --prompts $W/prompts.json $E "$@" --out $d/gen_$tag.json \
+          --score-seqs $d/gen_tp1.json --score-out $d/score_$tag.json; }
+      if [ $stage != tp-b ]; then
+        log "gen+score $q tp1"
+        ptool $d tp1 generate --model $m --prompts $W/prompts.json $E --out $d/gen_tp1.json --score-out $d/score_tp1.json
+        gs tp2 --tp 2
+        cmpg $d gen_tp1 gen_tp2; cmps $d score_tp1 score_tp2
+        if [ $stage = tp-a ]; then
+          log "score $q reference"; ptool $d ref score --engine reference --model $m --seqs $d/gen_tp1.json --out $d/score_ref.json
+          cmps $d score_ref score_tp1; cmps $d score_ref score_tp2
+        fi
+      else
+        [ -f $d/gen_tp1.json ] || { echo "tp-b: run tp-a first (same warm machine)"; exit 2; }
+        VLLM_GLM52_DISABLE=1 gs intree_tp2 --tp 2
+        VLLM_GLM52_DISABLE=1 GLM52_PARITY_SORT_INTREE=1 gs intree_tp1
+        gs pp2 --pp 2
+        cmpg $d gen_tp1 gen_pp2; cmpg $d gen_tp1 gen_intree_tp1; cmpg $d gen_intree_tp1 gen_intree_tp2
+        cmpg $d gen_tp2 gen_intree_tp2
+        cmps $d score_tp1 score_pp2; cmps $d score_tp1 score_intree_tp1
+        cmps $d score_intree_tp1 score_intree_tp2; cmps $d score_tp2 score_intree_tp2
+      fi
+      (cd $d && tar czf $OUT/tp_$q.tgz *.json) ;;
     *) echo "unknown stage $stage"; exit 2 ;;
   esac
 done
