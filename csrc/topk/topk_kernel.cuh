@@ -142,6 +142,30 @@ __device__ __forceinline__ uint32_t cluster_sum(const uint32_t* ptr, int idx, in
   return ptr[idx];
 }
 
+// Cluster step of both kernels' output: thread 0 publishes this CTA's counts (#selected
+// above the threshold, #equal to it) in `x` (2 words written once per kernel), one cluster
+// barrier, then every thread adds up the lower ranks' counts (ties go to lower ranks first)
+// and, with kTotal, the above-threshold count over all ranks. Only for nc > 1 in a cluster.
+template <bool kTotal>
+__device__ __forceinline__ void exchange_counts(uint32_t* x, int nc, int r, uint32_t gt,
+                                                uint32_t eq, uint32_t& gt_before,
+                                                uint32_t& eq_before, uint32_t& gt_total) {
+  cg::cluster_group cl = cg::this_cluster();
+  if (threadIdx.x == 0) {
+    x[0] = gt;
+    x[1] = eq;
+  }
+  cl.sync();
+  for (int q = 0; q < (kTotal ? nc : r); ++q) {
+    const uint32_t* xq = cl.map_shared_rank(x, q);
+    if constexpr (kTotal) gt_total += xq[0];
+    if (q < r) {
+      gt_before += xq[0];
+      eq_before += xq[1];
+    }
+  }
+}
+
 // Block (and, for nc > 1, cluster) reduction of (min, max, sum). `xslot` is a 3-word
 // exchange area written once per kernel, so peers never see it rewritten.
 template <bool kCluster>
@@ -663,21 +687,8 @@ __global__ void __launch_bounds__(kThreads, 2) topk_rows_kernel(const Params p) 
   uint32_t gt_total = gt, gt_before = 0u, eq_before = 0u;
   if constexpr (kCluster) {
     if (nc > 1) {
-      cg::cluster_group cl = cg::this_cluster();
-      if (t == 0) {
-        s.x_counts[0] = gt;
-        s.x_counts[1] = eq;
-      }
-      cl.sync();
       gt_total = 0u;
-      for (int q = 0; q < nc; ++q) {
-        const uint32_t* x = cl.map_shared_rank(s.x_counts, q);
-        gt_total += x[0];
-        if (q < r) {
-          gt_before += x[0];
-          eq_before += x[1];
-        }
-      }
+      exchange_counts<true>(s.x_counts, nc, r, gt, eq, gt_before, eq_before, gt_total);
     }
   }
   const uint32_t need = uk - gt_total;  // tied values still to take, cluster-wide

@@ -67,6 +67,25 @@ int resident_clusters(Kernel kernel, int threads, size_t smem, unsigned cs) {
   return n;
 }
 
+// Both variants (per-row, cluster) of a kernel may use `bytes` of dynamic shared memory.
+template <class Kernel>
+cudaError_t allow_smem(Kernel per_row, Kernel cluster, size_t bytes) {
+  cudaError_t e = cudaFuncSetAttribute(per_row, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(bytes));
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(cluster, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(bytes));
+  return e;
+}
+
+// Clusters of 16 are "non-portable"; a device that refuses them just never gets them.
+template <class Kernel>
+void allow_16_cta_clusters(Kernel cluster) {
+  if (cudaFuncSetAttribute(cluster, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) !=
+      cudaSuccess)
+    (void)cudaGetLastError();
+}
+
 void init_device(int dev, DeviceInfo& info) {
   const size_t smem = sizeof(Smem);
   int optin = 0;
@@ -74,12 +93,7 @@ void init_device(int dev, DeviceInfo& info) {
   if (e == cudaSuccess)
     e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
   if (e == cudaSuccess && static_cast<size_t>(optin) < smem) e = cudaErrorInvalidConfiguration;
-  if (e == cudaSuccess)
-    e = cudaFuncSetAttribute(topk_rows_kernel<false>,
-                             cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-  if (e == cudaSuccess)
-    e = cudaFuncSetAttribute(topk_rows_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(smem));
+  if (e == cudaSuccess) e = allow_smem(topk_rows_kernel<false>, topk_rows_kernel<true>, smem);
   if (e == cudaSuccess)
     e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.blocks_per_sm,
                                                       topk_rows_kernel<false>, kThreads, smem);
@@ -87,10 +101,7 @@ void init_device(int dev, DeviceInfo& info) {
     info.err = e;
     return;
   }
-  // Clusters of 16 are "non-portable"; a device that refuses them just never gets them.
-  if (cudaFuncSetAttribute(topk_rows_kernel<true>,
-                           cudaFuncAttributeNonPortableClusterSizeAllowed, 1) != cudaSuccess)
-    (void)cudaGetLastError();
+  allow_16_cta_clusters(topk_rows_kernel<true>);
   for (int lg = 1; lg <= 4; ++lg)
     info.max_clusters[lg] = resident_clusters(topk_rows_kernel<true>, kThreads, smem, 1u << lg);
   // Radix kernel: the largest key store per CTA at one CTA per SM (all opt-in shared memory)
@@ -103,19 +114,14 @@ void init_device(int dev, DeviceInfo& info) {
     info.res_max = ((optin - hdr) / 4) & ~255;
     info.res_half = ((per_sm / 2 - 1024 - hdr) / 4) & ~255;
     if (info.res_half < kRTile) info.res_half = 0;
-    e = cudaFuncSetAttribute(topk_radix_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(radix_smem_bytes(info.res_max)));
+    e = allow_smem(topk_radix_kernel<false>, topk_radix_kernel<true>,
+                   radix_smem_bytes(info.res_max));
   }
-  if (e == cudaSuccess)
-    e = cudaFuncSetAttribute(topk_radix_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(radix_smem_bytes(info.res_max)));
   if (e != cudaSuccess) {
     info.err = e;
     return;
   }
-  if (cudaFuncSetAttribute(topk_radix_kernel<true>,
-                           cudaFuncAttributeNonPortableClusterSizeAllowed, 1) != cudaSuccess)
-    (void)cudaGetLastError();
+  allow_16_cta_clusters(topk_radix_kernel<true>);
   for (int full = 0; full < 2; ++full)
     for (int lg = 1; lg <= 4; ++lg)
       info.radix_clusters[full][lg] = resident_clusters(

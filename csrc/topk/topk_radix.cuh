@@ -65,6 +65,22 @@ __device__ __forceinline__ uint32_t bits_to_key(uint32_t b) {
   return b ^ (static_cast<uint32_t>(static_cast<int32_t>(b) >> 31) | 0x80000000u);
 }
 
+// Histogram of the next digit of a key list (the pass-1 candidates, or every CTA's lists
+// gathered): pass 1 (kPass2 = false) bins bits 20..10 of every key (all lie in the chosen top
+// bin); pass 2 bins bits 9..0 of the keys whose bits 31..10 equal `pre`. All threads call.
+template <bool kPass2>
+__device__ __forceinline__ void list_hist(uint32_t* h, const uint32_t* list, uint32_t n,
+                                          uint32_t pre) {
+  for (uint32_t i = threadIdx.x; i < n; i += kRThreads) {
+    const uint32_t key = list[i];
+    if constexpr (kPass2) {
+      if ((key >> 10) == pre) atomicAdd(&h[key & 1023u], 1u);
+    } else {
+      atomicAdd(&h[(key >> 10) & (kRBins - 1)], 1u);
+    }
+  }
+}
+
 // Keys of segment vector v (indices 4v..4v+3) from global memory, masked to [i0, i1).
 __device__ __forceinline__ uint32_t load_vec_global(const float* __restrict__ base, int v,
                                                     int i0, int i1, uint32_t (&kk)[4]) {
@@ -396,8 +412,7 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
       __syncthreads();
       ncand = s.ncand;  // uniform; final (nothing appends after this barrier)
       if (ncand <= static_cast<uint32_t>(kRCand)) {
-        for (uint32_t i = static_cast<uint32_t>(t); i < ncand; i += kRThreads)
-          atomicAdd(&s.hist[1][(s.cand[i] >> 10) & (kRBins - 1)], 1u);
+        list_hist<false>(s.hist[1], s.cand, ncand, 0u);
       } else {
         radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m) {
 #pragma unroll
@@ -442,8 +457,7 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
       }
       for (int i = t; i < kRBins; i += kRThreads) s.hist[0][i] = 0u;
       __syncthreads();
-      for (uint32_t i = static_cast<uint32_t>(t); i < off; i += kRThreads)
-        atomicAdd(&s.hist[0][(g[i] >> 10) & (kRBins - 1)], 1u);
+      list_hist<false>(s.hist[0], g, off, 0u);
       __syncthreads();
       radix_bucket<kRBins, false>(s, 1, s.hist[0], need, bucket, above, cnt, my_above, my_cnt);
       need -= above;
@@ -452,9 +466,7 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
       if (!ge) {  // radix_bucket's last barrier: every read of hist[0] is done
         for (int i = t; i < kRBins / 2; i += kRThreads) s.hist[0][i] = 0u;
         __syncthreads();
-        const uint32_t pre = thr >> 10;
-        for (uint32_t i = static_cast<uint32_t>(t); i < off; i += kRThreads)
-          if ((g[i] >> 10) == pre) atomicAdd(&s.hist[0][g[i] & 1023u], 1u);
+        list_hist<true>(s.hist[0], g, off, thr >> 10);
         __syncthreads();
         radix_bucket<kRBins / 2, false>(s, 1, s.hist[0], need, bucket, above, cnt, my_above,
                                         my_cnt);
@@ -486,10 +498,7 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
       // whole segment again when this CTA's list overflowed.
       const uint32_t pre = thr >> 10;
       if (ncand <= static_cast<uint32_t>(kRCand)) {
-        for (uint32_t i = static_cast<uint32_t>(t); i < ncand; i += kRThreads) {
-          const uint32_t key = s.cand[i];
-          if ((key >> 10) == pre) atomicAdd(&s.hist[0][key & 1023u], 1u);
-        }
+        list_hist<true>(s.hist[0], s.cand, ncand, pre);
       } else {
         radix_sweep<kU>(keys, res_cap, base, i0, i1, [&](const uint32_t(&kk)[4], uint32_t m) {
 #pragma unroll
@@ -517,19 +526,9 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
     // Step 6: output offsets. Selected keys above thr, then the tied ones in column order:
     // lower ranks first across the cluster.
     if constexpr (kCluster) {
-      if (nc > 1) {
-        cg::cluster_group cl = cg::this_cluster();
-        if (t == 0) {
-          s.x_counts[0] = my_gt;
-          s.x_counts[1] = my_eq;
-        }
-        cl.sync();
-        for (int q = 0; q < r; ++q) {
-          const uint32_t* x = cl.map_shared_rank(s.x_counts, q);
-          gt_before += x[0];
-          eq_before += x[1];
-        }
-      }
+      uint32_t unused = 0u;
+      if (nc > 1)
+        exchange_counts<false>(s.x_counts, nc, r, my_gt, my_eq, gt_before, eq_before, unused);
     }
   }
   const uint32_t quota = min(my_eq, need > eq_before ? need - eq_before : 0u);
