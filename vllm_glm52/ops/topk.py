@@ -30,6 +30,8 @@ import os
 
 import torch
 
+from vllm_glm52.ops.sort_rows import sort_rows_torch_, sort_rows_triton_, triton_applies
+
 logger = logging.getLogger("vllm.glm52.ops")
 
 __all__ = ["topk_prefill", "topk_decode", "top_k_per_row_prefill", "top_k_per_row_decode",
@@ -116,10 +118,12 @@ def clear_plan_cache() -> None:
 
 
 def sort_rows_(rows: torch.Tensor) -> None:
-    """Sorts each row of int32 ``rows`` [n, k] in place: ascending positions, -1 padding last."""
-    big = torch.iinfo(torch.int32).max
-    srt = torch.where(rows < 0, big, rows).sort(dim=-1).values
-    rows.copy_(srt.masked_fill_(srt == big, -1))
+    """Sorts each row of int32 ``rows`` [n, k] in place: ascending positions, -1 padding last.
+    One Triton kernel on CUDA (ops/sort_rows.py), torch.sort elsewhere; same result."""
+    if triton_applies(rows):
+        sort_rows_triton_(rows)
+    else:
+        sort_rows_torch_(rows)
 
 
 # ------------------------------------------------------------------------------------------
