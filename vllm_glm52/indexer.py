@@ -42,6 +42,8 @@ from vllm.v1.attention.backends.mla.indexer import (
 )
 from vllm.v1.kv_cache_interface import KVCacheSpec, MLAAttentionSpec
 
+from vllm_glm52.ops.sort_rows import sort_rows_
+
 logger = logging.getLogger("vllm.glm52")
 
 #: ``vllm`` (default): vLLM's ``sparse_attn_indexer`` op and its top-k kernels; ``glm52``: our
@@ -78,10 +80,7 @@ def topk_order() -> str:
 def _sort_topk_rows(buf: torch.Tensor, num_rows: int) -> None:
     """buf int32 [max_tokens, k]; rows [0, num_rows) in place: ascending, -1 padding last.
     (The whole buffer is the op's argument, as for vLLM's indexer op, so torch.compile sees
-    the mutation of the model buffer itself rather than of a view.) The import is here so
-    that the default pipeline does not load the top-k extension at model import."""
-    from vllm_glm52.ops.topk import sort_rows_
-
+    the mutation of the model buffer itself rather than of a view.)"""
     sort_rows_(buf[:num_rows])
 
 

@@ -3,11 +3,13 @@
 The indexer sorts every full layer's top-k rows once per step (``VLLM_GLM52_TOPK_ORDER=sorted``,
 the default) so that sparse attention sums its keys in one canonical order and runs are
 deterministic. ``torch.sort`` costs a chain of kernels per call (where, a segmented radix sort
-with its temporaries, masked_fill, copy back); measured end to end on one H100 (tiny BF16,
-interleaved engines, docs/benchmarks.md) the sort took the plugin from 0.96 / 1.00 / 1.08x
-in-tree throughput (order ``any``) to 0.79 / 0.87 / 0.84x at batch 1 / 32 / 128.
+with its temporaries, masked_fill, copy back). On one H100 (docs/benchmarks.md, session 5) this
+kernel sorts [1..128, 2048] rows in 21 us against 32-37 us (1.5-1.7x) and is 5-9% slower from
+2048 rows up (prefill chunks); the default configuration measured 1.00 / 1.03 / 1.04x in-tree
+throughput with it (0.79 / 0.87 / 0.84x with torch.sort in an earlier run of the same machine,
+whose drift accounts for part of that gap).
 
-:func:`sort_rows_triton_` is one Triton kernel: a program per row loads the row (``k`` <= 2048
+:func:`sort_rows_triton_` is one Triton kernel: a program per row loads the row (``k`` <= 4096
 int32, padded to a power of two), maps ``-1`` to INT32_MAX, sorts it in registers (bitonic,
 ``tl.sort``), maps INT32_MAX back to ``-1`` and stores it over the input. No temporaries, one
 launch, CUDA-graph capturable. :func:`sort_rows_torch_` is the reference (and the path for
@@ -67,3 +69,12 @@ def sort_rows_triton_(rows: torch.Tensor) -> None:
     block = triton.next_power_of_2(k)
     _sort_rows_kernel[(n,)](rows, rows.stride(0), K=k, BLOCK=block,
                             num_warps=8 if block >= 2048 else 4)
+
+
+def sort_rows_(rows: torch.Tensor) -> None:
+    """Sorts each row of int32 ``rows`` [n, k] in place: ascending positions, -1 padding last.
+    The Triton kernel where it applies (CUDA), torch.sort elsewhere; the same result."""
+    if triton_applies(rows):
+        sort_rows_triton_(rows)
+    else:
+        sort_rows_torch_(rows)

@@ -30,7 +30,7 @@ import os
 
 import torch
 
-from vllm_glm52.ops.sort_rows import sort_rows_torch_, sort_rows_triton_, triton_applies
+from vllm_glm52.ops.sort_rows import sort_rows_  # noqa: F401  (re-exported)
 
 logger = logging.getLogger("vllm.glm52.ops")
 
@@ -115,15 +115,6 @@ def writes_sorted(logits: torch.Tensor) -> bool:
 
 def clear_plan_cache() -> None:
     _radix_planned.cache_clear()
-
-
-def sort_rows_(rows: torch.Tensor) -> None:
-    """Sorts each row of int32 ``rows`` [n, k] in place: ascending positions, -1 padding last.
-    One Triton kernel on CUDA (ops/sort_rows.py), torch.sort elsewhere; same result."""
-    if triton_applies(rows):
-        sort_rows_triton_(rows)
-    else:
-        sort_rows_torch_(rows)
 
 
 # ------------------------------------------------------------------------------------------
