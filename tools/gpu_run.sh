@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU-host driver: one stage per device call, logs and JSON under $OUT.
-#   bash tools/gpu_run.sh setup|parity-bf16|parity-fp8|bench|serve|multi ...
+#   bash tools/gpu_run.sh setup|parity-bf16|parity-fp8|bench|serve|tp-a|tp-b ...
 # Assumes the vLLM bundle is staged in /root/stage (shared/gpu/README.md).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -188,35 +188,12 @@ for stage in "$@"; do
     topk)
       topk_tests -q
       log topk-bench; python3 benchmarks/bench_topk.py 2>&1 | tail -45 ;;
-    multi-a|multi-b|multi)  # 2 GPUs: TP=1 / PP=2 (stage 2 starts on shared layer 4) / TP=2, FP8 tiny
-      # multi-a: TP=1 and PP=2; multi-b: TP=2 and the comparisons (each fits one 600 s call;
-      # runs persist in $W/multi while the machine stays warm, copies land in $OUT).
-      export VLLM_USE_DEEP_GEMM=0  # skip DeepGEMM JIT of every GEMM shape (minutes per engine)
-      m=$W/tiny-fp8; E="--enforce-eager --gpu-mem 0.6"; d=$W/multi; mkdir -p $d
-      gen() { local tag=$1; shift; log "gen $tag"; ptool $d $tag generate --model $m --prompts $W/prompts.json $E "$@" --out $d/gen_$tag.json; }
-      if [ $stage != multi-b ]; then
-        gen tp1
-        gen pp2 --pp 2; grep -h -m2 "across the stage" $d/log_pp2.txt | cut -c1-200
-        [ -n "${WITH_INTREE:-}" ] && VLLM_GLM52_DISABLE=1 gen intree_pp2 --pp 2
-      fi
-      [ $stage != multi-a ] && gen tp2 --tp 2
-      cmpg $d gen_tp1 gen_pp2; cmpg $d gen_tp1 gen_intree_pp2; cmpg $d gen_tp1 gen_tp2
-      cp $d/*.json $OUT/ 2>/dev/null ;;
-    multi-scores)  # 2 GPUs: TP=2 / PP=2 teacher-forced on TP=1's sequences (needs multi-a first)
-      # Separates numerics from a bug where greedy outputs part: agreement on identical inputs.
-      export VLLM_USE_DEEP_GEMM=0
-      m=$W/tiny-fp8; E="--enforce-eager --gpu-mem 0.6"; d=$W/multi
-      [ -f $d/gen_tp1.json ] || { echo "multi-scores: run multi-a first"; exit 2; }
-      for cfg in "tp1" "tp2 --tp 2" "pp2 --pp 2"; do
-        set -- $cfg; tag=$1; shift; log "score $tag"
-        ptool $d score_$tag score --model $m --seqs $d/gen_tp1.json $E "$@" --out $d/score_$tag.json
-      done
-      cmps $d score_tp1 score_tp2; cmps $d score_tp1 score_pp2
-      cp $d/score_*.json $OUT/ 2>/dev/null ;;
     tp-a|tp-b|tp-bf16)  # 2 GPUs: is TP=2's parting from TP=1 numerics or a bug? (FP8 tiny)
       # Every engine generates and, in the same process, scores TP=1's sequences (teacher-forced).
       # tp-a: ours TP=1, ours TP=2, the fp32 reference. tp-b: in-tree TP=2 and TP=1 (sorted,
-      # in-process), ours PP=2. tp-bf16: ours TP=1 / TP=2 on the BF16 checkpoint.
+      # in-process), ours PP=2 (stage 2 starts on shared layer 4), with WITH_INTREE=1 also
+      # in-tree PP=2. tp-bf16: ours TP=1 / TP=2 on the BF16 checkpoint. Runs persist in $W/tp_*
+      # while the machine stays warm (tp-b needs tp-a's TP=1 run).
       export VLLM_USE_DEEP_GEMM=0
       q=fp8; [ $stage = tp-bf16 ] && q=bf16
       m=$W/tiny-$q; E="--enforce-eager --gpu-mem 0.6"; d=$W/tp_$q; mkdir -p $d
@@ -236,8 +213,9 @@ for stage in "$@"; do
         [ -f $d/gen_tp1.json ] || { echo "tp-b: run tp-a first (same warm machine)"; exit 2; }
         VLLM_GLM52_DISABLE=1 gs intree_tp2 --tp 2
         VLLM_GLM52_DISABLE=1 GLM52_PARITY_SORT_INTREE=1 gs intree_tp1
-        gs pp2 --pp 2
-        cmpg $d gen_tp1 gen_pp2; cmpg $d gen_tp1 gen_intree_tp1; cmpg $d gen_intree_tp1 gen_intree_tp2
+        gs pp2 --pp 2; grep -h -m2 "across the stage" $d/log_pp2.txt | cut -c1-200
+        [ -n "${WITH_INTREE:-}" ] && VLLM_GLM52_DISABLE=1 gs intree_pp2 --pp 2
+        cmpg $d gen_tp1 gen_pp2; cmpg $d gen_tp1 gen_intree_pp2; cmpg $d gen_tp1 gen_intree_tp1; cmpg $d gen_intree_tp1 gen_intree_tp2
         cmpg $d gen_tp2 gen_intree_tp2
         cmps $d score_tp1 score_pp2; cmps $d score_tp1 score_intree_tp1
         cmps $d score_intree_tp1 score_intree_tp2; cmps $d score_tp2 score_intree_tp2

@@ -146,16 +146,16 @@ def _engine_name() -> str:
 def cmd_score(args) -> dict:
     """Teacher-forced: this engine's logprobs on another run's prompt+generated tokens."""
     seqs = json.load(open(args.seqs))["runs"]
-    full = [r["prompt"] + r["tokens"] for r in seqs]
     t0 = time.time()
-    rows = []
     if args.engine == "reference":
         import torch
 
         from vllm_glm52.reference import ReferenceGLM52
 
         ref = ReferenceGLM52.from_pretrained(args.model, device="cuda")
-        for r, ids in zip(seqs, full):
+        rows = []
+        for r in seqs:
+            ids = r["prompt"] + r["tokens"]
             with torch.no_grad():
                 lp = torch.log_softmax(ref.forward(torch.tensor(ids, device="cuda")).double(),
                                        -1)

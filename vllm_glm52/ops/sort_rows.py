@@ -63,6 +63,11 @@ def sort_rows_triton_(rows: torch.Tensor) -> None:
         raise ValueError(f"sort_rows_triton_: need CUDA int32 [n, k <= {MAX_SORT_K}] rows with "
                          f"unit column stride, got {rows.dtype} {tuple(rows.shape)} on "
                          f"{rows.device} (strides {rows.stride()}); use sort_rows_torch_")
+    _launch(rows)
+
+
+def _launch(rows: torch.Tensor) -> None:
+    """The launch itself, for rows :func:`triton_applies` accepted."""
     n, k = rows.shape
     if n == 0 or k <= 1:
         return
@@ -75,6 +80,6 @@ def sort_rows_(rows: torch.Tensor) -> None:
     """Sorts each row of int32 ``rows`` [n, k] in place: ascending positions, -1 padding last.
     The Triton kernel where it applies (CUDA), torch.sort elsewhere; the same result."""
     if triton_applies(rows):
-        sort_rows_triton_(rows)
+        _launch(rows)  # checked just above: the op runs once per full layer per step
     else:
         sort_rows_torch_(rows)
