@@ -47,26 +47,34 @@ def load_vllm_ops() -> tuple[dict, str]:
         return {}, "n/a"
 
 
-def forced(algo: int, fn, cluster: int = 0):
-    """fn with our launcher forced to one kernel (0 stream, 1 radix) and, if given, a cluster
-    size. The choice is made at launch, so a CUDA graph captured through this replays it."""
+ALGO_NAMES = ["stream", "radix", "regs"]
+REGS_MAX_COLS = 20477  # the regs kernel's widest rows
+
+
+def forced(algo: int, fn, cluster: int = 0, threads: int = 0):
+    """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs) and, if given, a
+    cluster size (radix) or CTA size (regs). The choice is made at launch, so a CUDA graph
+    captured through this replays it."""
     def run(i):
-        torch.ops._C_glm52.topk_force(algo, cluster)
+        torch.ops._C_glm52.topk_force(algo, cluster, threads)
         try:
             return fn(i)
         finally:
-            torch.ops._C_glm52.topk_force(-1, 0)
+            torch.ops._C_glm52.topk_force(-1, 0, 0)
     return run
 
 
-def with_variants(ours) -> dict:
-    return {"ours": ours, "ours radix": forced(1, ours), "ours stream": forced(0, ours)}
+def with_variants(ours, n: int) -> dict:
+    ops = {"ours": ours, "ours radix": forced(1, ours), "ours stream": forced(0, ours)}
+    if n <= REGS_MAX_COLS:
+        ops["ours regs"] = forced(2, ours)
+    return ops
 
 
 def decode_ops(logits_list, lens, out, have, major):
     """name -> fn(i) on rotating input i. logits [rows, n]; lens [rows] int32."""
     rows, n = logits_list[0].shape
-    ops = with_variants(lambda i: torch.ops._C_glm52.topk_decode(logits_list[i], lens, out, K, 1))
+    ops = with_variants(lambda i: torch.ops._C_glm52.topk_decode(logits_list[i], lens, out, K, 1), n)
     ws = torch.zeros(1024 * 1024, dtype=torch.uint8, device=DEV)  # RADIX_TOPK_WORKSPACE_SIZE
     if have.get("top_k_per_row_decode"):
         ops["vllm top_k_per_row"] = lambda i: torch.ops._C.top_k_per_row_decode(
@@ -84,7 +92,8 @@ def decode_ops(logits_list, lens, out, have, major):
 
 def prefill_ops(logits_list, ks, ke, out, have):
     rows, n = logits_list[0].shape
-    ops = with_variants(lambda i: torch.ops._C_glm52.topk_prefill(logits_list[i], ks, ke, out, K))
+    ops = with_variants(lambda i: torch.ops._C_glm52.topk_prefill(logits_list[i], ks, ke, out, K),
+                        n)
     if have.get("top_k_per_row_prefill"):
         ops["vllm top_k_per_row"] = lambda i: torch.ops._C.top_k_per_row_prefill(
             logits_list[i], ks, ke, out, rows, logits_list[i].stride(0), 1, K)
@@ -204,9 +213,10 @@ def main() -> int:
         decode = [(1, 131072), (64, 131072), (256, 1048576)]
         prefill = [(8192, 65536)]
     cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk",
-            "ours radix", "ours stream"]
+            "ours radix", "ours stream", "ours regs"]
     lines = []
     sweep = []
+    regs_sweep = []
     t_start = time.time()
     for phase, shapes in (("decode", decode), ("prefill", prefill)):
         for rows, n in shapes:
@@ -239,11 +249,19 @@ def main() -> int:
                     if rows * c <= 4 * props.multi_processor_count:
                         sw[f"C={c}"], _ = time_op(forced(1, ops["ours"], c), nbuf)
                 sweep.append(sw)
+            if args.sweep and n <= REGS_MAX_COLS:
+                rw = {"shape": f"{phase} {rows}x{n}"}
+                for th in (256, 512, 1024):
+                    if int(forced(2, lambda i: torch.ops._C_glm52.topk_plan(rows, n), 0, th)(0)[0]) == 2:
+                        rw[f"T={th}"], _ = time_op(forced(2, ops["ours"], 0, th), nbuf)
+                regs_sweep.append(rw)
+                print("  regs sweep " + " ".join(f"{k} {v:.4f}" for k, v in rw.items()
+                                                 if k != "shape"), flush=True)
                 print("  radix sweep " + " ".join(f"{k} {v:.4f}" for k, v in sw.items()
                                                   if k != "shape"), flush=True)
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
-            for name in ("ours", "ours radix", "ours stream"):
+            for name in [m for m in ("ours", "ours radix", "ours stream", "ours regs") if m in ops]:
                 out.fill_(-1)
                 ops[name](0)
                 if not check_values(logits_list[0], starts, ends, out):
@@ -253,7 +271,7 @@ def main() -> int:
             vl = [res[c] for c in cols[:3] if c in res]
             best = min(vl) if vl else None
             algo, c, res_cap = torch.ops._C_glm52.topk_plan(rows, n)
-            cl = f"{['stream', 'radix'][algo]} C={c}"
+            cl = f"{ALGO_NAMES[algo]} C={c}" + (f" T={res_cap}" if algo == 2 else "")
             row = {
                 "shape": f"{phase} {rows}x{n}",
                 "plan": cl,
@@ -285,9 +303,9 @@ def main() -> int:
         return f"{v:.4f}"
 
     md = [f"Indexer top-k, median ms per call. {head}.",
-          "plan = the kernel and CTAs per row (cluster size) our launcher chose (ours); ours radix / "
-          "ours stream = each kernel forced; x best vLLM = best applicable "
-          "vLLM op time / ours; % copy BW = one read of the visible logits at our speed, as a "
+          "plan = the kernel and CTAs per row (cluster size; T = regs threads per CTA) our "
+          "launcher chose (ours); ours radix / ours stream / ours regs = each kernel forced; "
+          "x best vLLM = best applicable vLLM op time / ours; % copy BW = one read of the visible logits at our speed, as a "
           "share of D2D copy bandwidth.", "",
           "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
     md += ["| " + " | ".join(fmt(r[h], h) for h in hdr) + " |" for r in lines]
@@ -297,6 +315,12 @@ def main() -> int:
                "| shape | " + " | ".join(cs) + " |", "|" + "---|" * (len(cs) + 1)]
         md += ["| " + r["shape"] + " | " + " | ".join(f"{r[c]:.4f}" if c in r else "n.a."
                                                       for c in cs) + " |" for r in sweep]
+    if regs_sweep:
+        ts = [f"T={t}" for t in (256, 512, 1024)]
+        md += ["", "Regs kernel forced to each CTA size (threads), median ms:", "",
+               "| shape | " + " | ".join(ts) + " |", "|" + "---|" * (len(ts) + 1)]
+        md += ["| " + r["shape"] + " | " + " | ".join(f"{r[t]:.4f}" if t in r else "n.a."
+                                                      for t in ts) + " |" for r in regs_sweep]
     text = "\n".join(md)
     print("\n" + text)
     if os.environ.get("OUT"):

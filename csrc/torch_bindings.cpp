@@ -14,7 +14,7 @@ void glm52_topk_prefill(const at::Tensor& logits, const at::Tensor& row_starts,
 void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
                        at::Tensor& indices, int64_t k, int64_t next_n);
 std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols);
-void glm52_topk_force(int64_t algo, int64_t cluster);
+void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads);
 
 // Compute capabilities (major * 10 + minor) this binary has machine code for.
 std::vector<int64_t> glm52_built_archs() {
@@ -27,12 +27,12 @@ std::vector<int64_t> glm52_built_archs() {
 
 TORCH_LIBRARY(_C_glm52, ops) {
   ops.def("built_archs() -> int[]", &glm52_built_archs);
-  // [algo (0 stream, 1 radix), CTAs per row, radix resident keys] the launcher would use on
-  // the current CUDA device (benchmarks / tests)
+  // [algo (0 stream, 1 radix, 2 regs), CTAs per row, radix resident keys or regs threads]
+  // the launcher would use on the current CUDA device (benchmarks / tests)
   ops.def("topk_plan(int num_rows, int num_cols) -> int[]", &glm52_topk_plan);
-  // later launches: algo -1 automatic, 0 streaming, 1 radix; cluster 0 automatic or 1..16
-  // CTAs per row (benchmarks / tests)
-  ops.def("topk_force(int algo, int cluster=0) -> ()", &glm52_topk_force);
+  // later launches: algo -1 automatic, 0 streaming, 1 radix, 2 regs; cluster 0 automatic or
+  // 1..16 CTAs per row; threads 0 automatic or 256|512|1024 (regs) (benchmarks / tests)
+  ops.def("topk_force(int algo, int cluster=0, int threads=0) -> ()", &glm52_topk_force);
   // logits [rows, n] fp32; row_starts/row_ends [rows] int32; indices [rows, k] int32 (out)
   ops.def(
       "topk_prefill(Tensor logits, Tensor row_starts, Tensor row_ends, Tensor! indices, "

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_topk  # noqa: E402  (time_op, K)
 
 K = bench_topk.K
-ALGOS = {"stream": 0, "radix": 1}
+ALGOS = {"stream": 0, "radix": 1, "regs": 2}
 
 
 def make(dist: str, rows: int, cols: int) -> torch.Tensor:
@@ -50,7 +50,7 @@ def call(x: torch.Tensor, out: torch.Tensor, lens: torch.Tensor, algo: str, clus
     try:
         torch.ops._C_glm52.topk_decode(x, lens, out, K, 1)
     finally:
-        torch.ops._C_glm52.topk_force(-1, 0)
+        torch.ops._C_glm52.topk_force(-1, 0, 0)
 
 
 def time_one(dist, rows, cols, algo, cluster, nbuf=4) -> float:

@@ -41,16 +41,18 @@ struct Params {
 // call on the device has run the set-up eagerly.
 cudaError_t launch_topk(const Params& p, cudaStream_t stream);
 
-// Kernels: kAlgoRadix (topk_radix.cuh: one HBM read into shared memory, exact radix passes
-// on chip, rows written sorted) for segments that mostly fit in shared memory, kAlgoStream
-// (topk_kernel.cuh: one streaming read with a running threshold, rows in any order) for the
-// rest. VLLM_GLM52_TOPK_ALGO=radix|stream (read once per process) forces one.
-enum Algo : int { kAlgoStream = 0, kAlgoRadix = 1 };
+// Kernels: kAlgoRegs (topk_regs.cuh: rows of up to 20477 columns held in registers, one CTA
+// per row, rows written sorted), kAlgoRadix (topk_radix.cuh: one HBM read into shared memory,
+// exact radix passes on chip, rows written sorted) for segments that mostly fit in shared
+// memory, kAlgoStream (topk_kernel.cuh: one streaming read with a running threshold, rows in
+// any order) for the rest. VLLM_GLM52_TOPK_ALGO=regs|radix|stream (read once per process)
+// forces one; a forced regs kernel runs only where the rows fit it (else the radix kernel).
+enum Algo : int { kAlgoStream = 0, kAlgoRadix = 1, kAlgoRegs = 2 };
 
 struct Plan {
   int algo;     // Algo, -1 if the device cannot run the kernels
   int cluster;  // CTAs per row
-  int res_cap;  // radix: keys kept in shared memory per CTA
+  int res_cap;  // radix: keys kept in shared memory per CTA; regs: threads per CTA
 };
 
 // What launch_topk does for these sizes on the current device.
@@ -58,9 +60,10 @@ struct Plan {
 Plan planned_launch(int num_rows, int num_cols);
 
 // Overrides VLLM_GLM52_TOPK_ALGO / VLLM_GLM52_TOPK_CLUSTER for later launches in this process:
-// algo kAlgoStream, kAlgoRadix or -1 (automatic); cluster 1|2|4|8|16 (radix kernel, where the
-// device allows it) or 0 (automatic). Benchmarks and tests compare the kernels in one process.
-void set_forced(int algo, int cluster);
+// algo an Algo or -1 (automatic); cluster 1|2|4|8|16 (radix kernel, where the device allows it)
+// or 0 (automatic); threads 256|512|1024 (regs kernel) or 0 (automatic). Benchmarks and tests
+// compare the kernels in one process.
+void set_forced(int algo, int cluster, int threads);
 
 }  // namespace topk
 }  // namespace glm52

@@ -8,6 +8,7 @@
 
 #include "topk_kernel.cuh"
 #include "topk_radix.cuh"
+#include "topk_regs.cuh"
 
 namespace glm52 {
 namespace topk {
@@ -37,6 +38,7 @@ DeviceInfo g_info[kMaxDevices];
 constexpr int kUnset = -2;
 std::atomic<int> g_forced_algo{kUnset};
 std::atomic<int> g_forced_cluster{0};  // set_forced's cluster size, 0 = automatic
+std::atomic<int> g_forced_threads{0};  // set_forced's regs-kernel CTA size, 0 = automatic
 std::once_flag g_once[kMaxDevices];
 
 // Makes `cfg` launch clusters of `cs` CTAs along x (`attr` must outlive the launch or query).
@@ -131,6 +133,7 @@ void init_device(int dev, DeviceInfo& info) {
     const std::string v(env);
     if (v == "stream") info.forced_algo = kAlgoStream;
     if (v == "radix") info.forced_algo = kAlgoRadix;
+    if (v == "regs") info.forced_algo = kAlgoRegs;
   }
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_CLUSTER")) {
     const int v = std::atoi(env);
@@ -221,11 +224,56 @@ Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
   return pl;
 }
 
+// Regs kernel configurations: CTA sizes, and float4 per thread (the smallest that holds the
+// row is used). NOTES: 512 threads (two CTAs per SM at 64 registers) up to 10237 columns, then
+// 1024; the register budget caps a thread at 5 float4 (20 keys) without spills.
+constexpr int kRegsThreads[3] = {256, 512, 1024};
+constexpr int kRegsVecs[3] = {2, 3, 5};
+
+// The regs kernel's CTA size for rows of num_cols columns (`threads` 0: automatic), 0 if the
+// rows do not fit it.
+int plan_regs(int num_cols, int threads) {
+  if (threads == 0) threads = num_cols <= regs_capacity(512, 5) ? 512 : 1024;
+  return num_cols <= regs_capacity(threads, kRegsVecs[2]) ? threads : 0;
+}
+
+int regs_vecs(int threads, int num_cols) {
+  for (int v : kRegsVecs)
+    if (num_cols <= regs_capacity(threads, v)) return v;
+  return 0;
+}
+
+using RegsKernel = void (*)(const Params);
+
+template <int kT>
+RegsKernel regs_kernel_for(int vecs) {
+  switch (vecs) {
+    case 2: return topk_regs_kernel<kT, 2>;
+    case 3: return topk_regs_kernel<kT, 3>;
+    default: return topk_regs_kernel<kT, 5>;
+  }
+}
+
+RegsKernel regs_kernel(int threads, int vecs) {
+  switch (threads) {
+    case 256: return regs_kernel_for<256>(vecs);
+    case 512: return regs_kernel_for<512>(vecs);
+    default: return regs_kernel_for<1024>(vecs);
+  }
+}
+
 Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols) {
   Plan pl = plan_radix(info, num_rows, num_cols);
   const int override_algo = g_forced_algo.load(std::memory_order_relaxed);
   const int forced = override_algo == kUnset ? info.forced_algo : override_algo;
   if (forced >= 0) pl.algo = forced;
+  if (forced < 0 || forced == kAlgoRegs) {
+    // Short rows: the regs kernel (its rows never take a cluster); a forced regs kernel on
+    // rows it cannot hold runs the radix kernel.
+    const int threads = plan_regs(num_cols, g_forced_threads.load(std::memory_order_relaxed));
+    if (threads > 0) return Plan{kAlgoRegs, 1, threads};
+    if (forced == kAlgoRegs) pl.algo = kAlgoRadix;
+  }
   if (pl.algo == kAlgoStream) {
     pl.cluster = choose_cluster(info, num_rows, num_cols);
     pl.res_cap = 0;
@@ -241,9 +289,11 @@ Plan planned_launch(int num_rows, int num_cols) {
   return info == nullptr ? Plan{-1, 0, 0} : plan_launch(*info, num_rows, num_cols);
 }
 
-void set_forced(int algo, int cluster) {
-  g_forced_algo.store(algo == kAlgoStream || algo == kAlgoRadix ? algo : -1,
+void set_forced(int algo, int cluster, int threads) {
+  g_forced_algo.store(algo == kAlgoStream || algo == kAlgoRadix || algo == kAlgoRegs ? algo : -1,
                       std::memory_order_relaxed);
+  g_forced_threads.store(threads == 256 || threads == 512 || threads == 1024 ? threads : 0,
+                         std::memory_order_relaxed);
   g_forced_cluster.store(cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
                          cluster == 16 ? cluster : 0, std::memory_order_relaxed);
 }
@@ -259,6 +309,13 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   const bool radix = pl.algo == kAlgoRadix;
 
   cudaLaunchConfig_t cfg = {};
+  if (pl.algo == kAlgoRegs) {
+    const int threads = pl.res_cap;
+    cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
+    cfg.blockDim = dim3(static_cast<unsigned>(threads));
+    cfg.stream = stream;
+    return cudaLaunchKernelEx(&cfg, regs_kernel(threads, regs_vecs(threads, p.num_cols)), p);
+  }
   cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
   cfg.blockDim = dim3(radix ? kRThreads : kThreads);
   cfg.dynamicSmemBytes = radix ? radix_smem_bytes(pl.res_cap) : sizeof(Smem);

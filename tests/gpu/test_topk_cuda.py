@@ -57,8 +57,8 @@ def _check(logits, starts, ends, got, k, seed, what):
     """Exact equality with the fallback as sets; values equal to torch.topk's; rows sorted
     (ascending, -1 last) when the launcher picked the radix kernel."""
     algo, c, res = torch.ops._C_glm52.topk_plan(*logits.shape)
-    what = f"{what} [{['stream', 'radix'][algo]} C={c} res={res}]"
-    if algo == 1:
+    what = f"{what} [{ALGO_NAMES[algo]} C={c} res={res}]"
+    if algo in T.SORTED_ALGOS:
         big = torch.iinfo(torch.int32).max
         want = torch.where(got < 0, big, got).sort(dim=1).values
         want = want.masked_fill(want == big, -1)
@@ -82,7 +82,11 @@ def _check(logits, starts, ends, got, k, seed, what):
         assert torch.equal(want, have), f"{what} seed={seed}: row {r} values differ"
 
 
-@pytest.fixture(params=[1, 0], ids=["radix", "stream"])
+ALGO_NAMES = ["stream", "radix", "regs"]
+REGS_MAX_COLS = 20477  # the regs kernel's widest rows (1024 threads x 5 float4, less 3)
+
+
+@pytest.fixture(params=[1, 0, 2], ids=["radix", "stream", "regs"])
 def algo(request):
     """Runs the test with each kernel forced (the launcher's choice is size-dependent)."""
     torch.ops._C_glm52.topk_force(request.param)
@@ -90,13 +94,21 @@ def algo(request):
     torch.ops._C_glm52.topk_force(-1)
 
 
+def _regs_fits(algo: int, n: int) -> None:
+    """A forced regs kernel runs the radix kernel on rows wider than it holds: the radix case
+    covers those already."""
+    if algo == 2 and n > REGS_MAX_COLS:
+        pytest.skip(f"regs kernel holds rows up to {REGS_MAX_COLS} columns (radix runs)")
+
+
 KINDS = ["randn", "ties", "ties10", "neginf", "equal", "ascending", "descending", "recent"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("rows, n", [(1, 131072), (4, 300000), (8, 65536), (64, 32768),
-                                     (300, 9000), (16, 1000000)])
+                                     (300, 9000), (16, 1000000), (64, 4096), (33, 20000)])
 def test_decode_rows(kind, rows, n, algo):
+    _regs_fits(algo, n)
     g, seed = _gen()
     k = 2048
     logits = _logits(rows, n, kind, g)
@@ -114,8 +126,10 @@ def test_decode_rows(kind, rows, n, algo):
 def test_decode_edge_lengths(k, kind, algo):
     """Lengths 0, 1, k-1, k, k+1, around tile/segment boundaries, full stride; odd stride."""
     g, seed = _gen()
-    stride = 70001  # odd: rows are not 16-byte aligned, exercises head/tail scalars
-    lens = [0, 1, k - 1, k, k + 1, 3071, 3072, 3073, 3 * 3072 + 1, 6145, 40000, stride]
+    # odd: rows are not 16-byte aligned, exercises head/tail scalars
+    stride = 20001 if algo == 2 else 70001
+    lens = [0, 1, k - 1, k, k + 1, 3071, 3072, 3073, 3 * 3072 + 1, 6145, min(40000, stride - 2),
+            stride]
     rows = len(lens)
     logits = _logits(rows, stride, kind, g)
     lens_t = torch.tensor(lens, dtype=torch.int32, device=DEV)
@@ -133,11 +147,11 @@ def test_decode_edge_lengths(k, kind, algo):
 def test_decode_mtp(next_n, algo):
     """vLLM's next_n forms: 1-D [B] lengths (len = L - next_n + j + 1) and 2-D [B, next_n]."""
     g, seed = _gen()
-    B, stride, k = 6, 100000, 2048
+    B, stride, k = 6, 20000 if algo == 2 else 100000, 2048
     rows = B * next_n
     logits = _logits(rows, stride, "ties10", g)
-    L = torch.tensor([next_n, 2049, 2048 + next_n, 50000, 99999, stride], dtype=torch.int32,
-                     device=DEV)
+    L = torch.tensor([next_n, 2049, 2048 + next_n, stride // 2, stride - 1, stride],
+                     dtype=torch.int32, device=DEV)
     per_row = (L[:, None] - next_n + torch.arange(next_n, device=DEV)[None, :] + 1).int()
     out1 = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
     out2 = out1.clone()
@@ -154,6 +168,7 @@ def test_decode_mtp(next_n, algo):
 def test_prefill_causal(kind, rows, n, algo):
     """A chunk of the last `rows` queries of several requests packed in [rows, n] logits:
     row r sees [ks, ke) with ks the request's key offset and ke = ks + ctx + r_local + 1."""
+    _regs_fits(algo, n)
     g, seed = _gen()
     k = 2048
     logits = _logits(rows, n, kind, g)
@@ -171,11 +186,13 @@ def test_prefill_causal(kind, rows, n, algo):
 
 def test_strided_logits_and_output_view(algo):
     g, seed = _gen()
-    big = _logits(16, 50001, "randn", g)
-    logits = big[:, 3:45003]  # misaligned rows, stride(0) = 50001
+    width = 20001 if algo == 2 else 50001  # odd
+    big = _logits(16, width, "randn", g)
+    logits = big[:, 3:width - 998]  # misaligned rows, stride(0) = width
     buf = torch.full((20, 2048), POISON, dtype=torch.int32, device=DEV)
     out = buf[2:18]
-    lens = torch.randint(1, 45001, (16,), generator=g, device=DEV, dtype=torch.int32)
+    lens = torch.randint(1, logits.shape[1] + 1, (16,), generator=g, device=DEV,
+                         dtype=torch.int32)
     T.topk_decode(logits, lens, out, 2048)
     _check(logits, torch.zeros_like(lens), lens, out, 2048, seed, "strided")
     assert (buf[:2] == POISON).all() and (buf[18:] == POISON).all(), "wrote outside the view"
@@ -184,6 +201,7 @@ def test_strided_logits_and_output_view(algo):
 @pytest.mark.parametrize("rows, n", [(1, 262144), (32, 65536), (256, 8192)])
 def test_cuda_graph_replay(rows, n, algo):
     """Capture once, replay on fresh inputs copied into the captured buffers; dirty outputs."""
+    _regs_fits(algo, n)
     g, seed = _gen()
     k = 2048
     logits = torch.empty(rows, n, device=DEV)
@@ -206,21 +224,53 @@ def test_cuda_graph_replay(rows, n, algo):
 
 
 def test_writes_sorted_follows_the_plan():
-    """The indexer skips its row sort exactly when the radix kernel runs (it writes sorted)."""
+    """The indexer skips its row sort exactly when the radix or regs kernel runs (they write
+    sorted); short rows plan the regs kernel, and forcing it on wider rows runs radix."""
     g, seed = _gen()
     for rows, n in [(1, 4096), (64, 131072), (256, 1 << 20)]:
         logits = _logits(rows, n, "randn", g)
-        for force in (-1, 0, 1):
+        for force in (-1, 0, 1, 2):
             torch.ops._C_glm52.topk_force(force)
             T.clear_plan_cache()
             try:
                 algo = int(torch.ops._C_glm52.topk_plan(rows, n)[0])
-                assert T.writes_sorted(logits) == (algo == 1), (rows, n, force)
-                if force >= 0:
+                assert T.writes_sorted(logits) == (algo in (1, 2)), (rows, n, force)
+                if force in (0, 1):
                     assert algo == force
+                if force == 2 or (force == -1 and n <= REGS_MAX_COLS):
+                    assert algo == (2 if n <= REGS_MAX_COLS else 1), (rows, n, force)
             finally:
                 torch.ops._C_glm52.topk_force(-1)
                 T.clear_plan_cache()
+
+
+@pytest.mark.parametrize("threads", [256, 512, 1024])
+@pytest.mark.parametrize("kind", ["randn", "ties", "equal", "descending"])
+def test_regs_kernel_sizes(threads, kind):
+    """The regs kernel at each CTA size on rows at and around each of its capacities (4 x threads
+    x {2, 3, 5} float4, less 3 for a misaligned start), aligned and misaligned, with lengths
+    that end inside a vector; wider rows run the radix kernel."""
+    g, seed = _gen()
+    k = 2048
+    caps = [4 * threads * v - 3 for v in (2, 3, 5)]
+    for n in sorted({2051, 4096, *caps, caps[-1] + 1}):
+        if n < k + 3:  # a capacity below k: its rows are written whole before the kernel body
+            continue
+        for shift in (0, 1, 3):
+            big = _logits(3, n + shift, kind, g)
+            logits = big[:, shift:]
+            lens = torch.tensor([n, max(k + 1, n - 5), min(n, k + 2)], dtype=torch.int32,
+                                device=DEV)
+            out = torch.full((3, k), POISON, dtype=torch.int32, device=DEV)
+            torch.ops._C_glm52.topk_force(2, 0, threads)
+            try:
+                algo, _, planned = torch.ops._C_glm52.topk_plan(3, n)
+                T.topk_decode(logits, lens, out, k)
+                assert (algo, planned) == ((2, threads) if n <= caps[-1] else (1, planned)), n
+                _check(logits, torch.zeros_like(lens), lens, out, k, seed,
+                       f"regs threads={threads} n={n} shift={shift} {kind}")
+            finally:
+                torch.ops._C_glm52.topk_force(-1)
 
 
 def test_opcheck():

@@ -97,24 +97,28 @@ def uses_cuda_kernel(t: torch.Tensor) -> bool:
     return EXTENSION_LOADED and t.is_cuda and _device_supported(_device_index(t))
 
 
+# topk_plan's algo codes of the kernels that write rows sorted: 1 radix, 2 regs
+SORTED_ALGOS = (1, 2)
+
+
 @functools.lru_cache(maxsize=4096)
-def _radix_planned(device: int, rows: int, cols: int) -> bool:
+def _sorted_planned(device: int, rows: int, cols: int) -> bool:
     with torch.cuda.device(device):  # the plan is per device (SM count, shared memory, L2)
-        return int(torch.ops._C_glm52.topk_plan(rows, cols)[0]) == 1
+        return int(torch.ops._C_glm52.topk_plan(rows, cols)[0]) in SORTED_ALGOS
 
 
 def writes_sorted(logits: torch.Tensor) -> bool:
     """True when a call on ``logits`` [rows, cols] writes every row in ascending position
-    order (-1 padding last): the CUDA radix kernel does, the streaming kernel and the fallback
-    do not. The launcher's plan depends only on the shape and the device (and on
+    order (-1 padding last): the CUDA radix and regs kernels do, the streaming kernel and the
+    fallback do not. The launcher's plan depends only on the shape and the device (and on
     ``topk_force``, a test and benchmark hook: call :func:`clear_plan_cache` after it)."""
     if not uses_cuda_kernel(logits):
         return False
-    return _radix_planned(_device_index(logits), int(logits.shape[0]), int(logits.shape[1]))
+    return _sorted_planned(_device_index(logits), int(logits.shape[0]), int(logits.shape[1]))
 
 
 def clear_plan_cache() -> None:
-    _radix_planned.cache_clear()
+    _sorted_planned.cache_clear()
 
 
 # ------------------------------------------------------------------------------------------

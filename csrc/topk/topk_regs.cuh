@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+// DSA indexer top-k, "regs" kernel for short rows (up to 20477 columns): one CTA per row holds
+// its whole segment in registers, so the selection passes read no memory at all and the CTA
+// synchronises as little as the algorithm allows. Same contract, tie rule and sorted output as
+// topk_radix_kernel (topk_radix.cuh).
+//
+// NOTES: why a third kernel. Short rows (decode at 4k, prefill chunks at 8k) cost the radix
+// kernel a fixed ~5 us per CTA (1 x 4096 on H100), nearly all of it in ~16 block barriers and
+// in the shared-memory round trip of the segment, not in columns. This kernel keeps the same
+// 11 / 11 / 10-bit passes but:
+//   * Ownership. Thread t owns segment vectors [t * kV, (t + 1) * kV) (16-byte float4, index
+//     i of the segment is column a_al + i as in the radix kernel): thread order == column
+//     order, so the ordered output is ONE block scan of one packed count per thread.
+//   * Loads go straight to registers (all kV float4 of a thread in flight at once); the
+//     head / tail vectors (the segment starting or ending inside a vector) are masked scalars.
+//   * Bucket search with one barrier: every warp reads the per-warp totals, finds the warp
+//     holding the need-th key and re-reads that warp's bins itself (warp_bucket), instead of
+//     one thread publishing the result behind a second barrier.
+//   * Later passes histogram the thread's own keys (no candidate list, no overflow path).
+// Barriers: clear, pass-0 histogram, 3 bucket searches (<= 1 each), 2 later histograms, the
+// output scan and the output staging: 9 at most, 5 when the first bin is taken whole.
+#pragma once
+
+#include "topk_kernel.cuh"
+
+namespace glm52 {
+namespace topk {
+
+constexpr int kGBins = 2048;  // 11-bit digits (the last pass uses 1024 bins)
+
+// Static shared memory (20.6 KiB): the three pass histograms (contiguous, cleared together;
+// hist[0] is reused as the output staging row once its last reader has passed a barrier) and
+// one per-warp total array per block scan, so no scan rewrites words a slower warp may still
+// be reading.
+struct alignas(16) RegsSmem {
+  uint32_t hist[2][kGBins];
+  uint32_t hist2[kGBins / 2];
+  uint32_t wtot[4][32];
+};
+
+// Inclusive scan over the warp's lanes.
+__device__ __forceinline__ uint32_t warp_incl_scan(uint32_t x) {
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const uint32_t y = __shfl_up_sync(kFull, x, o);
+    if (static_cast<int>(lane_id()) >= o) x += y;
+  }
+  return x;
+}
+
+// The bin of the `need`-th largest key of histogram h (NB bins; thread t owns bins
+// NB-1-(t*kPer+j), thread order == descending bins). Every thread gets the bin, the count in
+// higher bins and the bin's own count. One barrier inside; `wtot` (kT / 32 words) must not be
+// rewritten until every warp has passed the caller's next barrier. h must hold >= need keys.
+template <int NB, int kT>
+__device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, uint32_t need,
+                                            uint32_t& bucket, uint32_t& above, uint32_t& cnt) {
+  constexpr int kPer = NB / kT;
+  constexpr int kW = kT / 32;
+  static_assert(NB % kT == 0 && kPer >= 1 && kPer <= 8, "bins must split evenly");
+  const int lane = static_cast<int>(lane_id());
+  uint32_t sum = 0u;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) sum += h[NB - 1 - (static_cast<int>(threadIdx.x) * kPer + j)];
+  sum = __reduce_add_sync(kFull, sum);
+  if (lane == 0) wtot[warp_id()] = sum;
+  __syncthreads();
+  // Every warp: which warp's bins hold the need-th key, and the keys above that warp.
+  const uint32_t x = lane < kW ? wtot[lane] : 0u;
+  const uint32_t wi = warp_incl_scan(x);
+  const int ws = __ffs(__ballot_sync(kFull, wi >= need)) - 1;
+  const uint32_t before_w = __shfl_sync(kFull, wi - x, ws);
+  // That warp's bins, re-read by this warp: which thread, then which bin.
+  const int tt = ws * 32 + lane;
+  uint32_t d[kPer];
+  uint32_t s = 0u;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    d[j] = h[NB - 1 - (tt * kPer + j)];
+    s += d[j];
+  }
+  const uint32_t incl = warp_incl_scan(s) + before_w;
+  const int l = __ffs(__ballot_sync(kFull, incl >= need)) - 1;
+  uint32_t b = 0u, ab = 0u, cb = 0u;
+  if (lane == l) {
+    uint32_t run = incl - s;
+    bool found = false;
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      if (!found && need <= run + d[j]) {
+        b = static_cast<uint32_t>(NB - 1 - (tt * kPer + j));
+        ab = run;
+        cb = d[j];
+        found = true;
+      }
+      run += d[j];
+    }
+  }
+  bucket = __shfl_sync(kFull, b, l);
+  above = __shfl_sync(kFull, ab, l);
+  cnt = __shfl_sync(kFull, cb, l);
+}
+
+// Columns a row may have for the regs kernel of kT threads x kV float4 each (the segment may
+// start up to 3 columns into its first vector).
+__host__ __device__ constexpr int regs_capacity(int threads, int vecs) {
+  return 4 * threads * vecs - 3;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One CTA of kT threads per row; each thread holds kV float4 (4 * kV keys) in registers.
+// Grid: num_rows CTAs; static shared memory only. Rows must have <= regs_capacity columns.
+// ---------------------------------------------------------------------------------------------
+template <int kT, int kV>
+__global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p) {
+  constexpr int kE = 4 * kV;  // keys per thread
+  static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
+  __shared__ RegsSmem s;
+  const int t = static_cast<int>(threadIdx.x);
+
+  // Step 1: clear the histograms. NOTES: before the row prologue, so the stores overlap the
+  // latency of its row-bounds loads; barrier A orders them before any histogram add.
+  {
+    uint4* h = reinterpret_cast<uint4*>(&s.hist[0][0]);
+    constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
+    for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
+  }
+  int row, start, nc, r, a, b;  // rows no longer than k are written whole in here
+  if (!row_segment<kT, false>(p, 0, row, start, nc, r, a, b)) return;
+  const uint32_t k = static_cast<uint32_t>(p.k);
+  const float* __restrict__ rowp = p.logits + static_cast<int64_t>(row) * p.row_stride;
+  const int i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp + a) & 15u) >> 2);
+  const float* __restrict__ base = rowp + (a - i0);  // only [i0, i1) is ever dereferenced
+  const int i1 = b - a + i0;
+
+  // Step 2: this thread's keys. Interior vectors as one predicated 16-byte load each (all in
+  // flight together); head / tail vectors as masked scalars.
+  uint32_t key[kE];
+  uint32_t valid = 0u;  // bit e: key[e] is inside the segment
+  {
+    float4 f[kV];
+#pragma unroll
+    for (int u = 0; u < kV; ++u) {
+      const int i = 4 * (t * kV + u);
+      if (i >= i0 && i + 4 <= i1) f[u] = __ldg(reinterpret_cast<const float4*>(base + i));
+    }
+#pragma unroll
+    for (int u = 0; u < kV; ++u) {
+      const int i = 4 * (t * kV + u);
+      if (i >= i0 && i + 4 <= i1) {
+        key[4 * u + 0] = float_to_key(f[u].x);
+        key[4 * u + 1] = float_to_key(f[u].y);
+        key[4 * u + 2] = float_to_key(f[u].z);
+        key[4 * u + 3] = float_to_key(f[u].w);
+        valid |= 0xfu << (4 * u);
+      } else {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const bool in = i + j >= i0 && i + j < i1;
+          key[4 * u + j] = in ? float_to_key(base[i + j]) : 0u;
+          valid |= static_cast<uint32_t>(in) << (4 * u + j);
+        }
+      }
+    }
+  }
+  __syncthreads();  // A: histograms cleared
+
+  // Step 3 (pass 0): top 11 bits. Then the bin of the k-th largest key.
+#pragma unroll
+  for (int e = 0; e < kE; ++e)
+    if ((valid >> e) & 1u) atomicAdd(&s.hist[0][key[e] >> 21], 1u);
+  __syncthreads();  // B
+  uint32_t bucket, above, cnt;
+  warp_bucket<kGBins, kT>(s.hist[0], s.wtot[0], k, bucket, above, cnt);
+  uint32_t need = k - above;  // keys still to take at or below thr
+  uint32_t thr = bucket << 21;
+  bool ge = cnt == need;      // every key >= thr is selected
+
+  // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
+  if (!ge) {
+    const uint32_t b0 = bucket;
+#pragma unroll
+    for (int e = 0; e < kE; ++e)
+      if (((valid >> e) & 1u) && (key[e] >> 21) == b0)
+        atomicAdd(&s.hist[1][(key[e] >> 10) & (kGBins - 1)], 1u);
+    __syncthreads();
+    warp_bucket<kGBins, kT>(s.hist[1], s.wtot[1], need, bucket, above, cnt);
+    need -= above;
+    thr |= bucket << 10;
+    ge = cnt == need;
+    if (!ge) {
+      const uint32_t pre = thr >> 10;
+#pragma unroll
+      for (int e = 0; e < kE; ++e)
+        if (((valid >> e) & 1u) && (key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
+      __syncthreads();
+      warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bucket, above, cnt);
+      need -= above;
+      thr |= bucket;  // the exact k-th key
+      ge = cnt == need;
+    }
+  }
+
+  // Step 6: ordered output. Selected: key >= thr when ge, else key > thr plus the `need`
+  // lowest-column keys == thr. One block scan of (#selected above | #tied << 16) per thread
+  // (thread order == column order; both counts < 2^16 for rows this kernel takes).
+  uint32_t gm = 0u, em = 0u;
+#pragma unroll
+  for (int e = 0; e < kE; ++e) {
+    const bool in = (valid >> e) & 1u;
+    gm |= static_cast<uint32_t>(in && (ge ? key[e] >= thr : key[e] > thr)) << e;
+    em |= static_cast<uint32_t>(in && !ge && key[e] == thr) << e;
+  }
+  const uint32_t mine = static_cast<uint32_t>(__popc(gm)) | (static_cast<uint32_t>(__popc(em)) << 16);
+  const uint32_t incl = warp_incl_scan(mine);
+  if (lane_id() == 31u) s.wtot[3][warp_id()] = incl;
+  __syncthreads();  // H (also: every warp is past its bucket searches' reads of hist[0])
+  uint32_t excl;
+  {
+    const int lane = static_cast<int>(lane_id());
+    const uint32_t x = lane < kT / 32 ? s.wtot[3][lane] : 0u;
+    const uint32_t wi = warp_incl_scan(x);
+    excl = __shfl_sync(kFull, wi - x, static_cast<int>(warp_id())) + incl - mine;
+  }
+  const uint32_t gt_before = excl & 0xffffu, eq_before = excl >> 16;
+  if (em != 0u) {  // this thread's lowest ties while the quota lasts
+    uint32_t take = need > eq_before ? need - eq_before : 0u;
+    for (uint32_t e = em; take > 0u && e != 0u; --take) {
+      const uint32_t low = e & (0u - e);
+      gm |= low;
+      e ^= low;
+    }
+  }
+  uint32_t pos = gt_before + min(eq_before, need);
+  const int32_t col0 = (a - i0 - start) + 4 * kV * t;
+  uint32_t* stage = &s.hist[0][0];  // k <= kGBins positions
+  static_assert(kMaxK <= kGBins, "the staging row holds k positions");
+  while (gm != 0u) {
+    stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
+    gm &= gm - 1u;
+  }
+  __syncthreads();  // I
+  int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride;
+  for (int i = t; i < static_cast<int>(k); i += kT) dst[i] = static_cast<int32_t>(stage[i]);
+}
+
+}  // namespace topk
+}  // namespace glm52

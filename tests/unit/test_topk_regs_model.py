@@ -1,0 +1,153 @@
+"""Executable model of the regs top-k kernel (csrc/topk/topk_regs.cuh), checked on CPU.
+
+The kernel cannot run in CI, so this restates it step for step in numpy, thread by thread:
+contiguous ownership (thread t holds segment vectors [t*V, (t+1)*V) after the 16-byte
+alignment shift, masked head / tail), the 11/11/10-bit passes histogrammed from the threads'
+own keys, warp_bucket (per-warp totals, then every warp re-reads the bins of the warp that
+holds the need-th key), the early "take the whole bin" exits, the packed (above | tied << 16)
+block scan in thread order and the lowest-column tie quota, and the staged output. It must
+return exactly the reference row in ascending order (the kernel writes sorted rows).
+tests/gpu/test_topk_cuda.py checks the real kernel against the same reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from test_topk_radix_model import KINDS, _row  # same folder (pytest's rootdir import)
+from vllm_glm52.ops.topk_ref import float_to_key_np, reference_topk_row
+
+WARP = 32
+
+
+def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, int]:
+    """Kernel warp_bucket: (bin, count above it, count in it) of the need-th largest key."""
+    nb = len(hist)
+    per = nb // threads
+    assert per * threads == nb and threads % WARP == 0
+    # thread t owns bins nb-1-(t*per+j): reversed histogram, `per` consecutive bins a thread
+    owned = hist[::-1].reshape(threads, per).astype(np.int64)
+    wtot = owned.sum(axis=1).reshape(threads // WARP, WARP).sum(axis=1)
+    wi = np.cumsum(wtot)
+    ws = int(np.argmax(wi >= need))  # first warp whose inclusive sum reaches need
+    assert wi[ws] >= need, "histogram holds fewer than need keys"
+    before_w = int(wi[ws] - wtot[ws])
+    d = owned[ws * WARP:(ws + 1) * WARP]  # that warp's bins, re-read by every warp
+    incl = np.cumsum(d.sum(axis=1)) + before_w
+    lane = int(np.argmax(incl >= need))
+    run = int(incl[lane] - d[lane].sum())
+    assert run < need
+    for j in range(per):
+        if need <= run + int(d[lane, j]):
+            return nb - 1 - ((ws * WARP + lane) * per + j), run, int(d[lane, j])
+        run += int(d[lane, j])
+    raise AssertionError("lane's bins do not reach need")
+
+
+def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
+              base_mis: int) -> list[int]:
+    """What the regs kernel writes for one row (k slots, in slot order)."""
+    n = end - start
+    if n <= k:
+        return list(range(n)) + [-1] * (k - n)
+    assert n <= 4 * threads * vecs - 3, "row wider than the kernel holds"
+    i0 = (base_mis + start) & 3  # the row pointer's 16-byte misalignment at column start
+    a_al = start - i0
+    i1 = n + i0
+    e_per = 4 * vecs
+    idx = np.arange(threads * e_per).reshape(threads, e_per)  # segment index of key[t][e]
+    valid = (idx >= i0) & (idx < i1)
+    keys = np.zeros(idx.shape, dtype=np.int64)
+    keys[valid] = float_to_key_np(values[a_al + idx[valid]]).astype(np.int64)
+    kv = keys[valid]
+
+    # pass 0, then passes 1 and 2 while the chosen bin is not taken whole
+    b, above, cnt = warp_bucket(np.bincount(kv >> 21, minlength=2048), threads, k)
+    need, thr = k - above, b << 21
+    ge = cnt == need
+    if not ge:
+        sub = kv[(kv >> 21) == b]
+        b, above, cnt = warp_bucket(np.bincount((sub >> 10) & 2047, minlength=2048), threads,
+                                    need)
+        need, thr = need - above, thr | (b << 10)
+        ge = cnt == need
+        if not ge:
+            sub = kv[(kv >> 10) == (thr >> 10)]
+            b, above, cnt = warp_bucket(np.bincount(sub & 1023, minlength=1024), threads, need)
+            need, thr = need - above, thr | b
+            ge = cnt == need
+
+    # output: packed per-thread counts, exclusive scan in thread order (== column order)
+    gsel = valid & ((keys >= thr) if ge else (keys > thr))
+    eq = valid & (keys == thr) & (not ge)
+    mine = gsel.sum(axis=1) | (eq.sum(axis=1) << 16)
+    assert (gsel.sum() < 1 << 16) and (eq.sum() < 1 << 16), "16-bit packed counts overflow"
+    excl = np.cumsum(mine) - mine
+    stage: list[int | None] = [None] * k
+    for t in range(threads):
+        gt_before, eq_before = int(excl[t]) & 0xFFFF, int(excl[t]) >> 16
+        sel = gsel[t].copy()
+        take = need - eq_before if need > eq_before else 0
+        for e in range(e_per):  # lowest ties first while the quota lasts
+            if take and eq[t, e]:
+                sel[e] = True
+                take -= 1
+        pos = gt_before + min(eq_before, need)
+        for e in range(e_per):
+            if sel[e]:
+                assert stage[pos] is None, "slot written twice"
+                stage[pos] = a_al + int(idx[t, e]) - start
+                pos += 1
+    assert all(x is not None for x in stage), "unwritten slots"
+    return stage
+
+
+def _check(vals, start, end, k, **kw):
+    got = model_row(vals, start, end, k, **kw)
+    ref = reference_topk_row(vals, start, end, k)
+    sel = sorted(x for x in ref if x >= 0)
+    assert got == sel + [-1] * (k - len(sel)), (k, start, end)  # the set, in ascending order
+
+
+def test_warp_bucket_matches_a_plain_scan():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        hist = rng.integers(0, 4, 2048) * (rng.random(2048) < 0.1)
+        total = int(hist.sum())
+        if total == 0:
+            continue
+        need = int(rng.integers(1, total + 1))
+        run = 0
+        for b in range(2047, -1, -1):
+            if run < need <= run + hist[b]:
+                want = (b, run, int(hist[b]))
+                break
+            run += int(hist[b])
+        for threads in (256, 512, 1024):
+            assert warp_bucket(hist, threads, need) == want
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_regs_model_small_sizes(kind):
+    """Small k and rows, the kernel's thread geometry: partial head / tail vectors everywhere,
+    one or two warps' worth of data, tie quotas inside one thread."""
+    rng = np.random.default_rng(abs(hash(("regs", kind))) % 2**32)
+    for _ in range(12):
+        threads, vecs = int(rng.choice([256, 512])), int(rng.choice([2, 3, 5]))
+        k = int(rng.integers(1, 80))
+        n = int(rng.integers(k + 1, min(1500, 4 * threads * vecs - 3)))
+        start = int(rng.integers(0, 7))
+        vals = np.concatenate([_row(kind, start + n, rng), np.zeros(3, np.float32)])
+        _check(vals, start, start + n, k, threads=threads, vecs=vecs,
+               base_mis=int(rng.integers(0, 4)))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_regs_model_kernel_sizes(kind):
+    """The shipped configurations at k 2048, at their full capacity and misaligned."""
+    rng = np.random.default_rng(abs(hash(("regs-big", kind))) % 2**32)
+    for threads, vecs in [(512, 3), (512, 5), (1024, 5)]:
+        n = 4 * threads * vecs - 3
+        mis = int(rng.integers(0, 4))
+        _check(_row(kind, n, rng), 0, n, 2048, threads=threads, vecs=vecs, base_mis=mis)
