@@ -177,6 +177,10 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="a few shapes only")
     ap.add_argument("--sweep", action="store_true",
                     help="also time the radix kernel at every cluster size (decode shapes)")
+    ap.add_argument("--regs-sweep", action="store_true",
+                    help="also time the regs kernel at every CTA size (rows it holds)")
+    ap.add_argument("--only", default="",
+                    help="comma-separated shapes to run, e.g. 1x4096,2048x8192 (default: all)")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         print("bench_topk: needs a CUDA GPU", file=sys.stderr)
@@ -212,6 +216,10 @@ def main() -> int:
     if args.quick:
         decode = [(1, 131072), (64, 131072), (256, 1048576)]
         prefill = [(8192, 65536)]
+    if args.only:
+        keep = {x.strip() for x in args.only.split(",")}
+        decode = [s for s in decode if f"{s[0]}x{s[1]}" in keep]
+        prefill = [s for s in prefill if f"{s[0]}x{s[1]}" in keep]
     cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk",
             "ours radix", "ours stream", "ours regs"]
     lines = []
@@ -249,16 +257,16 @@ def main() -> int:
                     if rows * c <= 4 * props.multi_processor_count:
                         sw[f"C={c}"], _ = time_op(forced(1, ops["ours"], c), nbuf)
                 sweep.append(sw)
-            if args.sweep and n <= REGS_MAX_COLS:
+                print("  radix sweep " + " ".join(f"{k} {v:.4f}" for k, v in sw.items()
+                                                  if k != "shape"), flush=True)
+            if (args.sweep or args.regs_sweep) and n <= REGS_MAX_COLS:
                 rw = {"shape": f"{phase} {rows}x{n}"}
-                for th in (256, 512, 1024):
+                for th in (512, 1024):
                     if int(forced(2, lambda i: torch.ops._C_glm52.topk_plan(rows, n), 0, th)(0)[0]) == 2:
                         rw[f"T={th}"], _ = time_op(forced(2, ops["ours"], 0, th), nbuf)
                 regs_sweep.append(rw)
                 print("  regs sweep " + " ".join(f"{k} {v:.4f}" for k, v in rw.items()
                                                  if k != "shape"), flush=True)
-                print("  radix sweep " + " ".join(f"{k} {v:.4f}" for k, v in sw.items()
-                                                  if k != "shape"), flush=True)
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
             for name in [m for m in ("ours", "ours radix", "ours stream", "ours regs") if m in ops]:
@@ -316,7 +324,7 @@ def main() -> int:
         md += ["| " + r["shape"] + " | " + " | ".join(f"{r[c]:.4f}" if c in r else "n.a."
                                                       for c in cs) + " |" for r in sweep]
     if regs_sweep:
-        ts = [f"T={t}" for t in (256, 512, 1024)]
+        ts = [f"T={t}" for t in (512, 1024)]
         md += ["", "Regs kernel forced to each CTA size (threads), median ms:", "",
                "| shape | " + " | ".join(ts) + " |", "|" + "---|" * (len(ts) + 1)]
         md += ["| " + r["shape"] + " | " + " | ".join(f"{r[t]:.4f}" if t in r else "n.a."

@@ -61,7 +61,7 @@ Plan planned_launch(int num_rows, int num_cols);
 
 // Overrides VLLM_GLM52_TOPK_ALGO / VLLM_GLM52_TOPK_CLUSTER for later launches in this process:
 // algo an Algo or -1 (automatic); cluster 1|2|4|8|16 (radix kernel, where the device allows it)
-// or 0 (automatic); threads 256|512|1024 (regs kernel) or 0 (automatic). Benchmarks and tests
+// or 0 (automatic); threads 512|1024 (regs kernel) or 0 (automatic). Benchmarks and tests
 // compare the kernels in one process.
 void set_forced(int algo, int cluster, int threads);
 

@@ -227,7 +227,6 @@ Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
 // Regs kernel configurations: CTA sizes, and float4 per thread (the smallest that holds the
 // row is used). NOTES: 512 threads (two CTAs per SM at 64 registers) up to 10237 columns, then
 // 1024; the register budget caps a thread at 5 float4 (20 keys) without spills.
-constexpr int kRegsThreads[3] = {256, 512, 1024};
 constexpr int kRegsVecs[3] = {2, 3, 5};
 
 // The regs kernel's CTA size for rows of num_cols columns (`threads` 0: automatic), 0 if the
@@ -256,7 +255,6 @@ RegsKernel regs_kernel_for(int vecs) {
 
 RegsKernel regs_kernel(int threads, int vecs) {
   switch (threads) {
-    case 256: return regs_kernel_for<256>(vecs);
     case 512: return regs_kernel_for<512>(vecs);
     default: return regs_kernel_for<1024>(vecs);
   }
@@ -292,7 +290,7 @@ Plan planned_launch(int num_rows, int num_cols) {
 void set_forced(int algo, int cluster, int threads) {
   g_forced_algo.store(algo == kAlgoStream || algo == kAlgoRadix || algo == kAlgoRegs ? algo : -1,
                       std::memory_order_relaxed);
-  g_forced_threads.store(threads == 256 || threads == 512 || threads == 1024 ? threads : 0,
+  g_forced_threads.store(threads == 512 || threads == 1024 ? threads : 0,
                          std::memory_order_relaxed);
   g_forced_cluster.store(cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
                          cluster == 16 ? cluster : 0, std::memory_order_relaxed);

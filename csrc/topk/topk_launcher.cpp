@@ -181,15 +181,15 @@ std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols) {
 
 // Benchmarks / tests (process-wide): algo -1 automatic, 0 streaming kernel, 1 radix kernel,
 // 2 regs kernel (where the rows fit it, else radix); cluster 0 automatic or 1|2|4|8|16 CTAs per
-// row (radix kernel); threads 0 automatic or 256|512|1024 per CTA (regs kernel).
+// row (radix kernel); threads 0 automatic or 512|1024 per CTA (regs kernel).
 void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads) {
   TORCH_CHECK(algo >= -1 && algo <= 2, "glm52 topk_force: algo must be -1 (automatic), 0 "
               "(stream), 1 (radix) or 2 (regs), got ", num(algo));
   TORCH_CHECK(cluster == 0 || cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
               cluster == 16, "glm52 topk_force: cluster must be 0 (automatic) or 1, 2, 4, 8, "
               "16, got ", num(cluster));
-  TORCH_CHECK(threads == 0 || threads == 256 || threads == 512 || threads == 1024,
-              "glm52 topk_force: threads must be 0 (automatic) or 256, 512, 1024, got ",
+  TORCH_CHECK(threads == 0 || threads == 512 || threads == 1024,
+              "glm52 topk_force: threads must be 0 (automatic) or 512, 1024, got ",
               num(threads));
   tk::set_forced(static_cast<int>(algo), static_cast<int>(cluster), static_cast<int>(threads));
 }

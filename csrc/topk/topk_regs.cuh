@@ -5,20 +5,25 @@
 // topk_radix_kernel (topk_radix.cuh).
 //
 // NOTES: why a third kernel. Short rows (decode at 4k, prefill chunks at 8k) cost the radix
-// kernel a fixed ~5 us per CTA (1 x 4096 on H100), nearly all of it in ~16 block barriers and
-// in the shared-memory round trip of the segment, not in columns. This kernel keeps the same
-// 11 / 11 / 10-bit passes but:
-//   * Ownership. Thread t owns segment vectors [t * kV, (t + 1) * kV) (16-byte float4, index
-//     i of the segment is column a_al + i as in the radix kernel): thread order == column
-//     order, so the ordered output is ONE block scan of one packed count per thread.
-//   * Loads go straight to registers (all kV float4 of a thread in flight at once); the
-//     head / tail vectors (the segment starting or ending inside a vector) are masked scalars.
+// kernel a fixed ~5 us per CTA (1 x 4096 on H100), spread over the row prologue, the three
+// radix passes and the output (Nsight Compute samples), not over columns. This kernel:
+//   * Ownership. Thread t owns vectors [t * kV, (t + 1) * kV) of 16-byte float4 (index i is
+//     column a_al + i, a_al = the segment start rounded down to 16 bytes): thread order ==
+//     column order, so the ordered output is ONE block scan of one packed count per thread,
+//     and each thread stores its own positions (no staging barrier).
+//   * Loads go straight to registers, all kV float4 of a thread in flight at once. Decode rows
+//     start at column 0, so their loads are issued before the row length is known (up to
+//     num_cols, masked afterwards): the length and the logits round trips overlap.
+//   * A finer first digit (fine_digit): 12 bits = sign, magnitude exponent clamped to
+//     [2^-15, 2^16], 7 mantissa bits, instead of the top 11 key bits (sign, 8 exponent, 2
+//     mantissa bits, most of which no logit uses). The k-th key's bin then usually holds a few
+//     keys, is taken whole, and the exact passes (bits 20..10, 9..0 of the keys in it; bits
+//     31..21 first when the bin is a clamped end bin) are skipped.
 //   * Bucket search with one barrier: every warp reads the per-warp totals, finds the warp
 //     holding the need-th key and re-reads that warp's bins itself (warp_bucket), instead of
 //     one thread publishing the result behind a second barrier.
-//   * Later passes histogram the thread's own keys (no candidate list, no overflow path).
-// Barriers: clear, pass-0 histogram, 3 bucket searches (<= 1 each), 2 later histograms, the
-// output scan and the output staging: 9 at most, 5 when the first bin is taken whole.
+// Barriers: clear, pass-0 histogram, its bucket search, the output scan: 4 when the first bin
+// is taken whole, 2 more per exact pass.
 #pragma once
 
 #include "topk_kernel.cuh"
@@ -28,15 +33,34 @@ namespace topk {
 
 constexpr int kGBins = 2048;  // 11-bit digits (the last pass uses 1024 bins)
 
-// Static shared memory (20.6 KiB): the three pass histograms (contiguous, cleared together;
-// hist[0] is reused as the output staging row once its last reader has passed a barrier) and
-// one per-warp total array per block scan, so no scan rewrites words a slower warp may still
-// be reading.
+// Static shared memory (36.5 KiB): the pass histograms (contiguous, cleared together) and one
+// per-warp total array per block scan, so no scan rewrites words a slower warp may still be
+// reading.
 struct alignas(16) RegsSmem {
-  uint32_t hist[2][kGBins];
-  uint32_t hist2[kGBins / 2];
-  uint32_t wtot[4][32];
+  uint32_t hist0[2 * kGBins];   // pass 0: fine digits
+  uint32_t hist1[2][kGBins];    // bits 31..21 (clamped bins only), bits 20..10
+  uint32_t hist2[kGBins / 2];   // bits 9..0
+  uint32_t wtot[5][32];
 };
+
+// Monotone 12-bit digit of an order-preserving key (float_to_key): sign, then the magnitude
+// clamped to [2^-15, 2^16) and cut to its exponent and top 7 mantissa bits; negative values
+// mirrored below positive ones. Digit bins are aligned blocks of 2^17 keys (the clamped end
+// bins 0, 2047, 2048, 4095 are wider), so the 2^10-key bins of the later passes nest in them.
+__device__ __forceinline__ uint32_t fine_digit(uint32_t key) {
+  const bool neg = key < 0x80000000u;
+  const uint32_t mag = (neg ? ~key : key) & 0x7fffffffu;
+  const uint32_t q = (min(max(mag, 0x38000000u), 0x47ffffffu) - 0x38000000u) >> 17;  // 0..2047
+  return neg ? 2047u - q : 2048u + q;
+}
+
+// Top 11 key bits shared by every key of an unclamped digit bin d.
+__device__ __forceinline__ uint32_t digit_key_prefix(uint32_t d) {
+  const uint32_t q = d >= 2048u ? d - 2048u : 2047u - d;
+  const uint32_t mag_lo = 0x38000000u + (q << 17);
+  const uint32_t key = d >= 2048u ? (0x80000000u | mag_lo) : (0x7fffffffu ^ mag_lo);
+  return key & 0xffe00000u;
+}
 
 // Inclusive scan over the warp's lanes.
 __device__ __forceinline__ uint32_t warp_incl_scan(uint32_t x) {
@@ -118,107 +142,145 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   __shared__ RegsSmem s;
   const int t = static_cast<int>(threadIdx.x);
 
-  // Step 1: clear the histograms. NOTES: before the row prologue, so the stores overlap the
-  // latency of its row-bounds loads; barrier A orders them before any histogram add.
+  // Step 1: clear the histograms (barrier A orders the stores before any histogram add).
   {
-    uint4* h = reinterpret_cast<uint4*>(&s.hist[0][0]);
-    constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
+    uint4* h = reinterpret_cast<uint4*>(s.hist0);
+    constexpr int kWords = (2 * kGBins + 2 * kGBins + kGBins / 2) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
   }
-  int row, start, nc, r, a, b;  // rows no longer than k are written whole in here
-  if (!row_segment<kT, false>(p, 0, row, start, nc, r, a, b)) return;
-  const uint32_t k = static_cast<uint32_t>(p.k);
-  const float* __restrict__ rowp = p.logits + static_cast<int64_t>(row) * p.row_stride;
-  const int i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp + a) & 15u) >> 2);
-  const float* __restrict__ base = rowp + (a - i0);  // only [i0, i1) is ever dereferenced
-  const int i1 = b - a + i0;
 
-  // Step 2: this thread's keys. Interior vectors as one predicated 16-byte load each (all in
-  // flight together); head / tail vectors as masked scalars.
+  // Step 2: this thread's keys of segment indices [lo, hi) (base 16-byte aligned): interior
+  // vectors as one predicated 16-byte load each (all in flight together), the head / tail
+  // vectors as masked scalars. Sets `loaded` (bit e: key[e] was read).
   uint32_t key[kE];
-  uint32_t valid = 0u;  // bit e: key[e] is inside the segment
-  {
+  uint32_t loaded = 0u;
+  auto load = [&](const float* __restrict__ base, int lo, int hi) {
     float4 f[kV];
 #pragma unroll
     for (int u = 0; u < kV; ++u) {
       const int i = 4 * (t * kV + u);
-      if (i >= i0 && i + 4 <= i1) f[u] = __ldg(reinterpret_cast<const float4*>(base + i));
+      if (i >= lo && i + 4 <= hi) f[u] = __ldg(reinterpret_cast<const float4*>(base + i));
     }
 #pragma unroll
     for (int u = 0; u < kV; ++u) {
       const int i = 4 * (t * kV + u);
-      if (i >= i0 && i + 4 <= i1) {
+      if (i >= lo && i + 4 <= hi) {
         key[4 * u + 0] = float_to_key(f[u].x);
         key[4 * u + 1] = float_to_key(f[u].y);
         key[4 * u + 2] = float_to_key(f[u].z);
         key[4 * u + 3] = float_to_key(f[u].w);
-        valid |= 0xfu << (4 * u);
+        loaded |= 0xfu << (4 * u);
       } else {
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
-          const bool in = i + j >= i0 && i + j < i1;
+          const bool in = i + j >= lo && i + j < hi;
           key[4 * u + j] = in ? float_to_key(base[i + j]) : 0u;
-          valid |= static_cast<uint32_t>(in) << (4 * u + j);
+          loaded |= static_cast<uint32_t>(in) << (4 * u + j);
         }
       }
     }
+  };
+  // Decode rows start at column 0: load columns [0, num_cols) before the length is known.
+  const bool early = p.mode != kModePrefill;
+  const float* __restrict__ rowp =
+      p.logits + static_cast<int64_t>(blockIdx.x) * p.row_stride;
+  if (early) {
+    const int m = static_cast<int>((reinterpret_cast<uintptr_t>(rowp) & 15u) >> 2);
+    load(rowp - m, m, p.num_cols + m);
+  }
+  int row, start, nc, r, a, b;  // rows no longer than k are written whole in here
+  if (!row_segment<kT, false>(p, 0, row, start, nc, r, a, b)) return;
+  const uint32_t k = static_cast<uint32_t>(p.k);
+  const int i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp + a) & 15u) >> 2);
+  const int i1 = b - a + i0;  // valid segment indices: [i0, i1)
+  if (!early) load(rowp + (a - i0), i0, i1);
+  uint32_t valid = loaded;
+  if (early) {  // a == 0 here: the loaded indices start at i0; drop those at or past the end
+#pragma unroll
+    for (int e = 0; e < kE; ++e)
+      if (4 * t * kV + e >= i1) valid &= ~(1u << e);
   }
   __syncthreads();  // A: histograms cleared
 
-  // Step 3 (pass 0): top 11 bits. Then the bin of the k-th largest key.
+  // Step 3 (pass 0): fine digits. Then the digit bin B of the k-th largest key.
 #pragma unroll
   for (int e = 0; e < kE; ++e)
-    if ((valid >> e) & 1u) atomicAdd(&s.hist[0][key[e] >> 21], 1u);
+    if ((valid >> e) & 1u) atomicAdd(&s.hist0[fine_digit(key[e])], 1u);
   __syncthreads();  // B
-  uint32_t bucket, above, cnt;
-  warp_bucket<kGBins, kT>(s.hist[0], s.wtot[0], k, bucket, above, cnt);
-  uint32_t need = k - above;  // keys still to take at or below thr
-  uint32_t thr = bucket << 21;
-  bool ge = cnt == need;      // every key >= thr is selected
+  uint32_t bin, above, cnt;
+  warp_bucket<2 * kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
+  const uint32_t B = bin;
+  uint32_t need = k - above;  // keys still to take from bin B
+  uint32_t thr = 0u;          // with ge: key >= thr among bin B's keys; else the exact k-th key
+  bool ge = cnt == need;      // bin B's keys >= thr are all selected
 
-  // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
+  // Steps 4-6 (exact passes over bin B's keys): bits 31..21 (only for a clamped end bin,
+  // whose keys do not share them), bits 20..10, bits 9..0.
   if (!ge) {
-    const uint32_t b0 = bucket;
-#pragma unroll
-    for (int e = 0; e < kE; ++e)
-      if (((valid >> e) & 1u) && (key[e] >> 21) == b0)
-        atomicAdd(&s.hist[1][(key[e] >> 10) & (kGBins - 1)], 1u);
-    __syncthreads();
-    warp_bucket<kGBins, kT>(s.hist[1], s.wtot[1], need, bucket, above, cnt);
-    need -= above;
-    thr |= bucket << 10;
-    ge = cnt == need;
-    if (!ge) {
-      const uint32_t pre = thr >> 10;
+    if ((B & 2047u) == 0u || (B & 2047u) == 2047u) {
 #pragma unroll
       for (int e = 0; e < kE; ++e)
-        if (((valid >> e) & 1u) && (key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
+        if (((valid >> e) & 1u) && fine_digit(key[e]) == B) atomicAdd(&s.hist1[0][key[e] >> 21], 1u);
       __syncthreads();
-      warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bucket, above, cnt);
+      warp_bucket<kGBins, kT>(s.hist1[0], s.wtot[1], need, bin, above, cnt);
       need -= above;
-      thr |= bucket;  // the exact k-th key
+      thr = bin << 21;
       ge = cnt == need;
+    } else {
+      thr = digit_key_prefix(B);
     }
   }
+  if (!ge) {
+    const uint32_t pre = thr >> 21;
+#pragma unroll
+    for (int e = 0; e < kE; ++e)
+      if (((valid >> e) & 1u) && fine_digit(key[e]) == B && (key[e] >> 21) == pre)
+        atomicAdd(&s.hist1[1][(key[e] >> 10) & (kGBins - 1)], 1u);
+    __syncthreads();
+    warp_bucket<kGBins, kT>(s.hist1[1], s.wtot[2], need, bin, above, cnt);
+    need -= above;
+    thr |= bin << 10;
+    ge = cnt == need;
+  }
+  if (!ge) {
+    const uint32_t pre = thr >> 10;  // bins of 2^10 keys nest in digit bins: no digit test
+#pragma unroll
+    for (int e = 0; e < kE; ++e)
+      if (((valid >> e) & 1u) && (key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
+    __syncthreads();
+    warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[3], need, bin, above, cnt);
+    need -= above;
+    thr |= bin;  // the exact k-th key
+    ge = cnt == need;
+  }
 
-  // Step 6: ordered output. Selected: key >= thr when ge, else key > thr plus the `need`
-  // lowest-column keys == thr. One block scan of (#selected above | #tied << 16) per thread
-  // (thread order == column order; both counts < 2^16 for rows this kernel takes).
+  // Step 7: ordered output. Selected: with ge, digit > B or (digit == B and key >= thr);
+  // else key > thr plus the `need` lowest-column keys == thr (the exact k-th key lies in bin B,
+  // so no digit test). One block scan of (#selected above | #tied << 16) per thread (thread
+  // order == column order; both counts < 2^16 for rows this kernel takes), then every thread
+  // stores its positions.
   uint32_t gm = 0u, em = 0u;
 #pragma unroll
   for (int e = 0; e < kE; ++e) {
     const bool in = (valid >> e) & 1u;
-    gm |= static_cast<uint32_t>(in && (ge ? key[e] >= thr : key[e] > thr)) << e;
+    bool sel;
+    if (ge) {
+      const uint32_t d = fine_digit(key[e]);
+      sel = d > B || (d == B && key[e] >= thr);
+    } else {
+      sel = key[e] > thr;
+    }
+    gm |= static_cast<uint32_t>(in && sel) << e;
     em |= static_cast<uint32_t>(in && !ge && key[e] == thr) << e;
   }
   const uint32_t mine = static_cast<uint32_t>(__popc(gm)) | (static_cast<uint32_t>(__popc(em)) << 16);
   const uint32_t incl = warp_incl_scan(mine);
-  if (lane_id() == 31u) s.wtot[3][warp_id()] = incl;
-  __syncthreads();  // H (also: every warp is past its bucket searches' reads of hist[0])
+  if (lane_id() == 31u) s.wtot[4][warp_id()] = incl;
+  __syncthreads();
   uint32_t excl;
   {
     const int lane = static_cast<int>(lane_id());
-    const uint32_t x = lane < kT / 32 ? s.wtot[3][lane] : 0u;
+    const uint32_t x = lane < kT / 32 ? s.wtot[4][lane] : 0u;
     const uint32_t wi = warp_incl_scan(x);
     excl = __shfl_sync(kFull, wi - x, static_cast<int>(warp_id())) + incl - mine;
   }
@@ -231,17 +293,14 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
       e ^= low;
     }
   }
-  uint32_t pos = gt_before + min(eq_before, need);
+  int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride +
+                              (gt_before + min(eq_before, need));
   const int32_t col0 = (a - i0 - start) + 4 * kV * t;
-  uint32_t* stage = &s.hist[0][0];  // k <= kGBins positions
-  static_assert(kMaxK <= kGBins, "the staging row holds k positions");
-  while (gm != 0u) {
-    stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
-    gm &= gm - 1u;
+  int pos = 0;
+#pragma unroll
+  for (int e = 0; e < kE; ++e) {
+    if ((gm >> e) & 1u) dst[pos++] = col0 + e;
   }
-  __syncthreads();  // I
-  int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride;
-  for (int i = t; i < static_cast<int>(k); i += kT) dst[i] = static_cast<int32_t>(stage[i]);
 }
 
 }  // namespace topk

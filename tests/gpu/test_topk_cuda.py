@@ -50,6 +50,14 @@ def _logits(rows: int, n: int, kind: str, g: torch.Generator) -> torch.Tensor:
         x = torch.sort(x, dim=1, descending=True).values
     elif kind == "recent":  # indexer-like: a recency ramp plus noise
         x = x + torch.linspace(0, 4, n, device=DEV)[None, :]
+    elif kind == "tiny":  # the regs kernel's clamped end digits (|x| < 2^-15, > 2^16)
+        x = x * 1e-6
+    elif kind == "huge":
+        x = x * 1e7
+    elif kind == "edges":  # both sides of 2^-15 and 2^16, both signs
+        sign = torch.where(torch.rand(rows, n, generator=g, device=DEV) < 0.5, -1.0, 1.0)
+        mag = torch.where(torch.rand(rows, n, generator=g, device=DEV) < 0.5, 2.0**-15, 2.0**16)
+        x = sign * mag * (1 + 1e-3 * torch.rand(rows, n, generator=g, device=DEV).sub(0.5))
     return x.contiguous()
 
 
@@ -244,8 +252,9 @@ def test_writes_sorted_follows_the_plan():
                 T.clear_plan_cache()
 
 
-@pytest.mark.parametrize("threads", [256, 512, 1024])
-@pytest.mark.parametrize("kind", ["randn", "ties", "equal", "descending"])
+@pytest.mark.parametrize("threads", [512, 1024])
+@pytest.mark.parametrize("kind", ["randn", "ties", "equal", "descending", "tiny", "huge",
+                                  "edges", "neginf"])
 def test_regs_kernel_sizes(threads, kind):
     """The regs kernel at each CTA size on rows at and around each of its capacities (4 x threads
     x {2, 3, 5} float4, less 3 for a misaligned start), aligned and misaligned, with lengths
@@ -269,6 +278,13 @@ def test_regs_kernel_sizes(threads, kind):
                 assert (algo, planned) == ((2, threads) if n <= caps[-1] else (1, planned)), n
                 _check(logits, torch.zeros_like(lens), lens, out, k, seed,
                        f"regs threads={threads} n={n} shift={shift} {kind}")
+                # prefill rows: segments that start inside a vector (loaded after the bounds)
+                ks = torch.tensor([0, 3, 1], dtype=torch.int32, device=DEV)
+                ke = torch.minimum(lens + ks, torch.full_like(lens, n))
+                out.fill_(POISON)
+                T.topk_prefill(logits, ks, ke, out, k)
+                _check(logits, ks, ke, out, k, seed,
+                       f"regs prefill threads={threads} n={n} shift={shift} {kind}")
             finally:
                 torch.ops._C_glm52.topk_force(-1)
 

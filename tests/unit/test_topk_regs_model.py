@@ -1,13 +1,15 @@
 """Executable model of the regs top-k kernel (csrc/topk/topk_regs.cuh), checked on CPU.
 
 The kernel cannot run in CI, so this restates it step for step in numpy, thread by thread:
-contiguous ownership (thread t holds segment vectors [t*V, (t+1)*V) after the 16-byte
-alignment shift, masked head / tail), the 11/11/10-bit passes histogrammed from the threads'
-own keys, warp_bucket (per-warp totals, then every warp re-reads the bins of the warp that
-holds the need-th key), the early "take the whole bin" exits, the packed (above | tied << 16)
-block scan in thread order and the lowest-column tie quota, and the staged output. It must
-return exactly the reference row in ascending order (the kernel writes sorted rows).
-tests/gpu/test_topk_cuda.py checks the real kernel against the same reference.
+contiguous ownership (thread t holds vectors [t*V, (t+1)*V) after the 16-byte alignment shift,
+masked head / tail; decode rows loaded up to num_cols and masked by length afterwards), the
+fine 12-bit first digit, the exact passes over the chosen digit bin (bits 31..21 only for a
+clamped end bin, then 20..10 and 9..0), warp_bucket (per-warp totals, then every warp re-reads
+the bins of the warp that holds the need-th key), the "take the whole bin" exits, the packed
+(above | tied << 16) block scan in thread order with the lowest-column tie quota, and each
+thread's own stores. It must return exactly the reference row in ascending order (the kernel
+writes sorted rows). tests/gpu/test_topk_cuda.py checks the real kernel against the same
+reference.
 """
 
 from __future__ import annotations
@@ -45,46 +47,84 @@ def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, in
     raise AssertionError("lane's bins do not reach need")
 
 
+def fine_digit(keys: np.ndarray) -> np.ndarray:
+    """Kernel fine_digit: 12-bit monotone digit of order-preserving keys."""
+    keys = keys.astype(np.int64)
+    neg = keys < 0x80000000
+    mag = np.where(neg, ~keys, keys) & 0x7FFFFFFF
+    q = (np.clip(mag, 0x38000000, 0x47FFFFFF) - 0x38000000) >> 17
+    return np.where(neg, 2047 - q, 2048 + q)
+
+
+def digit_key_prefix(d: int) -> int:
+    """Kernel digit_key_prefix: the top 11 key bits of an unclamped digit bin."""
+    q = d - 2048 if d >= 2048 else 2047 - d
+    mag_lo = 0x38000000 + (q << 17)
+    key = (0x80000000 | mag_lo) if d >= 2048 else (0x7FFFFFFF ^ mag_lo)
+    return key & 0xFFE00000
+
+
 def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
-              base_mis: int) -> list[int]:
-    """What the regs kernel writes for one row (k slots, in slot order)."""
+              base_mis: int, decode: bool = False) -> list[int]:
+    """What the regs kernel writes for one row (k slots, in slot order). values: the row's
+    num_cols columns; decode rows (start 0) are loaded in full before the length is known."""
     n = end - start
     if n <= k:
         return list(range(n)) + [-1] * (k - n)
-    assert n <= 4 * threads * vecs - 3, "row wider than the kernel holds"
+    assert len(values) + 3 <= 4 * threads * vecs, "row wider than the kernel holds"
     i0 = (base_mis + start) & 3  # the row pointer's 16-byte misalignment at column start
     a_al = start - i0
     i1 = n + i0
     e_per = 4 * vecs
     idx = np.arange(threads * e_per).reshape(threads, e_per)  # segment index of key[t][e]
-    valid = (idx >= i0) & (idx < i1)
+    load_hi = len(values) + i0 if decode else i1
+    assert not decode or start == 0
+    loaded = (idx >= i0) & (idx < load_hi)
     keys = np.zeros(idx.shape, dtype=np.int64)
-    keys[valid] = float_to_key_np(values[a_al + idx[valid]]).astype(np.int64)
+    keys[loaded] = float_to_key_np(values[a_al + idx[loaded]]).astype(np.int64)
+    valid = loaded & (idx < i1)
     kv = keys[valid]
+    dv = fine_digit(kv)
 
-    # pass 0, then passes 1 and 2 while the chosen bin is not taken whole
-    b, above, cnt = warp_bucket(np.bincount(kv >> 21, minlength=2048), threads, k)
-    need, thr = k - above, b << 21
+    # pass 0 (fine digits), then the exact passes while the chosen bin is not taken whole
+    B, above, cnt = warp_bucket(np.bincount(dv, minlength=4096), threads, k)
+    need, thr = k - above, 0
     ge = cnt == need
     if not ge:
-        sub = kv[(kv >> 21) == b]
+        if B & 2047 in (0, 2047):  # clamped end bin: its keys do not share bits 31..21
+            sub = kv[dv == B]
+            b, above, cnt = warp_bucket(np.bincount(sub >> 21, minlength=2048), threads, need)
+            need, thr = need - above, b << 21
+            ge = cnt == need
+        else:
+            thr = digit_key_prefix(B)
+            assert ((kv[dv == B] >> 21) == (thr >> 21)).all(), "bin keys share bits 31..21"
+    if not ge:
+        sub = kv[(dv == B) & ((kv >> 21) == (thr >> 21))]
         b, above, cnt = warp_bucket(np.bincount((sub >> 10) & 2047, minlength=2048), threads,
                                     need)
         need, thr = need - above, thr | (b << 10)
         ge = cnt == need
-        if not ge:
-            sub = kv[(kv >> 10) == (thr >> 10)]
-            b, above, cnt = warp_bucket(np.bincount(sub & 1023, minlength=1024), threads, need)
-            need, thr = need - above, thr | b
-            ge = cnt == need
+    if not ge:
+        sel_block = (kv >> 10) == (thr >> 10)
+        assert (dv[sel_block] == B).all(), "2^10-key blocks nest in digit bins"
+        sub = kv[sel_block]
+        b, above, cnt = warp_bucket(np.bincount(sub & 1023, minlength=1024), threads, need)
+        need, thr = need - above, thr | b
+        ge = cnt == need
 
     # output: packed per-thread counts, exclusive scan in thread order (== column order)
-    gsel = valid & ((keys >= thr) if ge else (keys > thr))
-    eq = valid & (keys == thr) & (not ge)
+    d_all = fine_digit(keys)
+    if ge:
+        gsel = valid & ((d_all > B) | ((d_all == B) & (keys >= thr)))
+        eq = np.zeros_like(valid)
+    else:
+        gsel = valid & (keys > thr)
+        eq = valid & (keys == thr)
     mine = gsel.sum(axis=1) | (eq.sum(axis=1) << 16)
     assert (gsel.sum() < 1 << 16) and (eq.sum() < 1 << 16), "16-bit packed counts overflow"
     excl = np.cumsum(mine) - mine
-    stage: list[int | None] = [None] * k
+    out: list[int | None] = [None] * k
     for t in range(threads):
         gt_before, eq_before = int(excl[t]) & 0xFFFF, int(excl[t]) >> 16
         sel = gsel[t].copy()
@@ -96,11 +136,11 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
         pos = gt_before + min(eq_before, need)
         for e in range(e_per):
             if sel[e]:
-                assert stage[pos] is None, "slot written twice"
-                stage[pos] = a_al + int(idx[t, e]) - start
+                assert out[pos] is None, "slot written twice"
+                out[pos] = a_al + int(idx[t, e]) - start
                 pos += 1
-    assert all(x is not None for x in stage), "unwritten slots"
-    return stage
+    assert all(x is not None for x in out), "unwritten slots"
+    return out
 
 
 def _check(vals, start, end, k, **kw):
@@ -110,44 +150,85 @@ def _check(vals, start, end, k, **kw):
     assert got == sel + [-1] * (k - len(sel)), (k, start, end)  # the set, in ascending order
 
 
+def _row_scaled(kind: str, n: int, rng) -> np.ndarray:
+    """KINDS, plus magnitudes in the fine digit's clamped end bins (|x| < 2^-15, > 2^16) and
+    rows that straddle a clamp edge."""
+    if kind == "tiny":
+        return (rng.standard_normal(n) * 1e-6).astype(np.float32)
+    if kind == "huge":
+        return (rng.standard_normal(n) * 1e7).astype(np.float32)
+    if kind == "edges":  # values on both sides of 2^-15 and 2^16, both signs
+        base = rng.choice([2.0**-15, 2.0**16], n) * rng.choice([-1.0, 1.0], n)
+        return (base * (1 + rng.uniform(-1e-3, 1e-3, n))).astype(np.float32)
+    return _row(kind, n, rng)
+
+
+ALL_KINDS = [*KINDS, "tiny", "huge", "edges"]
+
+
 def test_warp_bucket_matches_a_plain_scan():
     rng = np.random.default_rng(1)
     for _ in range(50):
-        hist = rng.integers(0, 4, 2048) * (rng.random(2048) < 0.1)
+        nb = int(rng.choice([1024, 2048, 4096]))
+        hist = rng.integers(0, 4, nb) * (rng.random(nb) < 0.1)
         total = int(hist.sum())
         if total == 0:
             continue
         need = int(rng.integers(1, total + 1))
         run = 0
-        for b in range(2047, -1, -1):
+        for b in range(nb - 1, -1, -1):
             if run < need <= run + hist[b]:
                 want = (b, run, int(hist[b]))
                 break
             run += int(hist[b])
-        for threads in (256, 512, 1024):
-            assert warp_bucket(hist, threads, need) == want
+        for threads in (512, 1024):
+            if nb // threads <= 8:
+                assert warp_bucket(hist, threads, need) == want
 
 
-@pytest.mark.parametrize("kind", KINDS)
+def test_fine_digit_is_monotone_and_bins_are_aligned():
+    rng = np.random.default_rng(2)
+    keys = np.sort(rng.integers(0, 1 << 32, 200000, dtype=np.int64))
+    d = fine_digit(keys)
+    assert (np.diff(d) >= 0).all() and d.min() >= 0 and d.max() <= 4095
+    for b in rng.integers(1, 4095, 200):  # unclamped bins: one aligned 2^17-key block each
+        if b in (2047, 2048):
+            continue
+        lo = digit_key_prefix(int(b))
+        blk = keys[d == b]
+        assert ((blk >> 17) == (blk[0] >> 17)).all() if len(blk) else True
+        assert all((x & 0xFFE00000) == lo for x in blk)
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_regs_model_small_sizes(kind):
     """Small k and rows, the kernel's thread geometry: partial head / tail vectors everywhere,
-    one or two warps' worth of data, tie quotas inside one thread."""
+    one or two warps' worth of data, tie quotas inside one thread, decode rows shorter than
+    the loaded columns."""
     rng = np.random.default_rng(abs(hash(("regs", kind))) % 2**32)
     for _ in range(12):
-        threads, vecs = int(rng.choice([256, 512])), int(rng.choice([2, 3, 5]))
+        threads, vecs = int(rng.choice([512, 1024])), int(rng.choice([2, 3, 5]))
         k = int(rng.integers(1, 80))
-        n = int(rng.integers(k + 1, min(1500, 4 * threads * vecs - 3)))
-        start = int(rng.integers(0, 7))
-        vals = np.concatenate([_row(kind, start + n, rng), np.zeros(3, np.float32)])
-        _check(vals, start, start + n, k, threads=threads, vecs=vecs,
-               base_mis=int(rng.integers(0, 4)))
+        cols = int(rng.integers(k + 1, 1500))
+        vals = _row_scaled(kind, cols, rng)
+        if rng.random() < 0.5:  # decode: start 0, any length up to the columns
+            end = int(rng.integers(k + 1, cols + 1))
+            _check(vals, 0, end, k, threads=threads, vecs=vecs,
+                   base_mis=int(rng.integers(0, 4)), decode=True)
+        else:
+            start = int(rng.integers(0, 7))
+            end = int(rng.integers(min(start + k + 1, cols), cols + 1))
+            _check(vals, start, end, k, threads=threads, vecs=vecs,
+                   base_mis=int(rng.integers(0, 4)))
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_regs_model_kernel_sizes(kind):
     """The shipped configurations at k 2048, at their full capacity and misaligned."""
     rng = np.random.default_rng(abs(hash(("regs-big", kind))) % 2**32)
     for threads, vecs in [(512, 3), (512, 5), (1024, 5)]:
         n = 4 * threads * vecs - 3
         mis = int(rng.integers(0, 4))
-        _check(_row(kind, n, rng), 0, n, 2048, threads=threads, vecs=vecs, base_mis=mis)
+        _check(_row_scaled(kind, n, rng), 0, n - 1, 2048, threads=threads, vecs=vecs,
+               base_mis=mis, decode=True)
+        _check(_row_scaled(kind, n, rng), 1, n, 2048, threads=threads, vecs=vecs, base_mis=mis)
