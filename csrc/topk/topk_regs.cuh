@@ -9,8 +9,7 @@
 // radix passes and the output (Nsight Compute samples), not over columns. This kernel:
 //   * Ownership. Thread t owns vectors [t * kV, (t + 1) * kV) of 16-byte float4 (index i is
 //     column a_al + i, a_al = the segment start rounded down to 16 bytes): thread order ==
-//     column order, so the ordered output is ONE block scan of one packed count per thread,
-//     and each thread stores its own positions (no staging barrier).
+//     column order, so the ordered output is ONE block scan of one packed count per thread.
 //   * Loads go straight to registers, all kV float4 of a thread in flight at once. Decode rows
 //     start at column 0, so their loads are issued before the row length is known (up to
 //     num_cols, masked afterwards): the length and the logits round trips overlap.
@@ -22,8 +21,8 @@
 //   * Bucket search with one barrier: every warp reads the per-warp totals, finds the warp
 //     holding the need-th key and re-reads that warp's bins itself (warp_bucket), instead of
 //     one thread publishing the result behind a second barrier.
-// Barriers: clear, pass-0 histogram, its bucket search, the output scan: 4 when the first bin
-// is taken whole, 2 more per exact pass.
+// Barriers: clear, pass-0 histogram, its bucket search, the output scan, the output staging: 5
+// when the first bin is taken whole, 2 more per exact pass (4 for bits 31..21).
 #pragma once
 
 #include "topk_kernel.cuh"
@@ -33,13 +32,14 @@ namespace topk {
 
 constexpr int kGBins = 2048;  // 11-bit digits (the last pass uses 1024 bins)
 
-// Static shared memory (36.5 KiB): the pass histograms (contiguous, cleared together) and one
+// Static shared memory (28.6 KiB): the pass histograms (contiguous, cleared together) and one
 // per-warp total array per block scan, so no scan rewrites words a slower warp may still be
 // reading.
 struct alignas(16) RegsSmem {
-  uint32_t hist0[2 * kGBins];   // pass 0: fine digits
-  uint32_t hist1[2][kGBins];    // bits 31..21 (clamped bins only), bits 20..10
-  uint32_t hist2[kGBins / 2];   // bits 9..0
+  uint32_t hist0[2 * kGBins];  // pass 0: fine digits; then bits 31..21 (clamped bins only);
+                               // then the output staging row
+  uint32_t hist1[kGBins];      // bits 20..10
+  uint32_t hist2[kGBins / 2];  // bits 9..0
   uint32_t wtot[5][32];
 };
 
@@ -145,7 +145,7 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   // Step 1: clear the histograms (barrier A orders the stores before any histogram add).
   {
     uint4* h = reinterpret_cast<uint4*>(s.hist0);
-    constexpr int kWords = (2 * kGBins + 2 * kGBins + kGBins / 2) / 4;
+    constexpr int kWords = (2 * kGBins + kGBins + kGBins / 2) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
   }
 
@@ -218,11 +218,16 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   // whose keys do not share them), bits 20..10, bits 9..0.
   if (!ge) {
     if ((B & 2047u) == 0u || (B & 2047u) == 2047u) {
+      // Rare (logits beyond 2^16 or below 2^-15 in magnitude at the k-th key): hist0 is
+      // reused once every warp has left its bucket search.
+      __syncthreads();
+      for (int i = t; i < kGBins; i += kT) s.hist0[i] = 0u;
+      __syncthreads();
 #pragma unroll
       for (int e = 0; e < kE; ++e)
-        if (((valid >> e) & 1u) && fine_digit(key[e]) == B) atomicAdd(&s.hist1[0][key[e] >> 21], 1u);
+        if (((valid >> e) & 1u) && fine_digit(key[e]) == B) atomicAdd(&s.hist0[key[e] >> 21], 1u);
       __syncthreads();
-      warp_bucket<kGBins, kT>(s.hist1[0], s.wtot[1], need, bin, above, cnt);
+      warp_bucket<kGBins, kT>(s.hist0, s.wtot[1], need, bin, above, cnt);
       need -= above;
       thr = bin << 21;
       ge = cnt == need;
@@ -235,9 +240,9 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
 #pragma unroll
     for (int e = 0; e < kE; ++e)
       if (((valid >> e) & 1u) && fine_digit(key[e]) == B && (key[e] >> 21) == pre)
-        atomicAdd(&s.hist1[1][(key[e] >> 10) & (kGBins - 1)], 1u);
+        atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
     __syncthreads();
-    warp_bucket<kGBins, kT>(s.hist1[1], s.wtot[2], need, bin, above, cnt);
+    warp_bucket<kGBins, kT>(s.hist1, s.wtot[2], need, bin, above, cnt);
     need -= above;
     thr |= bin << 10;
     ge = cnt == need;
@@ -293,14 +298,20 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
       e ^= low;
     }
   }
-  int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride +
-                              (gt_before + min(eq_before, need));
+  // NOTES: staged in shared memory and stored coalesced: each thread storing its own
+  // positions straight to global memory (every store a partial sector) made 1 x 4096 25% and
+  // the 8192-column prefills 45% slower (H100, commit 5a3b0b5).
+  uint32_t pos = gt_before + min(eq_before, need);
   const int32_t col0 = (a - i0 - start) + 4 * kV * t;
-  int pos = 0;
-#pragma unroll
-  for (int e = 0; e < kE; ++e) {
-    if ((gm >> e) & 1u) dst[pos++] = col0 + e;
+  uint32_t* stage = s.hist0;  // k <= 2 * kGBins; its last reader passed the scan's barrier
+  static_assert(kMaxK <= 2 * kGBins, "the staging row holds k positions");
+  while (gm != 0u) {
+    stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
+    gm &= gm - 1u;
   }
+  __syncthreads();
+  int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride;
+  for (int i = t; i < static_cast<int>(k); i += kT) dst[i] = static_cast<int32_t>(stage[i]);
 }
 
 }  // namespace topk
