@@ -255,9 +255,13 @@ __device__ __forceinline__ void radix_bucket(RadixSmem& s, int nc, const uint32_
   constexpr int kPer = NB / kRThreads;
   static_assert(NB % kRThreads == 0, "bins must split evenly over the threads");
   const int t = static_cast<int>(threadIdx.x);
-  uint32_t g[kPer], l[kPer];
+  uint32_t g[kPer], l[kPer];  // thread order == descending bins
+  if constexpr (kCluster) {  // scalar loads: the vector ones cost this kernel a spilled register
 #pragma unroll
-  for (int j = 0; j < kPer; ++j) l[j] = h[NB - 1 - (t * kPer + j)];  // thread order == descending bins
+    for (int j = 0; j < kPer; ++j) l[j] = h[NB - 1 - (t * kPer + j)];
+  } else {
+    load_bins<kPer>(h, NB, t, l);
+  }
   bool summed = false;
   if constexpr (kCluster) {
     if (nc > 1) {

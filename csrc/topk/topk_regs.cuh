@@ -81,11 +81,13 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
                                             uint32_t& bucket, uint32_t& above, uint32_t& cnt) {
   constexpr int kPer = NB / kT;
   constexpr int kW = kT / 32;
-  static_assert(NB % kT == 0 && kPer >= 1 && kPer <= 8, "bins must split evenly");
+  static_assert(NB % kT == 0, "bins must split evenly");
   const int lane = static_cast<int>(lane_id());
+  uint32_t c[kPer];
+  load_bins<kPer>(h, NB, static_cast<int>(threadIdx.x), c);
   uint32_t sum = 0u;
 #pragma unroll
-  for (int j = 0; j < kPer; ++j) sum += h[NB - 1 - (static_cast<int>(threadIdx.x) * kPer + j)];
+  for (int j = 0; j < kPer; ++j) sum += c[j];
   sum = __reduce_add_sync(kFull, sum);
   if (lane == 0) wtot[warp_id()] = sum;
   __syncthreads();
@@ -97,12 +99,10 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
   // That warp's bins, re-read by this warp: which thread, then which bin.
   const int tt = ws * 32 + lane;
   uint32_t d[kPer];
+  load_bins<kPer>(h, NB, tt, d);
   uint32_t s = 0u;
 #pragma unroll
-  for (int j = 0; j < kPer; ++j) {
-    d[j] = h[NB - 1 - (tt * kPer + j)];
-    s += d[j];
-  }
+  for (int j = 0; j < kPer; ++j) s += d[j];
   const uint32_t incl = warp_incl_scan(s) + before_w;
   const int l = __ffs(__ballot_sync(kFull, incl >= need)) - 1;
   uint32_t b = 0u, ab = 0u, cb = 0u;
