@@ -13,16 +13,15 @@
 //   * Loads go straight to registers, all kV float4 of a thread in flight at once. Decode rows
 //     start at column 0, so their loads are issued before the row length is known (up to
 //     num_cols, masked afterwards): the length and the logits round trips overlap.
-//   * A finer first digit (fine_digit): 12 bits = sign, magnitude exponent clamped to
-//     [2^-15, 2^16], 7 mantissa bits, instead of the top 11 key bits (sign, 8 exponent, 2
-//     mantissa bits, most of which no logit uses). The k-th key's bin then usually holds a few
-//     keys, is taken whole, and the exact passes (bits 20..10, 9..0 of the keys in it; bits
-//     31..21 first when the bin is a clamped end bin) are skipped.
+//   * Later passes histogram the thread's own keys (no candidate list, no overflow path).
+//     NOTES: a finer first digit (sign, clamped exponent, 7 mantissa bits; exact passes only
+//     when its bin is not taken whole) was tried (commits 5a3b0b5-97bac88) and was slower on
+//     every shape: the digit's ~7 instructions per key cost more than the passes it saves.
 //   * Bucket search with one barrier: every warp reads the per-warp totals, finds the warp
 //     holding the need-th key and re-reads that warp's bins itself (warp_bucket), instead of
 //     one thread publishing the result behind a second barrier.
 // Barriers: clear, pass-0 histogram, its bucket search, the output scan, the output staging: 5
-// when the first bin is taken whole, 2 more per exact pass (4 for bits 31..21).
+// when the first bin is taken whole, 2 more per later pass.
 #pragma once
 
 #include "topk_kernel.cuh"
@@ -32,35 +31,15 @@ namespace topk {
 
 constexpr int kGBins = 2048;  // 11-bit digits (the last pass uses 1024 bins)
 
-// Static shared memory (28.6 KiB): the pass histograms (contiguous, cleared together) and one
+// Static shared memory (20.5 KiB): the pass histograms (contiguous, cleared together) and one
 // per-warp total array per block scan, so no scan rewrites words a slower warp may still be
 // reading.
 struct alignas(16) RegsSmem {
-  uint32_t hist0[2 * kGBins];  // pass 0: fine digits; then bits 31..21 (clamped bins only);
-                               // then the output staging row
+  uint32_t hist0[kGBins];      // pass 0: bits 31..21; then the output staging row
   uint32_t hist1[kGBins];      // bits 20..10
   uint32_t hist2[kGBins / 2];  // bits 9..0
-  uint32_t wtot[5][32];
+  uint32_t wtot[4][32];
 };
-
-// Monotone 12-bit digit of an order-preserving key (float_to_key): sign, then the magnitude
-// clamped to [2^-15, 2^16) and cut to its exponent and top 7 mantissa bits; negative values
-// mirrored below positive ones. Digit bins are aligned blocks of 2^17 keys (the clamped end
-// bins 0, 2047, 2048, 4095 are wider), so the 2^10-key bins of the later passes nest in them.
-__device__ __forceinline__ uint32_t fine_digit(uint32_t key) {
-  const bool neg = key < 0x80000000u;
-  const uint32_t mag = (neg ? ~key : key) & 0x7fffffffu;
-  const uint32_t q = (min(max(mag, 0x38000000u), 0x47ffffffu) - 0x38000000u) >> 17;  // 0..2047
-  return neg ? 2047u - q : 2048u + q;
-}
-
-// Top 11 key bits shared by every key of an unclamped digit bin d.
-__device__ __forceinline__ uint32_t digit_key_prefix(uint32_t d) {
-  const uint32_t q = d >= 2048u ? d - 2048u : 2047u - d;
-  const uint32_t mag_lo = 0x38000000u + (q << 17);
-  const uint32_t key = d >= 2048u ? (0x80000000u | mag_lo) : (0x7fffffffu ^ mag_lo);
-  return key & 0xffe00000u;
-}
 
 // Inclusive scan over the warp's lanes.
 __device__ __forceinline__ uint32_t warp_incl_scan(uint32_t x) {
@@ -145,7 +124,7 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   // Step 1: clear the histograms (barrier A orders the stores before any histogram add).
   {
     uint4* h = reinterpret_cast<uint4*>(s.hist0);
-    constexpr int kWords = (2 * kGBins + kGBins + kGBins / 2) / 4;
+    constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
   }
 
@@ -202,90 +181,60 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   }
   __syncthreads();  // A: histograms cleared
 
-  // Step 3 (pass 0): fine digits. Then the digit bin B of the k-th largest key.
+  // Step 3 (pass 0): top 11 key bits. Then the bin of the k-th largest key.
 #pragma unroll
   for (int e = 0; e < kE; ++e)
-    if ((valid >> e) & 1u) atomicAdd(&s.hist0[fine_digit(key[e])], 1u);
+    if ((valid >> e) & 1u) atomicAdd(&s.hist0[key[e] >> 21], 1u);
   __syncthreads();  // B
   uint32_t bin, above, cnt;
-  warp_bucket<2 * kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
-  const uint32_t B = bin;
-  uint32_t need = k - above;  // keys still to take from bin B
-  uint32_t thr = 0u;          // with ge: key >= thr among bin B's keys; else the exact k-th key
-  bool ge = cnt == need;      // bin B's keys >= thr are all selected
+  warp_bucket<kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
+  uint32_t need = k - above;  // keys still to take at or below thr
+  uint32_t thr = bin << 21;
+  bool ge = cnt == need;      // every key >= thr is selected
 
-  // Steps 4-6 (exact passes over bin B's keys): bits 31..21 (only for a clamped end bin,
-  // whose keys do not share them), bits 20..10, bits 9..0.
-  if (!ge) {
-    if ((B & 2047u) == 0u || (B & 2047u) == 2047u) {
-      // Rare (logits beyond 2^16 or below 2^-15 in magnitude at the k-th key): hist0 is
-      // reused once every warp has left its bucket search.
-      __syncthreads();
-      for (int i = t; i < kGBins; i += kT) s.hist0[i] = 0u;
-      __syncthreads();
-#pragma unroll
-      for (int e = 0; e < kE; ++e)
-        if (((valid >> e) & 1u) && fine_digit(key[e]) == B) atomicAdd(&s.hist0[key[e] >> 21], 1u);
-      __syncthreads();
-      warp_bucket<kGBins, kT>(s.hist0, s.wtot[1], need, bin, above, cnt);
-      need -= above;
-      thr = bin << 21;
-      ge = cnt == need;
-    } else {
-      thr = digit_key_prefix(B);
-    }
-  }
+  // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
   if (!ge) {
     const uint32_t pre = thr >> 21;
 #pragma unroll
     for (int e = 0; e < kE; ++e)
-      if (((valid >> e) & 1u) && fine_digit(key[e]) == B && (key[e] >> 21) == pre)
+      if (((valid >> e) & 1u) && (key[e] >> 21) == pre)
         atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
     __syncthreads();
-    warp_bucket<kGBins, kT>(s.hist1, s.wtot[2], need, bin, above, cnt);
+    warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
     need -= above;
     thr |= bin << 10;
     ge = cnt == need;
   }
   if (!ge) {
-    const uint32_t pre = thr >> 10;  // bins of 2^10 keys nest in digit bins: no digit test
+    const uint32_t pre = thr >> 10;
 #pragma unroll
     for (int e = 0; e < kE; ++e)
       if (((valid >> e) & 1u) && (key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
     __syncthreads();
-    warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[3], need, bin, above, cnt);
+    warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
     need -= above;
     thr |= bin;  // the exact k-th key
     ge = cnt == need;
   }
 
-  // Step 7: ordered output. Selected: with ge, digit > B or (digit == B and key >= thr);
-  // else key > thr plus the `need` lowest-column keys == thr (the exact k-th key lies in bin B,
-  // so no digit test). One block scan of (#selected above | #tied << 16) per thread (thread
-  // order == column order; both counts < 2^16 for rows this kernel takes), then every thread
-  // stores its positions.
+  // Step 6: ordered output. Selected: key >= thr when ge, else key > thr plus the `need`
+  // lowest-column keys == thr. One block scan of (#selected above | #tied << 16) per thread
+  // (thread order == column order; both counts < 2^16 for rows this kernel takes), staged.
   uint32_t gm = 0u, em = 0u;
 #pragma unroll
   for (int e = 0; e < kE; ++e) {
     const bool in = (valid >> e) & 1u;
-    bool sel;
-    if (ge) {
-      const uint32_t d = fine_digit(key[e]);
-      sel = d > B || (d == B && key[e] >= thr);
-    } else {
-      sel = key[e] > thr;
-    }
-    gm |= static_cast<uint32_t>(in && sel) << e;
+    gm |= static_cast<uint32_t>(in && (ge ? key[e] >= thr : key[e] > thr)) << e;
     em |= static_cast<uint32_t>(in && !ge && key[e] == thr) << e;
   }
   const uint32_t mine = static_cast<uint32_t>(__popc(gm)) | (static_cast<uint32_t>(__popc(em)) << 16);
   const uint32_t incl = warp_incl_scan(mine);
-  if (lane_id() == 31u) s.wtot[4][warp_id()] = incl;
+  if (lane_id() == 31u) s.wtot[3][warp_id()] = incl;
   __syncthreads();
   uint32_t excl;
   {
     const int lane = static_cast<int>(lane_id());
-    const uint32_t x = lane < kT / 32 ? s.wtot[4][lane] : 0u;
+    const uint32_t x = lane < kT / 32 ? s.wtot[3][lane] : 0u;
     const uint32_t wi = warp_incl_scan(x);
     excl = __shfl_sync(kFull, wi - x, static_cast<int>(warp_id())) + incl - mine;
   }
@@ -303,8 +252,8 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   // the 8192-column prefills 45% slower (H100, commit 5a3b0b5).
   uint32_t pos = gt_before + min(eq_before, need);
   const int32_t col0 = (a - i0 - start) + 4 * kV * t;
-  uint32_t* stage = s.hist0;  // k <= 2 * kGBins; its last reader passed the scan's barrier
-  static_assert(kMaxK <= 2 * kGBins, "the staging row holds k positions");
+  uint32_t* stage = s.hist0;  // k <= kGBins; its last reader passed the scan's barrier
+  static_assert(kMaxK <= kGBins, "the staging row holds k positions");
   while (gm != 0u) {
     stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
     gm &= gm - 1u;

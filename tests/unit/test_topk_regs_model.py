@@ -3,8 +3,7 @@
 The kernel cannot run in CI, so this restates it step for step in numpy, thread by thread:
 contiguous ownership (thread t holds vectors [t*V, (t+1)*V) after the 16-byte alignment shift,
 masked head / tail; decode rows loaded up to num_cols and masked by length afterwards), the
-fine 12-bit first digit, the exact passes over the chosen digit bin (bits 31..21 only for a
-clamped end bin, then 20..10 and 9..0), warp_bucket (per-warp totals, then every warp re-reads
+11/11/10-bit passes histogrammed from the threads' own keys, warp_bucket (per-warp totals, then every warp re-reads
 the bins of the warp that holds the need-th key), the "take the whole bin" exits, the packed
 (above | tied << 16) block scan in thread order with the lowest-column tie quota, and each
 thread's own stores. It must return exactly the reference row in ascending order (the kernel
@@ -47,23 +46,6 @@ def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, in
     raise AssertionError("lane's bins do not reach need")
 
 
-def fine_digit(keys: np.ndarray) -> np.ndarray:
-    """Kernel fine_digit: 12-bit monotone digit of order-preserving keys."""
-    keys = keys.astype(np.int64)
-    neg = keys < 0x80000000
-    mag = np.where(neg, ~keys, keys) & 0x7FFFFFFF
-    q = (np.clip(mag, 0x38000000, 0x47FFFFFF) - 0x38000000) >> 17
-    return np.where(neg, 2047 - q, 2048 + q)
-
-
-def digit_key_prefix(d: int) -> int:
-    """Kernel digit_key_prefix: the top 11 key bits of an unclamped digit bin."""
-    q = d - 2048 if d >= 2048 else 2047 - d
-    mag_lo = 0x38000000 + (q << 17)
-    key = (0x80000000 | mag_lo) if d >= 2048 else (0x7FFFFFFF ^ mag_lo)
-    return key & 0xFFE00000
-
-
 def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
               base_mis: int, decode: bool = False) -> list[int]:
     """What the regs kernel writes for one row (k slots, in slot order). values: the row's
@@ -84,43 +66,26 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     keys[loaded] = float_to_key_np(values[a_al + idx[loaded]]).astype(np.int64)
     valid = loaded & (idx < i1)
     kv = keys[valid]
-    dv = fine_digit(kv)
 
-    # pass 0 (fine digits), then the exact passes while the chosen bin is not taken whole
-    B, above, cnt = warp_bucket(np.bincount(dv, minlength=4096), threads, k)
-    need, thr = k - above, 0
+    # pass 0, then passes 1 and 2 while the chosen bin is not taken whole
+    b, above, cnt = warp_bucket(np.bincount(kv >> 21, minlength=2048), threads, k)
+    need, thr = k - above, b << 21
     ge = cnt == need
     if not ge:
-        if B & 2047 in (0, 2047):  # clamped end bin: its keys do not share bits 31..21
-            sub = kv[dv == B]
-            b, above, cnt = warp_bucket(np.bincount(sub >> 21, minlength=2048), threads, need)
-            need, thr = need - above, b << 21
-            ge = cnt == need
-        else:
-            thr = digit_key_prefix(B)
-            assert ((kv[dv == B] >> 21) == (thr >> 21)).all(), "bin keys share bits 31..21"
-    if not ge:
-        sub = kv[(dv == B) & ((kv >> 21) == (thr >> 21))]
+        sub = kv[(kv >> 21) == (thr >> 21)]
         b, above, cnt = warp_bucket(np.bincount((sub >> 10) & 2047, minlength=2048), threads,
                                     need)
         need, thr = need - above, thr | (b << 10)
         ge = cnt == need
     if not ge:
-        sel_block = (kv >> 10) == (thr >> 10)
-        assert (dv[sel_block] == B).all(), "2^10-key blocks nest in digit bins"
-        sub = kv[sel_block]
+        sub = kv[(kv >> 10) == (thr >> 10)]
         b, above, cnt = warp_bucket(np.bincount(sub & 1023, minlength=1024), threads, need)
         need, thr = need - above, thr | b
         ge = cnt == need
 
     # output: packed per-thread counts, exclusive scan in thread order (== column order)
-    d_all = fine_digit(keys)
-    if ge:
-        gsel = valid & ((d_all > B) | ((d_all == B) & (keys >= thr)))
-        eq = np.zeros_like(valid)
-    else:
-        gsel = valid & (keys > thr)
-        eq = valid & (keys == thr)
+    gsel = valid & ((keys >= thr) if ge else (keys > thr))
+    eq = valid & (keys == thr) & (not ge)
     mine = gsel.sum(axis=1) | (eq.sum(axis=1) << 16)
     assert (gsel.sum() < 1 << 16) and (eq.sum() < 1 << 16), "16-bit packed counts overflow"
     excl = np.cumsum(mine) - mine
@@ -151,8 +116,7 @@ def _check(vals, start, end, k, **kw):
 
 
 def _row_scaled(kind: str, n: int, rng) -> np.ndarray:
-    """KINDS, plus magnitudes in the fine digit's clamped end bins (|x| < 2^-15, > 2^16) and
-    rows that straddle a clamp edge."""
+    """KINDS, plus tiny and huge magnitudes, and rows around 2^-15 and 2^16 of both signs."""
     if kind == "tiny":
         return (rng.standard_normal(n) * 1e-6).astype(np.float32)
     if kind == "huge":
@@ -184,20 +148,6 @@ def test_warp_bucket_matches_a_plain_scan():
         for threads in (512, 1024):
             if nb // threads <= 8:
                 assert warp_bucket(hist, threads, need) == want
-
-
-def test_fine_digit_is_monotone_and_bins_are_aligned():
-    rng = np.random.default_rng(2)
-    keys = np.sort(rng.integers(0, 1 << 32, 200000, dtype=np.int64))
-    d = fine_digit(keys)
-    assert (np.diff(d) >= 0).all() and d.min() >= 0 and d.max() <= 4095
-    for b in rng.integers(1, 4095, 200):  # unclamped bins: one aligned 2^17-key block each
-        if b in (2047, 2048):
-            continue
-        lo = digit_key_prefix(int(b))
-        blk = keys[d == b]
-        assert ((blk >> 17) == (blk[0] >> 17)).all() if len(blk) else True
-        assert all((x & 0xFFE00000) == lo for x in blk)
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
