@@ -245,11 +245,16 @@ def test_writes_sorted_follows_the_plan():
                 assert T.writes_sorted(logits) == (algo in (1, 2)), (rows, n, force)
                 if force in (0, 1):
                     assert algo == force
-                if force == 2 or (force == -1 and n <= REGS_MAX_COLS):
+                if force == 2:
                     assert algo == (2 if n <= REGS_MAX_COLS else 1), (rows, n, force)
             finally:
                 torch.ops._C_glm52.topk_force(-1)
                 T.clear_plan_cache()
+    # automatic: the regs kernel for short rows in launches of up to ~two waves only
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    for rows, n, want in [(1, 4096, 2), (4 * sms, 8192, 2), (4 * sms + 1, 8192, 1),
+                          (8, REGS_MAX_COLS + 1, 1)]:
+        assert int(torch.ops._C_glm52.topk_plan(rows, n)[0]) == want, (rows, n)
 
 
 @pytest.mark.parametrize("threads", [512, 1024])
