@@ -558,7 +558,7 @@ __device__ __forceinline__ void row_bounds(const Params& p, int row, int& start,
   end = max(e, s);
 }
 
-// Row prologue shared by both kernels (kNThreads threads per CTA). Returns false when this CTA
+// Row prologue shared by the three kernels (kNThreads threads per CTA). Returns false when this CTA
 // is done: a row no longer than k has been written as 0..len-1 then -1 (by every CTA of the
 // cluster; none touches a peer's shared memory on this path), or the row is too short to split
 // (len < C * min_seg) and this is not rank 0. Otherwise gives the row, its start, the CTAs
