@@ -99,6 +99,26 @@ __device__ __forceinline__ uint32_t warp_reserve(uint32_t* counter, bool want) {
   return base + __popc(m & ((1u << lane_id()) - 1u));
 }
 
+// Inclusive scan over the warp's lanes. All lanes call.
+__device__ __forceinline__ uint32_t warp_incl_scan(uint32_t x) {
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const uint32_t y = __shfl_up_sync(kFull, x, o);
+    if (static_cast<int>(lane_id()) >= o) x += y;
+  }
+  return x;
+}
+
+// Adds to `sel` the lowest `take` set bits of `m` (all of them when it has fewer): the tied keys
+// a thread takes, lowest column first, while the tie quota lasts.
+__device__ __forceinline__ void take_lowest(uint32_t& sel, uint32_t m, uint32_t take) {
+  for (; take > 0u && m != 0u; --take) {
+    const uint32_t low = m & (0u - m);
+    sel |= low;
+    m ^= low;
+  }
+}
+
 // Shared-memory histogram increment. NOTES: the lanes sharing the bin of the first, then of
 // the next pending lane are combined (one shfl + ballot each), so tie-heavy rows do not
 // serialise 32 same-address atomics; the rest add individually. All lanes call.
@@ -253,12 +273,7 @@ __device__ __forceinline__ void scan_bucket(uint32_t* wscan, uint32_t* res,
 #pragma unroll
   for (int j = 0; j < kPer; ++j) sum += c[j];
   // Block-wide exclusive scan over threads.
-  uint32_t incl = sum;
-#pragma unroll
-  for (int o = 1; o < 32; o <<= 1) {
-    const uint32_t v = __shfl_up_sync(kFull, incl, o);
-    if (static_cast<int>(lane_id()) >= o) incl += v;
-  }
+  const uint32_t incl = warp_incl_scan(sum);
   if (lane_id() == 31) wscan[warp_id()] = incl;
   if (t == 0) res[0] = res[1] = res[2] = 0u;
   __syncthreads();

@@ -564,12 +564,7 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
     word_masks(keys, res_cap, base, w, i0, i1, thr, split, gm, em);
     const uint32_t mine = static_cast<uint32_t>(__popc(gm)) |
                           (static_cast<uint32_t>(__popc(em)) << 16);
-    uint32_t incl = mine;
-#pragma unroll
-    for (int o = 1; o < 32; o <<= 1) {
-      const uint32_t x = __shfl_up_sync(kFull, incl, o);
-      if (static_cast<int>(lane_id()) >= o) incl += x;
-    }
+    const uint32_t incl = warp_incl_scan(mine);
     if (lane_id() == 31) s.oscan[c & 1][warp_id()] = incl;
     __syncthreads();
     uint32_t before = incl - mine, total = 0u;
@@ -581,14 +576,7 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
     }
     const uint32_t eb = eq_run + (before >> 16);
     uint32_t sel = gm;
-    if (split) {  // the lowest of this word's ties while the quota lasts
-      uint32_t take = eb < quota ? quota - eb : 0u;
-      for (uint32_t e = em; take > 0u && e != 0u; --take) {
-        const uint32_t low = e & (0u - e);
-        sel |= low;
-        e ^= low;
-      }
-    }
+    if (split) take_lowest(sel, em, eb < quota ? quota - eb : 0u);
     uint32_t pos = gt_run + (before & 0xffffu) + min(eb, quota);
     const int32_t col0 = col_off + kRWord * w;
     while (sel != 0u) {

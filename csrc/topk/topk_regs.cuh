@@ -41,16 +41,6 @@ struct alignas(16) RegsSmem {
   uint32_t wtot[4][32];
 };
 
-// Inclusive scan over the warp's lanes.
-__device__ __forceinline__ uint32_t warp_incl_scan(uint32_t x) {
-#pragma unroll
-  for (int o = 1; o < 32; o <<= 1) {
-    const uint32_t y = __shfl_up_sync(kFull, x, o);
-    if (static_cast<int>(lane_id()) >= o) x += y;
-  }
-  return x;
-}
-
 // The bin of the `need`-th largest key of histogram h (NB bins; thread t owns bins
 // NB-1-(t*kPer+j), thread order == descending bins). Every thread gets the bin, the count in
 // higher bins and the bin's own count. One barrier inside; `wtot` (kT / 32 words) must not be
@@ -239,14 +229,7 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
     excl = __shfl_sync(kFull, wi - x, static_cast<int>(warp_id())) + incl - mine;
   }
   const uint32_t gt_before = excl & 0xffffu, eq_before = excl >> 16;
-  if (em != 0u) {  // this thread's lowest ties while the quota lasts
-    uint32_t take = need > eq_before ? need - eq_before : 0u;
-    for (uint32_t e = em; take > 0u && e != 0u; --take) {
-      const uint32_t low = e & (0u - e);
-      gm |= low;
-      e ^= low;
-    }
-  }
+  if (em != 0u) take_lowest(gm, em, need > eq_before ? need - eq_before : 0u);
   // NOTES: staged in shared memory and stored coalesced: each thread storing its own
   // positions straight to global memory (every store a partial sector) made 1 x 4096 25% and
   // the 8192-column prefills 45% slower (H100, commit 5a3b0b5).
