@@ -261,10 +261,8 @@ RegsKernel regs_kernel(int threads, int vecs) {
 }
 
 Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols) {
-  Plan pl = plan_radix(info, num_rows, num_cols);
   const int override_algo = g_forced_algo.load(std::memory_order_relaxed);
   const int forced = override_algo == kUnset ? info.forced_algo : override_algo;
-  if (forced >= 0) pl.algo = forced;
   // Short rows: the regs kernel (its rows never take a cluster), for launches of up to about
   // two waves (H100, docs/benchmarks.md: 1-10% faster than the radix kernel on the 4096-column
   // decodes and 2048 x 8192, 5% slower on 8192 x 8192); a forced regs kernel on rows it
@@ -273,8 +271,9 @@ Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols) {
       forced == kAlgoRegs) {
     const int threads = plan_regs(num_cols, g_forced_threads.load(std::memory_order_relaxed));
     if (threads > 0) return Plan{kAlgoRegs, 1, threads};
-    if (forced == kAlgoRegs) pl.algo = kAlgoRadix;
   }
+  Plan pl = plan_radix(info, num_rows, num_cols);
+  if (forced >= 0) pl.algo = forced == kAlgoRegs ? kAlgoRadix : forced;
   if (pl.algo == kAlgoStream) {
     pl.cluster = choose_cluster(info, num_rows, num_cols);
     pl.res_cap = 0;
