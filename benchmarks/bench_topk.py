@@ -47,12 +47,12 @@ def load_vllm_ops() -> tuple[dict, str]:
         return {}, "n/a"
 
 
-ALGO_NAMES = ["stream", "radix", "regs"]
+ALGO_NAMES = ["stream", "radix", "regs", "pipe"]
 REGS_MAX_COLS = 20477  # the regs kernel's widest rows
 
 
 def forced(algo: int, fn, cluster: int = 0, threads: int = 0):
-    """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs) and, if given, a
+    """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 pipe) and, if given, a
     cluster size (radix) or CTA size (regs). The choice is made at launch, so a CUDA graph
     captured through this replays it."""
     def run(i):
@@ -68,6 +68,7 @@ def with_variants(ours, n: int) -> dict:
     ops = {"ours": ours, "ours radix": forced(1, ours), "ours stream": forced(0, ours)}
     if n <= REGS_MAX_COLS:
         ops["ours regs"] = forced(2, ours)
+        ops["ours pipe"] = forced(3, ours)
     return ops
 
 
@@ -156,6 +157,13 @@ def copy_bandwidth() -> float:
     return 2 * (1 << 30) / (ms * 1e-3)  # src and dst are freed on return
 
 
+def launch_floor() -> float:
+    """Median ms per call of a one-element kernel timed the same way as the ops (CUDA-graph
+    replays): what a call costs before it does any work, the floor of every small shape."""
+    x = torch.zeros(1, device=DEV)
+    return time_op(lambda i: x.add_(1.0), 1)[0]
+
+
 def check_values(logits, starts, ends, out, rows_to_check=2) -> bool:
     """Ours vs torch.topk on a few long rows: the selected values must be the top-k values."""
     for r in range(min(rows_to_check, logits.shape[0])):
@@ -197,6 +205,7 @@ def main() -> int:
     l2 = getattr(props, "L2_cache_size", 50 << 20)
     free, _ = torch.cuda.mem_get_info()
     bw = copy_bandwidth()
+    floor_ms = launch_floor()
     # GLM52_COMMIT first: a copy of the working tree on another machine may carry a stale .git
     # (tools/gpu_run.sh sets it from .device_commit, written before the copy is made).
     commit = os.environ.get("GLM52_COMMIT", "")
@@ -208,7 +217,7 @@ def main() -> int:
             commit = "n/a"
     head = (f"GPU {props.name} ({props.multi_processor_count} SMs, L2 {l2 >> 20} MiB), "
             f"torch {torch.__version__}, vLLM {vllm_version}, commit {commit}, k={K}; "
-            f"D2D copy {bw / 1e9:.0f} GB/s")
+            f"D2D copy {bw / 1e9:.0f} GB/s; one-element kernel {floor_ms * 1e3:.1f} us per call")
     print(head, flush=True)
 
     decode = [(r, n) for r in (1, 8, 64, 256) for n in (4096, 32768, 131072, 1048576)]
@@ -221,7 +230,7 @@ def main() -> int:
         decode = [s for s in decode if f"{s[0]}x{s[1]}" in keep]
         prefill = [s for s in prefill if f"{s[0]}x{s[1]}" in keep]
     cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk",
-            "ours radix", "ours stream", "ours regs"]
+            "ours radix", "ours stream", "ours regs", "ours pipe"]
     lines = []
     sweep = []
     regs_sweep = []
@@ -269,7 +278,8 @@ def main() -> int:
                                                  if k != "shape"), flush=True)
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
-            for name in [m for m in ("ours", "ours radix", "ours stream", "ours regs") if m in ops]:
+            for name in [m for m in ("ours", "ours radix", "ours stream", "ours regs", "ours pipe")
+                         if m in ops]:
                 out.fill_(-1)
                 ops[name](0)
                 if not check_values(logits_list[0], starts, ends, out):
@@ -279,7 +289,7 @@ def main() -> int:
             vl = [res[c] for c in cols[:3] if c in res]
             best = min(vl) if vl else None
             algo, c, res_cap = torch.ops._C_glm52.topk_plan(rows, n)
-            cl = f"{ALGO_NAMES[algo]} C={c}" + (f" T={res_cap}" if algo == 2 else "")
+            cl = f"{ALGO_NAMES[algo]} C={c}" + (f" T={res_cap}" if algo in (2, 3) else "")
             row = {
                 "shape": f"{phase} {rows}x{n}",
                 "plan": cl,
@@ -312,7 +322,8 @@ def main() -> int:
 
     md = [f"Indexer top-k, median ms per call. {head}.",
           "plan = the kernel and CTAs per row (cluster size; T = regs threads per CTA) our "
-          "launcher chose (ours); ours radix / ours stream / ours regs = each kernel forced; "
+          "launcher chose (ours); ours radix / ours stream / ours regs / ours pipe = each kernel "
+          "forced; "
           "x best vLLM = best applicable vLLM op time / ours; % copy BW = one read of the visible logits at our speed, as a "
           "share of D2D copy bandwidth.", "",
           "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]

@@ -100,6 +100,106 @@ __host__ __device__ constexpr int regs_capacity(int threads, int vecs) {
   return 4 * threads * vecs - 3;
 }
 
+// Zeroes the three pass histograms (contiguous) with 16-byte stores.
+__device__ __forceinline__ void clear_regs_hists(RegsSmem& s) {
+  uint4* h = reinterpret_cast<uint4*>(s.hist0);
+  constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
+  for (int i = static_cast<int>(threadIdx.x); i < kWords; i += static_cast<int>(blockDim.x))
+    h[i] = make_uint4(0u, 0u, 0u, 0u);
+}
+
+// Steps 3-6 of a row, shared by both regs kernels: this thread's keys `key` (bit e of `valid`:
+// key[e] is a column of the row; thread order == column order), histograms cleared before the
+// call by the CTA. Writes the k selected columns in ascending order to dst: the column of key e
+// of thread t is col0 + e (col0 per thread, relative to the row start). `stage` holds k words
+// and must not be read by anyone else until the caller's next barrier after this returns.
+// NOTES: invalid keys are set to 0 and histogrammed like the others, so the passes run
+// without a per-key validity test (a branch per key in SASS: ~2x the instructions of a pass,
+// and spills in the pipelined kernel). Safe: key 0 lies in the lowest bin of every pass whose
+// prefix admits it, and the valid keys alone reach `need` by that bin, so the extra counts
+// change neither the chosen bin nor the counts above it; at most they turn a bin taken whole
+// (`ge`) into the exact path, which selects the same set. The output masks them out.
+template <int kT, int kE, bool kSyncFirst>
+__device__ __forceinline__ void regs_select(RegsSmem& s, uint32_t* stage, uint32_t (&key)[kE],
+                                            uint32_t valid, uint32_t k,
+                                            int32_t* __restrict__ dst, int32_t col0) {
+  static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
+  const int t = static_cast<int>(threadIdx.x);
+#pragma unroll
+  for (int e = 0; e < kE; ++e)
+    if (!((valid >> e) & 1u)) key[e] = 0u;
+  if constexpr (kSyncFirst) __syncthreads();  // A: histograms cleared
+
+  // Step 3 (pass 0): top 11 key bits. Then the bin of the k-th largest key.
+#pragma unroll
+  for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
+  __syncthreads();  // B
+  uint32_t bin, above, cnt;
+  warp_bucket<kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
+  uint32_t need = k - above;  // keys still to take at or below thr
+  uint32_t thr = bin << 21;
+  bool ge = cnt == need;      // every key >= thr is selected
+
+  // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
+  if (!ge) {
+    const uint32_t pre = thr >> 21;
+#pragma unroll
+    for (int e = 0; e < kE; ++e)
+      if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
+    __syncthreads();
+    warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
+    need -= above;
+    thr |= bin << 10;
+    ge = cnt == need;
+  }
+  if (!ge) {
+    const uint32_t pre = thr >> 10;
+#pragma unroll
+    for (int e = 0; e < kE; ++e)
+      if ((key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
+    __syncthreads();
+    warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
+    need -= above;
+    thr |= bin;  // the exact k-th key
+    ge = cnt == need;
+  }
+
+  // Step 6: ordered output. Selected: key >= thr when ge, else key > thr plus the `need`
+  // lowest-column keys == thr. One block scan of (#selected above | #tied << 16) per thread
+  // (thread order == column order; both counts < 2^16 for rows this kernel takes), staged.
+  uint32_t gm = 0u, em = 0u;
+#pragma unroll
+  for (int e = 0; e < kE; ++e) {
+    gm |= static_cast<uint32_t>(ge ? key[e] >= thr : key[e] > thr) << e;
+    em |= static_cast<uint32_t>(!ge && key[e] == thr) << e;
+  }
+  gm &= valid;  // an invalid key (0) passes only when thr is 0
+  em &= valid;
+  const uint32_t mine = static_cast<uint32_t>(__popc(gm)) | (static_cast<uint32_t>(__popc(em)) << 16);
+  const uint32_t incl = warp_incl_scan(mine);
+  if (lane_id() == 31u) s.wtot[3][warp_id()] = incl;
+  __syncthreads();
+  uint32_t excl;
+  {
+    const int lane = static_cast<int>(lane_id());
+    const uint32_t x = lane < kT / 32 ? s.wtot[3][lane] : 0u;
+    const uint32_t wi = warp_incl_scan(x);
+    excl = __shfl_sync(kFull, wi - x, static_cast<int>(warp_id())) + incl - mine;
+  }
+  const uint32_t gt_before = excl & 0xffffu, eq_before = excl >> 16;
+  if (em != 0u) take_lowest(gm, em, need > eq_before ? need - eq_before : 0u);
+  // NOTES: staged in shared memory and stored coalesced: each thread storing its own
+  // positions straight to global memory (every store a partial sector) made 1 x 4096 25% and
+  // the 8192-column prefills 45% slower (H100, commit 5a3b0b5).
+  uint32_t pos = gt_before + min(eq_before, need);
+  while (gm != 0u) {
+    stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
+    gm &= gm - 1u;
+  }
+  __syncthreads();
+  for (int i = t; i < static_cast<int>(k); i += kT) dst[i] = static_cast<int32_t>(stage[i]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // One CTA of kT threads per row; each thread holds kV float4 (4 * kV keys) in registers.
 // Grid: num_rows CTAs; static shared memory only. Rows must have <= regs_capacity columns.
@@ -107,16 +207,11 @@ __host__ __device__ constexpr int regs_capacity(int threads, int vecs) {
 template <int kT, int kV>
 __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p) {
   constexpr int kE = 4 * kV;  // keys per thread
-  static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
   __shared__ RegsSmem s;
   const int t = static_cast<int>(threadIdx.x);
 
-  // Step 1: clear the histograms (barrier A orders the stores before any histogram add).
-  {
-    uint4* h = reinterpret_cast<uint4*>(s.hist0);
-    constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
-    for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
-  }
+  // Step 1: clear the histograms (barrier A in regs_select orders the stores before any add).
+  clear_regs_hists(s);
 
   // Step 2: this thread's keys of segment indices [lo, hi) (base 16-byte aligned): interior
   // vectors as one predicated 16-byte load each (all in flight together), the head / tail
@@ -159,7 +254,6 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   }
   int row, start, nc, r, a, b;  // rows no longer than k are written whole in here
   if (!row_segment<kT, false>(p, 0, row, start, nc, r, a, b)) return;
-  const uint32_t k = static_cast<uint32_t>(p.k);
   const int i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp + a) & 15u) >> 2);
   const int i1 = b - a + i0;  // valid segment indices: [i0, i1)
   if (!early) load(rowp + (a - i0), i0, i1);
@@ -169,81 +263,144 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
     for (int e = 0; e < kE; ++e)
       if (4 * t * kV + e >= i1) valid &= ~(1u << e);
   }
-  __syncthreads();  // A: histograms cleared
-
-  // Step 3 (pass 0): top 11 key bits. Then the bin of the k-th largest key.
-#pragma unroll
-  for (int e = 0; e < kE; ++e)
-    if ((valid >> e) & 1u) atomicAdd(&s.hist0[key[e] >> 21], 1u);
-  __syncthreads();  // B
-  uint32_t bin, above, cnt;
-  warp_bucket<kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
-  uint32_t need = k - above;  // keys still to take at or below thr
-  uint32_t thr = bin << 21;
-  bool ge = cnt == need;      // every key >= thr is selected
-
-  // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
-  if (!ge) {
-    const uint32_t pre = thr >> 21;
-#pragma unroll
-    for (int e = 0; e < kE; ++e)
-      if (((valid >> e) & 1u) && (key[e] >> 21) == pre)
-        atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
-    __syncthreads();
-    warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
-    need -= above;
-    thr |= bin << 10;
-    ge = cnt == need;
-  }
-  if (!ge) {
-    const uint32_t pre = thr >> 10;
-#pragma unroll
-    for (int e = 0; e < kE; ++e)
-      if (((valid >> e) & 1u) && (key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
-    __syncthreads();
-    warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
-    need -= above;
-    thr |= bin;  // the exact k-th key
-    ge = cnt == need;
-  }
-
-  // Step 6: ordered output. Selected: key >= thr when ge, else key > thr plus the `need`
-  // lowest-column keys == thr. One block scan of (#selected above | #tied << 16) per thread
-  // (thread order == column order; both counts < 2^16 for rows this kernel takes), staged.
-  uint32_t gm = 0u, em = 0u;
-#pragma unroll
-  for (int e = 0; e < kE; ++e) {
-    const bool in = (valid >> e) & 1u;
-    gm |= static_cast<uint32_t>(in && (ge ? key[e] >= thr : key[e] > thr)) << e;
-    em |= static_cast<uint32_t>(in && !ge && key[e] == thr) << e;
-  }
-  const uint32_t mine = static_cast<uint32_t>(__popc(gm)) | (static_cast<uint32_t>(__popc(em)) << 16);
-  const uint32_t incl = warp_incl_scan(mine);
-  if (lane_id() == 31u) s.wtot[3][warp_id()] = incl;
-  __syncthreads();
-  uint32_t excl;
-  {
-    const int lane = static_cast<int>(lane_id());
-    const uint32_t x = lane < kT / 32 ? s.wtot[3][lane] : 0u;
-    const uint32_t wi = warp_incl_scan(x);
-    excl = __shfl_sync(kFull, wi - x, static_cast<int>(warp_id())) + incl - mine;
-  }
-  const uint32_t gt_before = excl & 0xffffu, eq_before = excl >> 16;
-  if (em != 0u) take_lowest(gm, em, need > eq_before ? need - eq_before : 0u);
-  // NOTES: staged in shared memory and stored coalesced: each thread storing its own
-  // positions straight to global memory (every store a partial sector) made 1 x 4096 25% and
-  // the 8192-column prefills 45% slower (H100, commit 5a3b0b5).
-  uint32_t pos = gt_before + min(eq_before, need);
-  const int32_t col0 = (a - i0 - start) + 4 * kV * t;
-  uint32_t* stage = s.hist0;  // k <= kGBins; its last reader passed the scan's barrier
   static_assert(kMaxK <= kGBins, "the staging row holds k positions");
-  while (gm != 0u) {
-    stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
-    gm &= gm - 1u;
+  // hist0 stages the output: its last reader passed the output scan's barrier
+  regs_select<kT, kE, true>(s, s.hist0, key, valid, static_cast<uint32_t>(p.k),
+                            p.out + static_cast<int64_t>(row) * p.out_stride,
+                            (a - i0 - start) + 4 * kV * t);
+}
+
+// Bytes of dynamic shared memory of topk_regs_pipe_kernel<kT, kV>: two row buffers.
+__host__ __device__ constexpr size_t regs_pipe_smem_bytes(int threads, int vecs) {
+  return 2u * static_cast<size_t>(threads) * static_cast<size_t>(vecs) * 16u;
+}
+
+// This thread's copies of segment indices [lo, hi) (base 16-byte aligned) into its own slots
+// of a row buffer (vector u of thread t at buf[t * kV + u], so thread order == column order):
+// interior vectors as one 16-byte cp.async, the head / tail vectors as 4-byte ones.
+template <int kT, int kV>
+__device__ __forceinline__ void regs_issue(float4* buf, const float* __restrict__ base, int lo,
+                                           int hi) {
+  const int t = static_cast<int>(threadIdx.x);
+#pragma unroll
+  for (int u = 0; u < kV; ++u) {
+    const int i = 4 * (t * kV + u);
+    const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(buf + t * kV + u));
+    if (i >= lo && i + 4 <= hi) {
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(base + i)
+                   : "memory");
+    } else if (i + 4 > lo && i < hi) {
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+        if (i + j >= lo && i + j < hi)
+          asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(dst + 4u * j),
+                       "l"(base + i + j)
+                       : "memory");
+    }
   }
+}
+
+// Bit e (e < kE) set where 4 * kV * t + e lies in [i0, i1): the valid keys of thread t.
+template <int kE>
+__device__ __forceinline__ uint32_t index_mask(int first, int i0, int i1) {
+  const int lo = min(max(i0 - first, 0), kE), hi = min(max(i1 - first, 0), kE);
+  const uint32_t below_hi = hi >= 32 ? kFull : (1u << hi) - 1u;
+  return below_hi & ~((1u << lo) - 1u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The regs kernel for launches of more rows than the device keeps CTAs resident (prefill
+// chunks): a grid of resident CTAs, CTA b taking rows b, b + gridDim.x, ... While a row is
+// selected from registers, the CTA's next row is in flight into the other of two shared-memory
+// row buffers (each thread copies, and later reads, only its own slots) and thread 0 copies the
+// bounds of the row after it into a 4-slot ring, so no global load latency is exposed after the
+// first row.
+// NOTES: the one-row-per-CTA kernel loads, then computes; two CTAs per SM started together
+// leave the SM's loads idle while they compute (2048 x 8192 read at ~30% of copy bandwidth,
+// docs/benchmarks.md). All loop state lives in shared memory: kept in registers across the
+// selection it spilled the kV = 5 configurations. Dynamic shared memory:
+// regs_pipe_smem_bytes(kT, kV).
+// ---------------------------------------------------------------------------------------------
+template <int kT, int kV>
+__global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_pipe_kernel(const Params p) {
+  constexpr int kE = 4 * kV;
+  constexpr int kSlot = kT * kV;  // float4 per row buffer
+  extern __shared__ __align__(16) float4 rbuf[];  // [2][kSlot]
+  __shared__ RegsSmem s;
+  __shared__ uint32_t stage[kMaxK];  // own staging row: hist0 is cleared for the next row early
+  __shared__ int nb[4][2];           // raw bounds words (start, end) of row j in slot j & 3
+  const int t = static_cast<int>(threadIdx.x);
+  const int G = static_cast<int>(gridDim.x);  // <= num_rows
+  const int b0 = static_cast<int>(blockIdx.x);
+  // Thread 0: cp.async of the raw bounds words of this CTA's j-th row into slot j & 3.
+  auto copy_bounds = [&](int j) {
+    const int row = b0 + j * G;
+    if (t != 0 || row >= p.num_rows) return;
+    const uint32_t d = static_cast<uint32_t>(__cvta_generic_to_shared(nb[j & 3]));
+    if (p.mode == kModePrefill)
+      asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(d), "l"(p.starts + row)
+                   : "memory");
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(d + 4u),
+                 "l"(p.ends + ends_index(p, row))
+                 : "memory");
+  };
+  // The j-th row's bounds (slot j & 3 landed and is visible) and segment geometry: 16-byte
+  // aligned base, valid indices [i0, i1).
+  auto geometry = [&](int j, int& start, int& end, const float*& base, int& i0, int& i1) {
+    const int row = b0 + j * G;
+    bounds_from(p, row, nb[j & 3][0], nb[j & 3][1], start, end);
+    const float* rowp = p.logits + static_cast<int64_t>(row) * p.row_stride + start;
+    i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp) & 15u) >> 2);
+    i1 = end - start + i0;
+    base = rowp - i0;
+  };
+  auto issue_row = [&](int j) {
+    if (b0 + j * G >= p.num_rows) return;
+    int start, end, i0, i1;
+    const float* base;
+    geometry(j, start, end, base, i0, i1);
+    if (end - start > p.k) regs_issue<kT, kV>(rbuf + (j & 1) * kSlot, base, i0, i1);
+  };
+
+  // Prologue: bounds of rows 0 and 1, then row 0's data (one exposed round trip each).
+  copy_bounds(0);
+  copy_bounds(1);
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
   __syncthreads();
-  int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride;
-  for (int i = t; i < static_cast<int>(k); i += kT) dst[i] = static_cast<int32_t>(stage[i]);
+  issue_row(0);
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+  for (int j = 0; b0 + j * G < p.num_rows; ++j) {
+    // Row j's data and row j + 1's bounds landed (own copies); clear the histograms: every
+    // reader of them passed row j - 1's output-scan barrier (or row j - 1 was short).
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+    clear_regs_hists(s);
+    __syncthreads();  // bounds visible, histograms cleared (barrier A of the selection)
+    issue_row(j + 1);
+    copy_bounds(j + 2);  // slot (j + 2) & 3: last read in rows j - 2 / j - 1, before this barrier
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+    int start, end, i0, i1;
+    const float* base;
+    geometry(j, start, end, base, i0, i1);
+    const int row = b0 + j * G;
+    if (end - start <= p.k) {
+      write_short_row(p, row, end - start, t, kT);
+      continue;
+    }
+    const float4* mine = rbuf + (j & 1) * kSlot + t * kV;
+    uint32_t key[kE];
+#pragma unroll
+    for (int u = 0; u < kV; ++u) {
+      const float4 f = mine[u];
+      key[4 * u + 0] = float_to_key(f.x);
+      key[4 * u + 1] = float_to_key(f.y);
+      key[4 * u + 2] = float_to_key(f.z);
+      key[4 * u + 3] = float_to_key(f.w);
+    }
+    regs_select<kT, kE, false>(s, stage, key, index_mask<kE>(4 * kV * t, i0, i1),
+                               static_cast<uint32_t>(p.k),
+                               p.out + static_cast<int64_t>(row) * p.out_stride, 4 * kV * t - i0);
+  }
 }
 
 }  // namespace topk

@@ -65,21 +65,27 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     keys = np.zeros(idx.shape, dtype=np.int64)
     keys[loaded] = float_to_key_np(values[a_al + idx[loaded]]).astype(np.int64)
     valid = loaded & (idx < i1)
-    kv = keys[valid]
+    # invalid keys become 0 and are histogrammed too (the lowest bin of any pass that admits
+    # them: the chosen bin and the counts above it do not change)
+    keys = np.where(valid, keys, 0)
+    kv = keys.ravel()
+
+    def hist(sub, bins):
+        return np.bincount(sub, minlength=bins)
 
     # pass 0, then passes 1 and 2 while the chosen bin is not taken whole
-    b, above, cnt = warp_bucket(np.bincount(kv >> 21, minlength=2048), threads, k)
+    b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
     need, thr = k - above, b << 21
     ge = cnt == need
     if not ge:
         sub = kv[(kv >> 21) == (thr >> 21)]
-        b, above, cnt = warp_bucket(np.bincount((sub >> 10) & 2047, minlength=2048), threads,
+        b, above, cnt = warp_bucket(hist((sub >> 10) & 2047, 2048), threads,
                                     need)
         need, thr = need - above, thr | (b << 10)
         ge = cnt == need
     if not ge:
         sub = kv[(kv >> 10) == (thr >> 10)]
-        b, above, cnt = warp_bucket(np.bincount(sub & 1023, minlength=1024), threads, need)
+        b, above, cnt = warp_bucket(hist(sub & 1023, 1024), threads, need)
         need, thr = need - above, thr | b
         ge = cnt == need
 
@@ -124,10 +130,17 @@ def _row_scaled(kind: str, n: int, rng) -> np.ndarray:
     if kind == "edges":  # values on both sides of 2^-15 and 2^16, both signs
         base = rng.choice([2.0**-15, 2.0**16], n) * rng.choice([-1.0, 1.0], n)
         return (base * (1 + rng.uniform(-1e-3, 1e-3, n))).astype(np.float32)
+    if kind == "negnan":  # the k-th key in bin 0 (NaNs with the sign bit set), where the
+        # kernel also histograms its invalid keys
+        bits = rng.integers(0xFFE00000, 0x100000000, n, dtype=np.uint64).astype(np.uint32)
+        bits[rng.random(n) < 0.95] = 0xFFFFFFFF  # key 0 itself, the invalid keys' value
+        keep = rng.random(n) < 0.01  # fewer than k ordinary values: the k-th key is a NaN
+        bits[keep] = rng.standard_normal(int(keep.sum())).astype(np.float32).view(np.uint32)
+        return bits.view(np.float32)
     return _row(kind, n, rng)
 
 
-ALL_KINDS = [*KINDS, "tiny", "huge", "edges"]
+ALL_KINDS = [*KINDS, "tiny", "huge", "edges", "negnan"]
 
 
 def test_warp_bucket_matches_a_plain_scan():
