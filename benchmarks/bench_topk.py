@@ -47,12 +47,12 @@ def load_vllm_ops() -> tuple[dict, str]:
         return {}, "n/a"
 
 
-ALGO_NAMES = ["stream", "radix", "regs", "pipe"]
+ALGO_NAMES = ["stream", "radix", "regs"]
 REGS_MAX_COLS = 20477  # the regs kernel's widest rows
 
 
 def forced(algo: int, fn, cluster: int = 0, threads: int = 0):
-    """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 pipe) and, if given, a
+    """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs) and, if given, a
     cluster size (radix) or CTA size (regs). The choice is made at launch, so a CUDA graph
     captured through this replays it."""
     def run(i):
@@ -68,7 +68,6 @@ def with_variants(ours, n: int) -> dict:
     ops = {"ours": ours, "ours radix": forced(1, ours), "ours stream": forced(0, ours)}
     if n <= REGS_MAX_COLS:
         ops["ours regs"] = forced(2, ours)
-        ops["ours pipe"] = forced(3, ours)
     return ops
 
 
@@ -230,7 +229,7 @@ def main() -> int:
         decode = [s for s in decode if f"{s[0]}x{s[1]}" in keep]
         prefill = [s for s in prefill if f"{s[0]}x{s[1]}" in keep]
     cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk",
-            "ours radix", "ours stream", "ours regs", "ours pipe"]
+            "ours radix", "ours stream", "ours regs"]
     lines = []
     sweep = []
     regs_sweep = []
@@ -278,8 +277,7 @@ def main() -> int:
                                                  if k != "shape"), flush=True)
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
-            for name in [m for m in ("ours", "ours radix", "ours stream", "ours regs", "ours pipe")
-                         if m in ops]:
+            for name in [m for m in ("ours", "ours radix", "ours stream", "ours regs") if m in ops]:
                 out.fill_(-1)
                 ops[name](0)
                 if not check_values(logits_list[0], starts, ends, out):
@@ -289,7 +287,7 @@ def main() -> int:
             vl = [res[c] for c in cols[:3] if c in res]
             best = min(vl) if vl else None
             algo, c, res_cap = torch.ops._C_glm52.topk_plan(rows, n)
-            cl = f"{ALGO_NAMES[algo]} C={c}" + (f" T={res_cap}" if algo in (2, 3) else "")
+            cl = f"{ALGO_NAMES[algo]} C={c}" + (f" T={res_cap}" if algo == 2 else "")
             row = {
                 "shape": f"{phase} {rows}x{n}",
                 "plan": cl,
@@ -322,8 +320,7 @@ def main() -> int:
 
     md = [f"Indexer top-k, median ms per call. {head}.",
           "plan = the kernel and CTAs per row (cluster size; T = regs threads per CTA) our "
-          "launcher chose (ours); ours radix / ours stream / ours regs / ours pipe = each kernel "
-          "forced; "
+          "launcher chose (ours); ours radix / ours stream / ours regs = each kernel forced; "
           "x best vLLM = best applicable vLLM op time / ours; % copy BW = one read of the visible logits at our speed, as a "
           "share of D2D copy bandwidth.", "",
           "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]

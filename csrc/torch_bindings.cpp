@@ -27,10 +27,10 @@ std::vector<int64_t> glm52_built_archs() {
 
 TORCH_LIBRARY(_C_glm52, ops) {
   ops.def("built_archs() -> int[]", &glm52_built_archs);
-  // [algo (0 stream, 1 radix, 2 regs, 3 pipelined regs), CTAs per row, radix resident keys or regs threads]
+  // [algo (0 stream, 1 radix, 2 regs), CTAs per row, radix resident keys or regs threads]
   // the launcher would use on the current CUDA device (benchmarks / tests)
   ops.def("topk_plan(int num_rows, int num_cols) -> int[]", &glm52_topk_plan);
-  // later launches: algo -1 automatic, 0 streaming, 1 radix, 2 regs, 3 pipe; cluster 0 automatic or
+  // later launches: algo -1 automatic, 0 streaming, 1 radix, 2 regs; cluster 0 automatic or
   // 1..16 CTAs per row; threads 0 automatic or 512|1024 (regs) (benchmarks / tests)
   ops.def("topk_force(int algo, int cluster=0, int threads=0) -> ()", &glm52_topk_force);
   // logits [rows, n] fp32; row_starts/row_ends [rows] int32; indices [rows, k] int32 (out)

@@ -42,20 +42,17 @@ struct Params {
 cudaError_t launch_topk(const Params& p, cudaStream_t stream);
 
 // Kernels: kAlgoRegs (topk_regs.cuh: rows of up to 20477 columns held in registers, one CTA
-// per row, rows written sorted), kAlgoRegsPipe (the same selection by resident CTAs that loop
-// over rows and prefetch the next row into shared memory: launches of more rows than fit at
-// once), kAlgoRadix (topk_radix.cuh: one HBM read into shared memory,
+// per row, rows written sorted), kAlgoRadix (topk_radix.cuh: one HBM read into shared memory,
 // exact radix passes on chip, rows written sorted) for segments that mostly fit in shared
 // memory, kAlgoStream (topk_kernel.cuh: one streaming read with a running threshold, rows in
-// any order) for the rest. VLLM_GLM52_TOPK_ALGO=regs|pipe|radix|stream (read once per
-// process) forces one; a forced regs / pipe kernel runs only where the rows fit it (else the
-// radix kernel).
-enum Algo : int { kAlgoStream = 0, kAlgoRadix = 1, kAlgoRegs = 2, kAlgoRegsPipe = 3 };
+// any order) for the rest. VLLM_GLM52_TOPK_ALGO=regs|radix|stream (read once per process)
+// forces one; a forced regs kernel runs only where the rows fit it (else the radix kernel).
+enum Algo : int { kAlgoStream = 0, kAlgoRadix = 1, kAlgoRegs = 2 };
 
 struct Plan {
   int algo;     // Algo, -1 if the device cannot run the kernels
   int cluster;  // CTAs per row
-  int res_cap;  // radix: keys kept in shared memory per CTA; regs / pipe: threads per CTA
+  int res_cap;  // radix: keys kept in shared memory per CTA; regs: threads per CTA
 };
 
 // What launch_topk does for these sizes on the current device.

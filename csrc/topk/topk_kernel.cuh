@@ -557,35 +557,20 @@ __device__ __forceinline__ uint32_t tile_keys(const Smem& s, int nvec, int ntile
   return mask;
 }
 
-// Where row `row`'s bounds live: p.ends[ends_index(p, row)], and p.starts[row] (prefill).
-__device__ __forceinline__ int ends_index(const Params& p, int row) {
-  return p.mode == kModeDecodeBatched ? row / p.next_n : row;
-}
-
-// Row `row`'s column range [start, end) from its raw words: s_raw = p.starts[row] (prefill;
-// else ignored), e_raw = p.ends[ends_index(p, row)].
-__device__ __forceinline__ void bounds_from(const Params& p, int row, int s_raw, int e_raw,
-                                            int& start, int& end) {
-  int s = 0, e = e_raw;
-  if (p.mode == kModePrefill) s = s_raw;
-  if (p.mode == kModeDecodeBatched) e = e_raw - p.next_n + row % p.next_n + 1;
+__device__ __forceinline__ void row_bounds(const Params& p, int row, int& start, int& end) {
+  int s = 0, e;
+  if (p.mode == kModePrefill) {
+    s = p.starts[row];
+    e = p.ends[row];
+  } else if (p.mode == kModeDecodeRows) {
+    e = p.ends[row];
+  } else {
+    e = p.ends[row / p.next_n] - p.next_n + row % p.next_n + 1;
+  }
   s = max(s, 0);
   e = min(e, p.num_cols);
   start = s;
   end = max(e, s);
-}
-
-__device__ __forceinline__ void row_bounds(const Params& p, int row, int& start, int& end) {
-  bounds_from(p, row, p.mode == kModePrefill ? p.starts[row] : 0, p.ends[ends_index(p, row)],
-              start, end);
-}
-
-// Writes row `row` of a row no longer than k whole: 0..len-1 then -1 (threads `first`,
-// `first + step`, ... of the callers).
-__device__ __forceinline__ void write_short_row(const Params& p, int row, int len, int first,
-                                                int step) {
-  int32_t* __restrict__ out = p.out + static_cast<int64_t>(row) * p.out_stride;
-  for (int j = first; j < p.k; j += step) out[j] = j < len ? j : -1;
 }
 
 // Row prologue shared by the three kernels (kNThreads threads per CTA). Returns false when this CTA
@@ -606,7 +591,9 @@ __device__ __forceinline__ bool row_segment(const Params& p, int min_seg, int& r
   row_bounds(p, row, start, end);
   const int len = end - start;
   if (len <= p.k) {
-    write_short_row(p, row, len, rank * kNThreads + static_cast<int>(threadIdx.x), C * kNThreads);
+    int32_t* __restrict__ out = p.out + static_cast<int64_t>(row) * p.out_stride;
+    for (int j = rank * kNThreads + static_cast<int>(threadIdx.x); j < p.k; j += C * kNThreads)
+      out[j] = j < len ? j : -1;
     return false;
   }
   nc = (kCluster && len >= C * min_seg) ? C : 1;

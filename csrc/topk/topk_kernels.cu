@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Kernel translation unit of the GLM-5.2 indexer top-k: instantiates the kernels and picks the
 // launch shape. Torch-free, so tests/unit/test_topk_build.py can compile it with bare nvcc.
-#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -31,8 +30,6 @@ struct DeviceInfo {
   int res_half = 0;
   int l2_bytes = 0;
   int radix_clusters[2][5] = {{0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}};
-  // pipelined regs kernel: resident CTAs per SM, [512 | 1024 threads][kRegsVecs index]
-  int pipe_blocks[2][3] = {{0, 0, 0}, {0, 0, 0}};
   cudaError_t err = cudaSuccess;
 };
 
@@ -91,70 +88,6 @@ void allow_16_cta_clusters(Kernel cluster) {
     (void)cudaGetLastError();
 }
 
-// Regs kernel configurations: CTA sizes, and float4 per thread (the smallest that holds the
-// row is used). NOTES: 512 threads (two CTAs per SM at 64 registers) up to 10237 columns, then
-// 1024; the register budget caps a thread at 5 float4 (20 keys) without spills.
-constexpr int kRegsVecs[3] = {2, 3, 5};
-
-// The regs kernel's CTA size for rows of num_cols columns (`threads` 0: automatic), 0 if the
-// rows do not fit it.
-int plan_regs(int num_cols, int threads) {
-  if (threads == 0) threads = num_cols <= regs_capacity(512, 5) ? 512 : 1024;
-  return num_cols <= regs_capacity(threads, kRegsVecs[2]) ? threads : 0;
-}
-
-int regs_vecs(int threads, int num_cols) {
-  for (int v : kRegsVecs)
-    if (num_cols <= regs_capacity(threads, v)) return v;
-  return 0;
-}
-
-int vecs_index(int vecs) { return vecs == 2 ? 0 : vecs == 3 ? 1 : 2; }
-
-using RegsKernel = void (*)(const Params);
-
-template <int kT>
-RegsKernel regs_kernel_for(int vecs, bool pipe) {
-  switch (vecs) {
-    case 2: return pipe ? topk_regs_pipe_kernel<kT, 2> : topk_regs_kernel<kT, 2>;
-    case 3: return pipe ? topk_regs_pipe_kernel<kT, 3> : topk_regs_kernel<kT, 3>;
-    default: return pipe ? topk_regs_pipe_kernel<kT, 5> : topk_regs_kernel<kT, 5>;
-  }
-}
-
-RegsKernel regs_kernel(int threads, int vecs, bool pipe) {
-  switch (threads) {
-    case 512: return regs_kernel_for<512>(vecs, pipe);
-    default: return regs_kernel_for<1024>(vecs, pipe);
-  }
-}
-
-// The pipelined regs kernels' shared-memory opt-in and residency (0 where either fails: that
-// configuration then never runs pipelined).
-void init_pipe(DeviceInfo& info) {
-  for (int ti = 0; ti < 2; ++ti)
-    for (int vi = 0; vi < 3; ++vi) {
-      const int threads = ti == 0 ? 512 : 1024, vecs = kRegsVecs[vi];
-      const RegsKernel kernel = regs_kernel(threads, vecs, true);
-      const size_t bytes = regs_pipe_smem_bytes(threads, vecs);
-      int n = 0;
-      if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(bytes)) != cudaSuccess ||
-          cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, threads, bytes) !=
-              cudaSuccess) {
-        (void)cudaGetLastError();
-        n = 0;
-      }
-      info.pipe_blocks[ti][vi] = n;
-    }
-}
-
-// Resident CTAs of the pipelined regs kernel for this configuration (its grid size cap).
-int pipe_slots(const DeviceInfo& info, int threads, int vecs) {
-  return info.sms * info.pipe_blocks[threads == 512 ? 0 : 1][vecs_index(vecs)];
-}
-
-
 void init_device(int dev, DeviceInfo& info) {
   const size_t smem = sizeof(Smem);
   int optin = 0;
@@ -196,13 +129,11 @@ void init_device(int dev, DeviceInfo& info) {
       info.radix_clusters[full][lg] = resident_clusters(
           topk_radix_kernel<true>, kRThreads,
           radix_smem_bytes(full ? info.res_max : info.res_half), 1u << lg);
-  init_pipe(info);
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_ALGO")) {
     const std::string v(env);
     if (v == "stream") info.forced_algo = kAlgoStream;
     if (v == "radix") info.forced_algo = kAlgoRadix;
     if (v == "regs") info.forced_algo = kAlgoRegs;
-    if (v == "pipe") info.forced_algo = kAlgoRegsPipe;
   }
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_CLUSTER")) {
     const int v = std::atoi(env);
@@ -293,26 +224,55 @@ Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
   return pl;
 }
 
+// Regs kernel configurations: CTA sizes, and float4 per thread (the smallest that holds the
+// row is used). NOTES: 512 threads (two CTAs per SM at 64 registers) up to 10237 columns, then
+// 1024; the register budget caps a thread at 5 float4 (20 keys) without spills.
+constexpr int kRegsVecs[3] = {2, 3, 5};
+
+// The regs kernel's CTA size for rows of num_cols columns (`threads` 0: automatic), 0 if the
+// rows do not fit it.
+int plan_regs(int num_cols, int threads) {
+  if (threads == 0) threads = num_cols <= regs_capacity(512, 5) ? 512 : 1024;
+  return num_cols <= regs_capacity(threads, kRegsVecs[2]) ? threads : 0;
+}
+
+int regs_vecs(int threads, int num_cols) {
+  for (int v : kRegsVecs)
+    if (num_cols <= regs_capacity(threads, v)) return v;
+  return 0;
+}
+
+using RegsKernel = void (*)(const Params);
+
+template <int kT>
+RegsKernel regs_kernel_for(int vecs) {
+  switch (vecs) {
+    case 2: return topk_regs_kernel<kT, 2>;
+    case 3: return topk_regs_kernel<kT, 3>;
+    default: return topk_regs_kernel<kT, 5>;
+  }
+}
+
+RegsKernel regs_kernel(int threads, int vecs) {
+  switch (threads) {
+    case 512: return regs_kernel_for<512>(vecs);
+    default: return regs_kernel_for<1024>(vecs);
+  }
+}
+
 Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols) {
   const int override_algo = g_forced_algo.load(std::memory_order_relaxed);
   const int forced = override_algo == kUnset ? info.forced_algo : override_algo;
-  // Short rows: the regs kernel (its rows never take a cluster): one CTA per row while the
-  // launch fits in one wave of resident CTAs, else the pipelined one (resident CTAs loop over
-  // the rows, prefetching). A forced regs / pipe kernel on rows it cannot hold runs the radix
-  // kernel.
-  if (forced < 0 || forced == kAlgoRegs || forced == kAlgoRegsPipe) {
+  // Short rows: the regs kernel (its rows never take a cluster) at any row count (H100,
+  // docs/benchmarks.md: faster than the radix kernel on every short shape, 8192 x 8192
+  // included, since its passes lost their per-key validity branch); a forced regs kernel on
+  // rows it cannot hold runs the radix kernel.
+  if (forced < 0 || forced == kAlgoRegs) {
     const int threads = plan_regs(num_cols, g_forced_threads.load(std::memory_order_relaxed));
-    if (threads > 0) {
-      const int64_t one_wave = static_cast<int64_t>(info.sms) * (1024 / threads);
-      const bool can_pipe = pipe_slots(info, threads, regs_vecs(threads, num_cols)) > 0;
-      bool pipe = forced == kAlgoRegsPipe ||
-                  (forced < 0 && static_cast<int64_t>(num_rows) > one_wave);
-      if (!can_pipe) pipe = false;
-      return Plan{pipe ? kAlgoRegsPipe : kAlgoRegs, 1, threads};
-    }
+    if (threads > 0) return Plan{kAlgoRegs, 1, threads};
   }
   Plan pl = plan_radix(info, num_rows, num_cols);
-  if (forced >= 0) pl.algo = forced == kAlgoRegs || forced == kAlgoRegsPipe ? kAlgoRadix : forced;
+  if (forced >= 0) pl.algo = forced == kAlgoRegs ? kAlgoRadix : forced;
   if (pl.algo == kAlgoStream) {
     pl.cluster = choose_cluster(info, num_rows, num_cols);
     pl.res_cap = 0;
@@ -329,10 +289,7 @@ Plan planned_launch(int num_rows, int num_cols) {
 }
 
 void set_forced(int algo, int cluster, int threads) {
-  g_forced_algo.store(algo == kAlgoStream || algo == kAlgoRadix || algo == kAlgoRegs ||
-                              algo == kAlgoRegsPipe
-                          ? algo
-                          : -1,
+  g_forced_algo.store(algo == kAlgoStream || algo == kAlgoRadix || algo == kAlgoRegs ? algo : -1,
                       std::memory_order_relaxed);
   g_forced_threads.store(threads == 512 || threads == 1024 ? threads : 0,
                          std::memory_order_relaxed);
@@ -351,16 +308,12 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   const bool radix = pl.algo == kAlgoRadix;
 
   cudaLaunchConfig_t cfg = {};
-  if (pl.algo == kAlgoRegs || pl.algo == kAlgoRegsPipe) {
+  if (pl.algo == kAlgoRegs) {
     const int threads = pl.res_cap;
-    const int vecs = regs_vecs(threads, p.num_cols);
-    const bool pipe = pl.algo == kAlgoRegsPipe;
-    const int grid = pipe ? std::min(p.num_rows, pipe_slots(*info, threads, vecs)) : p.num_rows;
-    cfg.gridDim = dim3(static_cast<unsigned>(grid));
+    cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
     cfg.blockDim = dim3(static_cast<unsigned>(threads));
-    cfg.dynamicSmemBytes = pipe ? regs_pipe_smem_bytes(threads, vecs) : 0;
     cfg.stream = stream;
-    return cudaLaunchKernelEx(&cfg, regs_kernel(threads, vecs, pipe), p);
+    return cudaLaunchKernelEx(&cfg, regs_kernel(threads, regs_vecs(threads, p.num_cols)), p);
   }
   cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
   cfg.blockDim = dim3(radix ? kRThreads : kThreads);

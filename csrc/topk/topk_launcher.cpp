@@ -169,8 +169,8 @@ void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
 }
 
 // The launcher's plan for [num_rows, num_cols] on the current device: [algo (0 stream,
-// 1 radix, 2 regs, 3 pipelined regs, -1 if the device cannot run the kernels), CTAs per row,
-// radix keys resident per CTA or regs threads per CTA]. For benchmarks and tests.
+// 1 radix, 2 regs, -1 if the device cannot run the kernels), CTAs per row, radix keys resident
+// per CTA or regs threads per CTA]. For benchmarks and tests.
 std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols) {
   TORCH_CHECK(num_rows >= 0 && num_rows <= kInt32Max && num_cols >= 0 && num_cols <= kInt32Max,
               "glm52 topk_plan: sizes must be in [0, 2^31), got ", num(num_rows), ", ",
@@ -180,11 +180,11 @@ std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols) {
 }
 
 // Benchmarks / tests (process-wide): algo -1 automatic, 0 streaming kernel, 1 radix kernel,
-// 2 regs kernel, 3 pipelined regs kernel (2 and 3 where the rows fit them, else radix); cluster 0 automatic or 1|2|4|8|16 CTAs per
+// 2 regs kernel (where the rows fit it, else radix); cluster 0 automatic or 1|2|4|8|16 CTAs per
 // row (radix kernel); threads 0 automatic or 512|1024 per CTA (regs kernel).
 void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads) {
-  TORCH_CHECK(algo >= -1 && algo <= 3, "glm52 topk_force: algo must be -1 (automatic), 0 "
-              "(stream), 1 (radix), 2 (regs) or 3 (pipelined regs), got ", num(algo));
+  TORCH_CHECK(algo >= -1 && algo <= 2, "glm52 topk_force: algo must be -1 (automatic), 0 "
+              "(stream), 1 (radix) or 2 (regs), got ", num(algo));
   TORCH_CHECK(cluster == 0 || cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
               cluster == 16, "glm52 topk_force: cluster must be 0 (automatic) or 1, 2, 4, 8, "
               "16, got ", num(cluster));

@@ -114,12 +114,12 @@ __device__ __forceinline__ void clear_regs_hists(RegsSmem& s) {
 // of thread t is col0 + e (col0 per thread, relative to the row start). `stage` holds k words
 // and must not be read by anyone else until the caller's next barrier after this returns.
 // NOTES: invalid keys are set to 0 and histogrammed like the others, so the passes run
-// without a per-key validity test (a branch per key in SASS: ~2x the instructions of a pass,
-// and spills in the pipelined kernel). Safe: key 0 lies in the lowest bin of every pass whose
+// without a per-key validity test (a branch per key in SASS, ~2x the instructions of a pass;
+// 10-20% of the kernel's time on H100, docs/benchmarks.md). Safe: key 0 lies in the lowest bin of every pass whose
 // prefix admits it, and the valid keys alone reach `need` by that bin, so the extra counts
 // change neither the chosen bin nor the counts above it; at most they turn a bin taken whole
 // (`ge`) into the exact path, which selects the same set. The output masks them out.
-template <int kT, int kE, bool kSyncFirst>
+template <int kT, int kE>
 __device__ __forceinline__ void regs_select(RegsSmem& s, uint32_t* stage, uint32_t (&key)[kE],
                                             uint32_t valid, uint32_t k,
                                             int32_t* __restrict__ dst, int32_t col0) {
@@ -128,7 +128,7 @@ __device__ __forceinline__ void regs_select(RegsSmem& s, uint32_t* stage, uint32
 #pragma unroll
   for (int e = 0; e < kE; ++e)
     if (!((valid >> e) & 1u)) key[e] = 0u;
-  if constexpr (kSyncFirst) __syncthreads();  // A: histograms cleared
+  __syncthreads();  // A: histograms cleared
 
   // Step 3 (pass 0): top 11 key bits. Then the bin of the k-th largest key.
 #pragma unroll
@@ -265,142 +265,9 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   }
   static_assert(kMaxK <= kGBins, "the staging row holds k positions");
   // hist0 stages the output: its last reader passed the output scan's barrier
-  regs_select<kT, kE, true>(s, s.hist0, key, valid, static_cast<uint32_t>(p.k),
+  regs_select<kT, kE>(s, s.hist0, key, valid, static_cast<uint32_t>(p.k),
                             p.out + static_cast<int64_t>(row) * p.out_stride,
                             (a - i0 - start) + 4 * kV * t);
-}
-
-// Bytes of dynamic shared memory of topk_regs_pipe_kernel<kT, kV>: two row buffers.
-__host__ __device__ constexpr size_t regs_pipe_smem_bytes(int threads, int vecs) {
-  return 2u * static_cast<size_t>(threads) * static_cast<size_t>(vecs) * 16u;
-}
-
-// This thread's copies of segment indices [lo, hi) (base 16-byte aligned) into its own slots
-// of a row buffer (vector u of thread t at buf[t * kV + u], so thread order == column order):
-// interior vectors as one 16-byte cp.async, the head / tail vectors as 4-byte ones.
-template <int kT, int kV>
-__device__ __forceinline__ void regs_issue(float4* buf, const float* __restrict__ base, int lo,
-                                           int hi) {
-  const int t = static_cast<int>(threadIdx.x);
-#pragma unroll
-  for (int u = 0; u < kV; ++u) {
-    const int i = 4 * (t * kV + u);
-    const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(buf + t * kV + u));
-    if (i >= lo && i + 4 <= hi) {
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(base + i)
-                   : "memory");
-    } else if (i + 4 > lo && i < hi) {
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-        if (i + j >= lo && i + j < hi)
-          asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(dst + 4u * j),
-                       "l"(base + i + j)
-                       : "memory");
-    }
-  }
-}
-
-// Bit e (e < kE) set where 4 * kV * t + e lies in [i0, i1): the valid keys of thread t.
-template <int kE>
-__device__ __forceinline__ uint32_t index_mask(int first, int i0, int i1) {
-  const int lo = min(max(i0 - first, 0), kE), hi = min(max(i1 - first, 0), kE);
-  const uint32_t below_hi = hi >= 32 ? kFull : (1u << hi) - 1u;
-  return below_hi & ~((1u << lo) - 1u);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The regs kernel for launches of more rows than the device keeps CTAs resident (prefill
-// chunks): a grid of resident CTAs, CTA b taking rows b, b + gridDim.x, ... While a row is
-// selected from registers, the CTA's next row is in flight into the other of two shared-memory
-// row buffers (each thread copies, and later reads, only its own slots) and thread 0 copies the
-// bounds of the row after it into a 4-slot ring, so no global load latency is exposed after the
-// first row.
-// NOTES: the one-row-per-CTA kernel loads, then computes; two CTAs per SM started together
-// leave the SM's loads idle while they compute (2048 x 8192 read at ~30% of copy bandwidth,
-// docs/benchmarks.md). All loop state lives in shared memory: kept in registers across the
-// selection it spilled the kV = 5 configurations. Dynamic shared memory:
-// regs_pipe_smem_bytes(kT, kV).
-// ---------------------------------------------------------------------------------------------
-template <int kT, int kV>
-__global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_pipe_kernel(const Params p) {
-  constexpr int kE = 4 * kV;
-  constexpr int kSlot = kT * kV;  // float4 per row buffer
-  extern __shared__ __align__(16) float4 rbuf[];  // [2][kSlot]
-  __shared__ RegsSmem s;
-  __shared__ uint32_t stage[kMaxK];  // own staging row: hist0 is cleared for the next row early
-  __shared__ int nb[4][2];           // raw bounds words (start, end) of row j in slot j & 3
-  const int t = static_cast<int>(threadIdx.x);
-  const int G = static_cast<int>(gridDim.x);  // <= num_rows
-  const int b0 = static_cast<int>(blockIdx.x);
-  // Thread 0: cp.async of the raw bounds words of this CTA's j-th row into slot j & 3.
-  auto copy_bounds = [&](int j) {
-    const int row = b0 + j * G;
-    if (t != 0 || row >= p.num_rows) return;
-    const uint32_t d = static_cast<uint32_t>(__cvta_generic_to_shared(nb[j & 3]));
-    if (p.mode == kModePrefill)
-      asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(d), "l"(p.starts + row)
-                   : "memory");
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(d + 4u),
-                 "l"(p.ends + ends_index(p, row))
-                 : "memory");
-  };
-  // The j-th row's bounds (slot j & 3 landed and is visible) and segment geometry: 16-byte
-  // aligned base, valid indices [i0, i1).
-  auto geometry = [&](int j, int& start, int& end, const float*& base, int& i0, int& i1) {
-    const int row = b0 + j * G;
-    bounds_from(p, row, nb[j & 3][0], nb[j & 3][1], start, end);
-    const float* rowp = p.logits + static_cast<int64_t>(row) * p.row_stride + start;
-    i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp) & 15u) >> 2);
-    i1 = end - start + i0;
-    base = rowp - i0;
-  };
-  auto issue_row = [&](int j) {
-    if (b0 + j * G >= p.num_rows) return;
-    int start, end, i0, i1;
-    const float* base;
-    geometry(j, start, end, base, i0, i1);
-    if (end - start > p.k) regs_issue<kT, kV>(rbuf + (j & 1) * kSlot, base, i0, i1);
-  };
-
-  // Prologue: bounds of rows 0 and 1, then row 0's data (one exposed round trip each).
-  copy_bounds(0);
-  copy_bounds(1);
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
-  __syncthreads();
-  issue_row(0);
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-  for (int j = 0; b0 + j * G < p.num_rows; ++j) {
-    // Row j's data and row j + 1's bounds landed (own copies); clear the histograms: every
-    // reader of them passed row j - 1's output-scan barrier (or row j - 1 was short).
-    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
-    clear_regs_hists(s);
-    __syncthreads();  // bounds visible, histograms cleared (barrier A of the selection)
-    issue_row(j + 1);
-    copy_bounds(j + 2);  // slot (j + 2) & 3: last read in rows j - 2 / j - 1, before this barrier
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-    int start, end, i0, i1;
-    const float* base;
-    geometry(j, start, end, base, i0, i1);
-    const int row = b0 + j * G;
-    if (end - start <= p.k) {
-      write_short_row(p, row, end - start, t, kT);
-      continue;
-    }
-    const float4* mine = rbuf + (j & 1) * kSlot + t * kV;
-    uint32_t key[kE];
-#pragma unroll
-    for (int u = 0; u < kV; ++u) {
-      const float4 f = mine[u];
-      key[4 * u + 0] = float_to_key(f.x);
-      key[4 * u + 1] = float_to_key(f.y);
-      key[4 * u + 2] = float_to_key(f.z);
-      key[4 * u + 3] = float_to_key(f.w);
-    }
-    regs_select<kT, kE, false>(s, stage, key, index_mask<kE>(4 * kV * t, i0, i1),
-                               static_cast<uint32_t>(p.k),
-                               p.out + static_cast<int64_t>(row) * p.out_stride, 4 * kV * t - i0);
-  }
 }
 
 }  // namespace topk

@@ -97,8 +97,8 @@ def uses_cuda_kernel(t: torch.Tensor) -> bool:
     return EXTENSION_LOADED and t.is_cuda and _device_supported(_device_index(t))
 
 
-# topk_plan's algo codes of the kernels that write rows sorted: 1 radix, 2 regs, 3 pipelined regs
-SORTED_ALGOS = (1, 2, 3)
+# topk_plan's algo codes of the kernels that write rows sorted: 1 radix, 2 regs
+SORTED_ALGOS = (1, 2)
 
 
 @functools.lru_cache(maxsize=4096)
