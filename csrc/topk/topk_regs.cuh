@@ -100,34 +100,85 @@ __host__ __device__ constexpr int regs_capacity(int threads, int vecs) {
   return 4 * threads * vecs - 3;
 }
 
-// Zeroes the three pass histograms (contiguous) with 16-byte stores.
-__device__ __forceinline__ void clear_regs_hists(RegsSmem& s) {
-  uint4* h = reinterpret_cast<uint4*>(s.hist0);
-  constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
-  for (int i = static_cast<int>(threadIdx.x); i < kWords; i += static_cast<int>(blockDim.x))
-    h[i] = make_uint4(0u, 0u, 0u, 0u);
-}
-
-// Steps 3-6 of a row, shared by both regs kernels: this thread's keys `key` (bit e of `valid`:
-// key[e] is a column of the row; thread order == column order), histograms cleared before the
-// call by the CTA. Writes the k selected columns in ascending order to dst: the column of key e
-// of thread t is col0 + e (col0 per thread, relative to the row start). `stage` holds k words
-// and must not be read by anyone else until the caller's next barrier after this returns.
-// NOTES: invalid keys are set to 0 and histogrammed like the others, so the passes run
-// without a per-key validity test (a branch per key in SASS, ~2x the instructions of a pass;
-// 10-20% of the kernel's time on H100, docs/benchmarks.md). Safe: key 0 lies in the lowest bin of every pass whose
-// prefix admits it, and the valid keys alone reach `need` by that bin, so the extra counts
-// change neither the chosen bin nor the counts above it; at most they turn a bin taken whole
-// (`ge`) into the exact path, which selects the same set. The output masks them out.
-template <int kT, int kE>
-__device__ __forceinline__ void regs_select(RegsSmem& s, uint32_t* stage, uint32_t (&key)[kE],
-                                            uint32_t valid, uint32_t k,
-                                            int32_t* __restrict__ dst, int32_t col0) {
+// ---------------------------------------------------------------------------------------------
+// One CTA of kT threads per row; each thread holds kV float4 (4 * kV keys) in registers.
+// Grid: num_rows CTAs; static shared memory only. Rows must have <= regs_capacity columns.
+// ---------------------------------------------------------------------------------------------
+template <int kT, int kV>
+__global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p) {
+  constexpr int kE = 4 * kV;  // keys per thread
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
+  __shared__ RegsSmem s;
   const int t = static_cast<int>(threadIdx.x);
+
+  // Step 1: clear the histograms (barrier A orders the stores before any histogram add).
+  {
+    uint4* h = reinterpret_cast<uint4*>(s.hist0);
+    constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
+    for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
+  }
+
+  // Step 2: this thread's keys of segment indices [lo, hi) (base 16-byte aligned): interior
+  // vectors as one predicated 16-byte load each (all in flight together), the head / tail
+  // vectors as masked scalars. Sets `loaded` (bit e: key[e] was read; the others are 0).
+  uint32_t key[kE];
+  uint32_t loaded = 0u;
+  auto load = [&](const float* __restrict__ base, int lo, int hi) {
+    float4 f[kV];
 #pragma unroll
-  for (int e = 0; e < kE; ++e)
-    if (!((valid >> e) & 1u)) key[e] = 0u;
+    for (int u = 0; u < kV; ++u) {
+      const int i = 4 * (t * kV + u);
+      if (i >= lo && i + 4 <= hi) f[u] = __ldg(reinterpret_cast<const float4*>(base + i));
+    }
+#pragma unroll
+    for (int u = 0; u < kV; ++u) {
+      const int i = 4 * (t * kV + u);
+      if (i >= lo && i + 4 <= hi) {
+        key[4 * u + 0] = float_to_key(f[u].x);
+        key[4 * u + 1] = float_to_key(f[u].y);
+        key[4 * u + 2] = float_to_key(f[u].z);
+        key[4 * u + 3] = float_to_key(f[u].w);
+        loaded |= 0xfu << (4 * u);
+      } else {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const bool in = i + j >= lo && i + j < hi;
+          key[4 * u + j] = in ? float_to_key(base[i + j]) : 0u;
+          loaded |= static_cast<uint32_t>(in) << (4 * u + j);
+        }
+      }
+    }
+  };
+  // Decode rows start at column 0: load columns [0, num_cols) before the length is known.
+  const bool early = p.mode != kModePrefill;
+  const float* __restrict__ rowp =
+      p.logits + static_cast<int64_t>(blockIdx.x) * p.row_stride;
+  if (early) {
+    const int m = static_cast<int>((reinterpret_cast<uintptr_t>(rowp) & 15u) >> 2);
+    load(rowp - m, m, p.num_cols + m);
+  }
+  int row, start, nc, r, a, b;  // rows no longer than k are written whole in here
+  if (!row_segment<kT, false>(p, 0, row, start, nc, r, a, b)) return;
+  const uint32_t k = static_cast<uint32_t>(p.k);
+  const int i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp + a) & 15u) >> 2);
+  const int i1 = b - a + i0;  // valid segment indices: [i0, i1)
+  if (!early) load(rowp + (a - i0), i0, i1);
+  // NOTES: invalid keys are 0 and histogrammed like the others, so the passes run without a
+  // per-key validity test (a branch per key in SASS, ~2x the instructions of a pass; 10-15% of
+  // the short shapes' time on H100, docs/benchmarks.md). Safe: key 0 lies in the lowest bin of
+  // every pass whose prefix admits it, and the valid keys alone reach `need` by that bin, so
+  // the extra counts change neither the chosen bin nor the counts above it; at most they turn
+  // a bin taken whole (`ge`) into the exact path, which selects the same set. The output masks
+  // them out.
+  uint32_t valid = loaded;
+  if (early) {  // a == 0 here: the loaded indices start at i0; drop those at or past the end
+#pragma unroll
+    for (int e = 0; e < kE; ++e)
+      if (4 * t * kV + e >= i1) {
+        valid &= ~(1u << e);
+        key[e] = 0u;
+      }
+  }
   __syncthreads();  // A: histograms cleared
 
   // Step 3 (pass 0): top 11 key bits. Then the bin of the k-th largest key.
@@ -192,82 +243,16 @@ __device__ __forceinline__ void regs_select(RegsSmem& s, uint32_t* stage, uint32
   // positions straight to global memory (every store a partial sector) made 1 x 4096 25% and
   // the 8192-column prefills 45% slower (H100, commit 5a3b0b5).
   uint32_t pos = gt_before + min(eq_before, need);
+  const int32_t col0 = (a - i0 - start) + 4 * kV * t;
+  uint32_t* stage = s.hist0;  // k <= kGBins; its last reader passed the scan's barrier
+  static_assert(kMaxK <= kGBins, "the staging row holds k positions");
   while (gm != 0u) {
     stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
     gm &= gm - 1u;
   }
   __syncthreads();
+  int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride;
   for (int i = t; i < static_cast<int>(k); i += kT) dst[i] = static_cast<int32_t>(stage[i]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// One CTA of kT threads per row; each thread holds kV float4 (4 * kV keys) in registers.
-// Grid: num_rows CTAs; static shared memory only. Rows must have <= regs_capacity columns.
-// ---------------------------------------------------------------------------------------------
-template <int kT, int kV>
-__global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p) {
-  constexpr int kE = 4 * kV;  // keys per thread
-  __shared__ RegsSmem s;
-  const int t = static_cast<int>(threadIdx.x);
-
-  // Step 1: clear the histograms (barrier A in regs_select orders the stores before any add).
-  clear_regs_hists(s);
-
-  // Step 2: this thread's keys of segment indices [lo, hi) (base 16-byte aligned): interior
-  // vectors as one predicated 16-byte load each (all in flight together), the head / tail
-  // vectors as masked scalars. Sets `loaded` (bit e: key[e] was read).
-  uint32_t key[kE];
-  uint32_t loaded = 0u;
-  auto load = [&](const float* __restrict__ base, int lo, int hi) {
-    float4 f[kV];
-#pragma unroll
-    for (int u = 0; u < kV; ++u) {
-      const int i = 4 * (t * kV + u);
-      if (i >= lo && i + 4 <= hi) f[u] = __ldg(reinterpret_cast<const float4*>(base + i));
-    }
-#pragma unroll
-    for (int u = 0; u < kV; ++u) {
-      const int i = 4 * (t * kV + u);
-      if (i >= lo && i + 4 <= hi) {
-        key[4 * u + 0] = float_to_key(f[u].x);
-        key[4 * u + 1] = float_to_key(f[u].y);
-        key[4 * u + 2] = float_to_key(f[u].z);
-        key[4 * u + 3] = float_to_key(f[u].w);
-        loaded |= 0xfu << (4 * u);
-      } else {
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const bool in = i + j >= lo && i + j < hi;
-          key[4 * u + j] = in ? float_to_key(base[i + j]) : 0u;
-          loaded |= static_cast<uint32_t>(in) << (4 * u + j);
-        }
-      }
-    }
-  };
-  // Decode rows start at column 0: load columns [0, num_cols) before the length is known.
-  const bool early = p.mode != kModePrefill;
-  const float* __restrict__ rowp =
-      p.logits + static_cast<int64_t>(blockIdx.x) * p.row_stride;
-  if (early) {
-    const int m = static_cast<int>((reinterpret_cast<uintptr_t>(rowp) & 15u) >> 2);
-    load(rowp - m, m, p.num_cols + m);
-  }
-  int row, start, nc, r, a, b;  // rows no longer than k are written whole in here
-  if (!row_segment<kT, false>(p, 0, row, start, nc, r, a, b)) return;
-  const int i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp + a) & 15u) >> 2);
-  const int i1 = b - a + i0;  // valid segment indices: [i0, i1)
-  if (!early) load(rowp + (a - i0), i0, i1);
-  uint32_t valid = loaded;
-  if (early) {  // a == 0 here: the loaded indices start at i0; drop those at or past the end
-#pragma unroll
-    for (int e = 0; e < kE; ++e)
-      if (4 * t * kV + e >= i1) valid &= ~(1u << e);
-  }
-  static_assert(kMaxK <= kGBins, "the staging row holds k positions");
-  // hist0 stages the output: its last reader passed the output scan's barrier
-  regs_select<kT, kE>(s, s.hist0, key, valid, static_cast<uint32_t>(p.k),
-                            p.out + static_cast<int64_t>(row) * p.out_stride,
-                            (a - i0 - start) + 4 * kV * t);
 }
 
 }  // namespace topk
