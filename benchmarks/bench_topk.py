@@ -47,34 +47,48 @@ def load_vllm_ops() -> tuple[dict, str]:
         return {}, "n/a"
 
 
-ALGO_NAMES = ["stream", "radix", "regs"]
+ALGO_NAMES = ["stream", "radix", "regs", "grid"]
 REGS_MAX_COLS = 20477  # the regs kernel's widest rows
+GRID_VECS = (2, 4)     # the grid kernel's float4 per thread (4096 / 8192 columns per CTA)
 
 
-def forced(algo: int, fn, cluster: int = 0, threads: int = 0):
-    """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs) and, if given, a
-    cluster size (radix) or CTA size (regs). The choice is made at launch, so a CUDA graph
-    captured through this replays it."""
+def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0):
+    """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 grid) and, if
+    given, a cluster size (radix), CTA size (regs) or float4 per thread (grid). The choice is
+    made at launch, so a CUDA graph captured through this replays it."""
     def run(i):
-        torch.ops._C_glm52.topk_force(algo, cluster, threads)
+        torch.ops._C_glm52.topk_force(algo, cluster, threads, vecs)
         try:
             return fn(i)
         finally:
-            torch.ops._C_glm52.topk_force(-1, 0, 0)
+            torch.ops._C_glm52.topk_force(-1, 0, 0, 0)
     return run
 
 
-def with_variants(ours, n: int) -> dict:
+def plan(rows: int, n: int, ws_bytes: int, prefill: bool, algo: int = -1,
+         vecs: int = 0) -> list[int]:
+    """Our launcher's [algo, CTAs per row, size] for the shape (with `algo` / `vecs` forced);
+    the benchmark's decode logits are 16-byte aligned, its prefill rows are not taken to be."""
+    return [int(x) for x in forced(algo, lambda i: torch.ops._C_glm52.topk_plan(
+        rows, n, ws_bytes, not prefill), 0, 0, vecs)(0)]
+
+
+def with_variants(ours, rows: int, n: int, ws_bytes: int, prefill: bool) -> dict:
     ops = {"ours": ours, "ours radix": forced(1, ours), "ours stream": forced(0, ours)}
     if n <= REGS_MAX_COLS:
         ops["ours regs"] = forced(2, ours)
+    if plan(rows, n, ws_bytes, prefill, 3)[0] == 3:
+        ops["ours grid"] = forced(3, ours)
     return ops
 
 
-def decode_ops(logits_list, lens, out, have, major):
-    """name -> fn(i) on rotating input i. logits [rows, n]; lens [rows] int32."""
+def decode_ops(logits_list, lens, out, have, major, ws):
+    """name -> fn(i) on rotating input i. logits [rows, n]; lens [rows] int32; ws our
+    workspace (the grid kernel's)."""
     rows, n = logits_list[0].shape
-    ops = with_variants(lambda i: torch.ops._C_glm52.topk_decode(logits_list[i], lens, out, K, 1), n)
+    ops = with_variants(
+        lambda i: torch.ops._C_glm52.topk_decode(logits_list[i], lens, out, K, 1, ws), rows, n,
+        ws.numel(), False)
     ws = torch.zeros(1024 * 1024, dtype=torch.uint8, device=DEV)  # RADIX_TOPK_WORKSPACE_SIZE
     if have.get("top_k_per_row_decode"):
         ops["vllm top_k_per_row"] = lambda i: torch.ops._C.top_k_per_row_decode(
@@ -90,10 +104,11 @@ def decode_ops(logits_list, lens, out, have, major):
     return ops
 
 
-def prefill_ops(logits_list, ks, ke, out, have):
+def prefill_ops(logits_list, ks, ke, out, have, ws):
     rows, n = logits_list[0].shape
-    ops = with_variants(lambda i: torch.ops._C_glm52.topk_prefill(logits_list[i], ks, ke, out, K),
-                        n)
+    ops = with_variants(
+        lambda i: torch.ops._C_glm52.topk_prefill(logits_list[i], ks, ke, out, K, ws), rows, n,
+        ws.numel(), True)
     if have.get("top_k_per_row_prefill"):
         ops["vllm top_k_per_row"] = lambda i: torch.ops._C.top_k_per_row_prefill(
             logits_list[i], ks, ke, out, rows, logits_list[i].stride(0), 1, K)
@@ -186,6 +201,8 @@ def main() -> int:
                     help="also time the radix kernel at every cluster size (decode shapes)")
     ap.add_argument("--regs-sweep", action="store_true",
                     help="also time the regs kernel at every CTA size (rows it holds)")
+    ap.add_argument("--grid-sweep", action="store_true",
+                    help="also time the grid kernel at each width (2 / 4 float4 per thread)")
     ap.add_argument("--only", default="",
                     help="comma-separated shapes to run, e.g. 1x4096,2048x8192 (default: all)")
     args = ap.parse_args()
@@ -229,10 +246,13 @@ def main() -> int:
         decode = [s for s in decode if f"{s[0]}x{s[1]}" in keep]
         prefill = [s for s in prefill if f"{s[0]}x{s[1]}" in keep]
     cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk",
-            "ours radix", "ours stream", "ours regs"]
+            "ours radix", "ours stream", "ours regs", "ours grid"]
+    ws = T.topk_workspace(DEV)  # what the indexer passes (the grid kernel's scratch)
+    ws_bytes = ws.numel()
     lines = []
     sweep = []
     regs_sweep = []
+    grid_sweep = []
     t_start = time.time()
     for phase, shapes in (("decode", decode), ("prefill", prefill)):
         for rows, n in shapes:
@@ -247,11 +267,11 @@ def main() -> int:
             if phase == "decode":
                 starts = torch.zeros(rows, dtype=torch.int32, device=DEV)
                 ends = torch.full((rows,), n, dtype=torch.int32, device=DEV)
-                ops = decode_ops(logits_list, ends, out, have, major)
+                ops = decode_ops(logits_list, ends, out, have, major, ws)
             else:
                 starts = torch.zeros(rows, dtype=torch.int32, device=DEV)
                 ends = (n - rows + 1 + torch.arange(rows, device=DEV)).clamp(min=0).int()
-                ops = prefill_ops(logits_list, starts, ends, out, have)
+                ops = prefill_ops(logits_list, starts, ends, out, have, ws)
             visible = int((ends - starts).clamp(min=0).sum()) * 4
             res = {}
             for name, fn in ops.items():
@@ -275,9 +295,20 @@ def main() -> int:
                 regs_sweep.append(rw)
                 print("  regs sweep " + " ".join(f"{k} {v:.4f}" for k, v in rw.items()
                                                  if k != "shape"), flush=True)
+            if (args.sweep or args.grid_sweep) and "ours grid" in ops:
+                gw = {"shape": f"{phase} {rows}x{n}"}
+                for v in GRID_VECS:
+                    pl = plan(rows, n, ws_bytes, phase == "prefill", 3, v)
+                    if pl[0] == 3:
+                        gw[f"V={v}"], _ = time_op(forced(3, ops["ours"], 0, 0, v), nbuf)
+                        gw[f"V={v} CTAs"] = pl[1]
+                grid_sweep.append(gw)
+                print("  grid sweep " + " ".join(f"{k} {v}" for k, v in gw.items()
+                                                 if k != "shape"), flush=True)
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
-            for name in [m for m in ("ours", "ours radix", "ours stream", "ours regs") if m in ops]:
+            for name in [m for m in ("ours", "ours radix", "ours stream", "ours regs",
+                                     "ours grid") if m in ops]:
                 out.fill_(-1)
                 ops[name](0)
                 if not check_values(logits_list[0], starts, ends, out):
@@ -286,8 +317,9 @@ def main() -> int:
             t = res.get("ours")
             vl = [res[c] for c in cols[:3] if c in res]
             best = min(vl) if vl else None
-            algo, c, res_cap = torch.ops._C_glm52.topk_plan(rows, n)
-            cl = f"{ALGO_NAMES[algo]} C={c}" + (f" T={res_cap}" if algo == 2 else "")
+            algo, c, res_cap = plan(rows, n, ws_bytes, phase == "prefill")
+            cl = (f"{ALGO_NAMES[algo]} C={c}" + (f" T={res_cap}" if algo == 2 else "")
+                  + (f" V={res_cap}" if algo == 3 else ""))
             row = {
                 "shape": f"{phase} {rows}x{n}",
                 "plan": cl,
@@ -305,6 +337,10 @@ def main() -> int:
             del logits_list, ops
             torch.cuda.empty_cache()
 
+    # the grid kernel leaves its workspace zero-filled (the next launch relies on it)
+    if int(torch.count_nonzero(ws)) != 0:
+        print("workspace NOT left zero-filled", flush=True)
+        lines.append({"shape": "workspace left zero-filled", "ok": "NO"})
     hdr = ["shape", "plan", "ours", *cols, "x best vLLM", "x torch", "% copy BW", "ok"]
 
     def fmt(v, key):
@@ -319,12 +355,13 @@ def main() -> int:
         return f"{v:.4f}"
 
     md = [f"Indexer top-k, median ms per call. {head}.",
-          "plan = the kernel and CTAs per row (cluster size; T = regs threads per CTA) our "
-          "launcher chose (ours); ours radix / ours stream / ours regs = each kernel forced; "
+          "plan = the kernel and CTAs per row (cluster size; T = regs threads per CTA; V = grid "
+          "float4 per thread) our launcher chose (ours, with its workspace); ours radix / ours "
+          "stream / ours regs / ours grid = each kernel forced; "
           "x best vLLM = best applicable vLLM op time / ours; % copy BW = one read of the visible logits at our speed, as a "
           "share of D2D copy bandwidth.", "",
           "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
-    md += ["| " + " | ".join(fmt(r[h], h) for h in hdr) + " |" for r in lines]
+    md += ["| " + " | ".join(fmt(r.get(h), h) for h in hdr) + " |" for r in lines]
     if sweep:
         cs = [f"C={c}" for c in (1, 2, 4, 8, 16)]
         md += ["", "Radix kernel forced to each cluster size (CTAs per row), median ms:", "",
@@ -337,6 +374,13 @@ def main() -> int:
                "| shape | " + " | ".join(ts) + " |", "|" + "---|" * (len(ts) + 1)]
         md += ["| " + r["shape"] + " | " + " | ".join(f"{r[t]:.4f}" if t in r else "n.a."
                                                       for t in ts) + " |" for r in regs_sweep]
+    if grid_sweep:
+        vs = [f"V={v}" for v in GRID_VECS]
+        md += ["", "Grid kernel forced to each width (float4 per thread; CTAs per row), median ms:",
+               "", "| shape | " + " | ".join(vs) + " |", "|" + "---|" * (len(vs) + 1)]
+        md += ["| " + r["shape"] + " | " + " | ".join(
+            f"{r[v]:.4f} ({r[v + ' CTAs']})" if v in r else "n.a." for v in vs) + " |"
+            for r in grid_sweep]
     text = "\n".join(md)
     print("\n" + text)
     if os.environ.get("OUT"):

@@ -7,14 +7,18 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <optional>
 #include <vector>
 
 void glm52_topk_prefill(const at::Tensor& logits, const at::Tensor& row_starts,
-                        const at::Tensor& row_ends, at::Tensor& indices, int64_t k);
+                        const at::Tensor& row_ends, at::Tensor& indices, int64_t k,
+                        const std::optional<at::Tensor>& workspace);
 void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
-                       at::Tensor& indices, int64_t k, int64_t next_n);
-std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols);
-void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads);
+                       at::Tensor& indices, int64_t k, int64_t next_n,
+                       const std::optional<at::Tensor>& workspace);
+std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
+                                     int64_t workspace_bytes, bool aligned);
+void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t vecs);
 
 // Compute capabilities (major * 10 + minor) this binary has machine code for.
 std::vector<int64_t> glm52_built_archs() {
@@ -27,20 +31,26 @@ std::vector<int64_t> glm52_built_archs() {
 
 TORCH_LIBRARY(_C_glm52, ops) {
   ops.def("built_archs() -> int[]", &glm52_built_archs);
-  // [algo (0 stream, 1 radix, 2 regs), CTAs per row, radix resident keys or regs threads]
-  // the launcher would use on the current CUDA device (benchmarks / tests)
-  ops.def("topk_plan(int num_rows, int num_cols) -> int[]", &glm52_topk_plan);
-  // later launches: algo -1 automatic, 0 streaming, 1 radix, 2 regs; cluster 0 automatic or
-  // 1..16 CTAs per row; threads 0 automatic or 512|1024 (regs) (benchmarks / tests)
-  ops.def("topk_force(int algo, int cluster=0, int threads=0) -> ()", &glm52_topk_force);
-  // logits [rows, n] fp32; row_starts/row_ends [rows] int32; indices [rows, k] int32 (out)
+  // [algo (0 stream, 1 radix, 2 regs, 3 grid), CTAs per row, radix resident keys, regs
+  // threads or grid float4 per thread] the launcher would use on the current CUDA device with
+  // a workspace of workspace_bytes, rows starting 16-byte aligned or not (benchmarks / tests /
+  // writes_sorted)
+  ops.def("topk_plan(int num_rows, int num_cols, int workspace_bytes=0, bool aligned=True) "
+          "-> int[]", &glm52_topk_plan);
+  // later launches: algo -1 automatic, 0 streaming, 1 radix, 2 regs, 3 grid; cluster 0
+  // automatic or 1..16 CTAs per row; threads 0 automatic or 512|1024 (regs); vecs 0 automatic
+  // or 2|4 (grid) (benchmarks / tests)
+  ops.def("topk_force(int algo, int cluster=0, int threads=0, int vecs=0) -> ()",
+          &glm52_topk_force);
+  // logits [rows, n] fp32; row_starts/row_ends [rows] int32; indices [rows, k] int32 (out);
+  // workspace: the grid kernel's zero-filled scratch (optional; left zero-filled)
   ops.def(
-      "topk_prefill(Tensor logits, Tensor row_starts, Tensor row_ends, Tensor! indices, "
-      "int k) -> ()");
+      "topk_prefill(Tensor logits, Tensor row_starts, Tensor row_ends, Tensor(a!) indices, "
+      "int k, Tensor(b!)? workspace=None) -> ()");
   // logits [rows, stride] fp32; seq_lens [B] / [B, next_n] / [rows] int32; indices (out)
   ops.def(
-      "topk_decode(Tensor logits, Tensor seq_lens, Tensor! indices, int k, int next_n) "
-      "-> ()");
+      "topk_decode(Tensor logits, Tensor seq_lens, Tensor(a!) indices, int k, int next_n, "
+      "Tensor(b!)? workspace=None) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(_C_glm52, CUDA, ops) {

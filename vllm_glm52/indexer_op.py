@@ -37,7 +37,13 @@ from vllm.v1.attention.ops.common import pack_seq_triton, unpack_seq_triton
 from vllm.v1.worker.workspace import current_workspace_manager
 
 from vllm_glm52.indexer import QUANT_BLOCK
-from vllm_glm52.ops.topk import sort_rows_, topk_decode, topk_prefill, writes_sorted
+from vllm_glm52.ops.topk import (
+    sort_rows_,
+    topk_decode,
+    topk_prefill,
+    topk_workspace,
+    writes_sorted,
+)
 
 
 def _prefill(meta, kv_cache, q_fp8, weights, topk_buffer, k, head_dim, total_seq_lens, sort):
@@ -60,8 +66,9 @@ def _prefill(meta, kv_cache, q_fp8, weights, topk_buffer, k, head_dim, total_seq
             (k_quant, k_scale.view(torch.float32).squeeze(-1)),
             weights[chunk.token_start: chunk.token_end],
             chunk.cu_seqlen_ks, chunk.cu_seqlen_ke, clean_logits=False)  # [rows, N] fp32
-        topk_prefill(logits, chunk.cu_seqlen_ks, chunk.cu_seqlen_ke, out, k)
-        if sort and not writes_sorted(logits):
+        ws = topk_workspace(logits.device)
+        topk_prefill(logits, chunk.cu_seqlen_ks, chunk.cu_seqlen_ke, out, k, ws)
+        if sort and not writes_sorted(logits, ws, prefill=True):
             sort_rows_(out)
 
 
@@ -81,11 +88,12 @@ def _decode(meta, num_decode_tokens, kv_cache, q_fp8, weights, topk_buffer, k, h
         (q, None), kv_cache, weights[: batch * next_n], seq_lens, meta.block_table,
         meta.schedule_metadata, max_model_len=max_model_len, clean_logits=False)
     out = topk_buffer[: batch * next_n, :k]
+    ws = topk_workspace(logits.device)  # few long rows: the grid kernel
     if seq_lens.dim() == 2 and seq_lens.shape[1] == next_n:
-        topk_decode(logits, seq_lens, out, k)  # per-row lengths
+        topk_decode(logits, seq_lens, out, k, 1, ws)  # per-row lengths
     else:
-        topk_decode(logits, seq_lens.reshape(-1), out, k, next_n)
-    if sort and not writes_sorted(logits):
+        topk_decode(logits, seq_lens.reshape(-1), out, k, next_n, ws)
+    if sort and not writes_sorted(logits, ws):
         sort_rows_(out)
     if meta.requires_padding:
         unpacked = unpack_seq_triton(out.reshape(batch, -1, out.shape[-1]), decode_lens)
@@ -100,12 +108,13 @@ def glm52_indexer(hidden_states: torch.Tensor, k_cache_prefix: LayerNameType, kv
     """q_fp8 [T, 32, 128] e4m3, k [T, 128] bf16 (roped), weights [T, 32] fp32 (scales folded
     in); writes topk_indices_buffer[:T, :topk_tokens] (request-local positions, -1 padded).
     sort_rows: rows in ascending order (VLLM_GLM52_TOPK_ORDER=sorted); only the calls that
-    did not run the radix kernel, which writes sorted rows itself, pay for a sort."""
+    did not run a kernel that writes sorted rows itself (radix, regs, grid) pay for a sort."""
     attn_metadata = get_forward_context().attn_metadata
     if not isinstance(attn_metadata, dict):  # profiling / dummy run: reserve the workspaces
         values_spec, scales_spec = _gather_workspace_shapes(
             total_seq_lens, head_dim, current_platform.fp8_dtype(), False)
         current_workspace_manager().get_simultaneous(values_spec, scales_spec)
+        topk_workspace(topk_indices_buffer.device)  # allocated here, before any capture
         return topk_indices_buffer
     meta = attn_metadata[_resolve_layer_name(k_cache_prefix)]
     slot_mapping = meta.slot_mapping

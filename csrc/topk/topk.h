@@ -12,6 +12,11 @@ namespace topk {
 
 constexpr int kMaxK = 2048;
 
+// Bytes of Params::workspace one row of the grid kernel uses (topk_regs.cuh GridRow: two
+// barrier counters, the three pass histograms and the per-CTA counts). The kernel takes it only
+// for launches whose rows all fit the workspace.
+constexpr int64_t kGridRowBytes = 22656;
+
 // How a row's [start, end) column range is derived.
 enum RowMode : int32_t {
   kModePrefill = 0,        // start = starts[r], end = ends[r]
@@ -34,6 +39,11 @@ struct Params {
   int32_t* out;            // [num_rows, out_stride] int32; columns [0, k) written
   int64_t out_stride;
   int32_t k;               // 1..kMaxK
+  // Optional scratch of the grid kernel: zero-filled when first passed, left zero-filled by
+  // every launch; rows served = workspace_bytes / kGridRowBytes. nullptr: no grid kernel.
+  uint32_t* workspace;
+  int64_t workspace_bytes;
+  int32_t grid_ctas;       // set by launch_topk: CTAs per row of the grid kernel
 };
 
 // Launches the top-k for `p` on `stream`; returns the launch error (or that of the one-time
@@ -42,28 +52,39 @@ struct Params {
 cudaError_t launch_topk(const Params& p, cudaStream_t stream);
 
 // Kernels: kAlgoRegs (topk_regs.cuh: rows of up to 20477 columns held in registers, one CTA
-// per row, rows written sorted), kAlgoRadix (topk_radix.cuh: one HBM read into shared memory,
+// per row, rows written sorted), kAlgoGrid (the same kernel with a few long rows split over
+// up to hundreds of co-resident CTAs that exchange histograms and counts through
+// Params::workspace; needs one; rows written sorted), kAlgoRadix (topk_radix.cuh: one HBM read into shared memory,
 // exact radix passes on chip, rows written sorted) for segments that mostly fit in shared
 // memory, kAlgoStream (topk_kernel.cuh: one streaming read with a running threshold, rows in
 // any order) for the rest. VLLM_GLM52_TOPK_ALGO=regs|radix|stream (read once per process)
 // forces one; a forced regs kernel runs only where the rows fit it (else the radix kernel).
-enum Algo : int { kAlgoStream = 0, kAlgoRadix = 1, kAlgoRegs = 2 };
+enum Algo : int { kAlgoStream = 0, kAlgoRadix = 1, kAlgoRegs = 2, kAlgoGrid = 3 };
 
 struct Plan {
   int algo;     // Algo, -1 if the device cannot run the kernels
   int cluster;  // CTAs per row
-  int res_cap;  // radix: keys kept in shared memory per CTA; regs: threads per CTA
+  int res_cap;  // radix: keys kept in shared memory per CTA; regs: threads per CTA; grid:
+                // float4 per thread
 };
 
-// What launch_topk does for these sizes on the current device.
-// VLLM_GLM52_TOPK_CLUSTER=1|2|4|8|16 (read once per process) forces the cluster where it fits.
-Plan planned_launch(int num_rows, int num_cols);
+// What launch_topk does for these sizes on the current device, with a workspace of
+// `workspace_bytes` (0: none); `aligned`: every row's segment starts on a 16-byte boundary
+// (segments_aligned). VLLM_GLM52_TOPK_CLUSTER=1|2|4|8|16 (read once per process) forces the
+// cluster where it fits.
+Plan planned_launch(int num_rows, int num_cols, int64_t workspace_bytes, bool aligned);
+
+// True when every row of `p` starts on a 16-byte boundary: decode rows (column 0) of logits
+// whose base and row stride are 16-byte multiples.
+bool segments_aligned(const Params& p);
 
 // Overrides VLLM_GLM52_TOPK_ALGO / VLLM_GLM52_TOPK_CLUSTER for later launches in this process:
 // algo an Algo or -1 (automatic); cluster 1|2|4|8|16 (radix kernel, where the device allows it)
-// or 0 (automatic); threads 512|1024 (regs kernel) or 0 (automatic). Benchmarks and tests
+// or 0 (automatic); threads 512|1024 (regs kernel) or 0 (automatic); vecs 2|4 float4 per
+// thread (grid kernel) or 0 (automatic). A forced grid kernel runs only where it fits (a
+// workspace for every row, every CTA resident), else the automatic plan. Benchmarks and tests
 // compare the kernels in one process.
-void set_forced(int algo, int cluster, int threads);
+void set_forced(int algo, int cluster, int threads, int vecs);
 
 }  // namespace topk
 }  // namespace glm52

@@ -30,6 +30,7 @@ struct DeviceInfo {
   int res_half = 0;
   int l2_bytes = 0;
   int radix_clusters[2][5] = {{0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}};
+  int grid_per_sm[2] = {0, 0};  // resident CTAs per SM of the grid kernels (kGridVecs order)
   cudaError_t err = cudaSuccess;
 };
 
@@ -39,6 +40,7 @@ constexpr int kUnset = -2;
 std::atomic<int> g_forced_algo{kUnset};
 std::atomic<int> g_forced_cluster{0};  // set_forced's cluster size, 0 = automatic
 std::atomic<int> g_forced_threads{0};  // set_forced's regs-kernel CTA size, 0 = automatic
+std::atomic<int> g_forced_vecs{0};     // set_forced's grid-kernel float4 per thread, 0 = automatic
 std::once_flag g_once[kMaxDevices];
 
 // Makes `cfg` launch clusters of `cs` CTAs along x (`attr` must outlive the launch or query).
@@ -88,6 +90,18 @@ void allow_16_cta_clusters(Kernel cluster) {
     (void)cudaGetLastError();
 }
 
+// Grid kernel (topk_regs.cuh, kGrid): 512 threads, 2 or 4 float4 per thread, i.e. 4096 or
+// 8192 columns per CTA.
+constexpr int kGridThreads = 512;
+constexpr int kGridVecs[2] = {2, 4};
+
+using RegsKernel = void (*)(const Params);
+
+RegsKernel grid_kernel(int vecs) {
+  return vecs == 2 ? topk_regs_kernel<kGridThreads, 2, true>
+                   : topk_regs_kernel<kGridThreads, 4, true>;
+}
+
 void init_device(int dev, DeviceInfo& info) {
   const size_t smem = sizeof(Smem);
   int optin = 0;
@@ -123,6 +137,13 @@ void init_device(int dev, DeviceInfo& info) {
     info.err = e;
     return;
   }
+  for (int i = 0; i < 2 && e == cudaSuccess; ++i)
+    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.grid_per_sm[i],
+                                                      grid_kernel(kGridVecs[i]), kGridThreads, 0);
+  if (e != cudaSuccess) {
+    info.err = e;
+    return;
+  }
   allow_16_cta_clusters(topk_radix_kernel<true>);
   for (int full = 0; full < 2; ++full)
     for (int lg = 1; lg <= 4; ++lg)
@@ -134,6 +155,7 @@ void init_device(int dev, DeviceInfo& info) {
     if (v == "stream") info.forced_algo = kAlgoStream;
     if (v == "radix") info.forced_algo = kAlgoRadix;
     if (v == "regs") info.forced_algo = kAlgoRegs;
+    if (v == "grid") info.forced_algo = kAlgoGrid;
   }
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_CLUSTER")) {
     const int v = std::atoi(env);
@@ -242,14 +264,12 @@ int regs_vecs(int threads, int num_cols) {
   return 0;
 }
 
-using RegsKernel = void (*)(const Params);
-
 template <int kT>
 RegsKernel regs_kernel_for(int vecs) {
   switch (vecs) {
-    case 2: return topk_regs_kernel<kT, 2>;
-    case 3: return topk_regs_kernel<kT, 3>;
-    default: return topk_regs_kernel<kT, 5>;
+    case 2: return topk_regs_kernel<kT, 2, false>;
+    case 3: return topk_regs_kernel<kT, 3, false>;
+    default: return topk_regs_kernel<kT, 5, false>;
   }
 }
 
@@ -260,9 +280,30 @@ RegsKernel regs_kernel(int threads, int vecs) {
   }
 }
 
-Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols) {
-  const int override_algo = g_forced_algo.load(std::memory_order_relaxed);
-  const int forced = override_algo == kUnset ? info.forced_algo : override_algo;
+// Grid kernel plan (algo -1 when it does not apply): every row gets a workspace block, a row
+// needs 2..kGridMaxCtas CTAs and the whole launch is resident at once (the cooperative launch
+// checks it too). `vecs` 0 tries 2 float4 per thread (more, lighter CTAs), then 4. `shift`:
+// how far into its first 16-byte vector a row's segment may start (0 for decode rows of
+// aligned logits, else 3), since CTA slices are whole vectors.
+Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes, int vecs,
+               int shift) {
+  const Plan none{-1, 0, 0};
+  if (ws_bytes / kGridRowBytes < num_rows) return none;
+  for (int i = 0; i < 2; ++i) {
+    const int v = kGridVecs[i];
+    if (vecs != 0 && v != vecs) continue;
+    const int64_t slice = 4LL * kGridThreads * v;
+    const int64_t ctas = (static_cast<int64_t>(num_cols) + shift + slice - 1) / slice;
+    if (ctas < 2 || ctas > kGridMaxCtas) continue;
+    if (ctas * num_rows > static_cast<int64_t>(info.sms) * info.grid_per_sm[i]) continue;
+    return Plan{kAlgoGrid, static_cast<int>(ctas), v};
+  }
+  return none;
+}
+
+// The plan without a forced grid kernel (`forced`: -1 or the forced Algo).
+Plan plan_launch_auto(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes,
+                      int shift, int forced) {
   // Short rows: the regs kernel (its rows never take a cluster) at any row count (H100,
   // docs/benchmarks.md: faster than the radix kernel on every short shape, 8192 x 8192
   // included, since its passes lost their per-key validity branch); a forced regs kernel on
@@ -270,6 +311,11 @@ Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols) {
   if (forced < 0 || forced == kAlgoRegs) {
     const int threads = plan_regs(num_cols, g_forced_threads.load(std::memory_order_relaxed));
     if (threads > 0) return Plan{kAlgoRegs, 1, threads};
+  }
+  // Few long rows: the grid kernel where it fits.
+  if (forced < 0) {
+    const Plan g = plan_grid(info, num_rows, num_cols, ws_bytes, 0, shift);
+    if (g.algo == kAlgoGrid) return g;
   }
   Plan pl = plan_radix(info, num_rows, num_cols);
   if (forced >= 0) pl.algo = forced == kAlgoRegs ? kAlgoRadix : forced;
@@ -280,17 +326,38 @@ Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols) {
   return pl;
 }
 
-}  // namespace
-
-Plan planned_launch(int num_rows, int num_cols) {
-  cudaError_t err;
-  const DeviceInfo* info = device_info(err);
-  return info == nullptr ? Plan{-1, 0, 0} : plan_launch(*info, num_rows, num_cols);
+Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes,
+                 int shift) {
+  const int override_algo = g_forced_algo.load(std::memory_order_relaxed);
+  const int forced = override_algo == kUnset ? info.forced_algo : override_algo;
+  if (forced == kAlgoGrid) {
+    const Plan g = plan_grid(info, num_rows, num_cols, ws_bytes,
+                             g_forced_vecs.load(std::memory_order_relaxed), shift);
+    if (g.algo == kAlgoGrid) return g;
+    return plan_launch_auto(info, num_rows, num_cols, ws_bytes, shift, -1);
+  }
+  return plan_launch_auto(info, num_rows, num_cols, ws_bytes, shift, forced);
 }
 
-void set_forced(int algo, int cluster, int threads) {
-  g_forced_algo.store(algo == kAlgoStream || algo == kAlgoRadix || algo == kAlgoRegs ? algo : -1,
-                      std::memory_order_relaxed);
+}  // namespace
+
+Plan planned_launch(int num_rows, int num_cols, int64_t workspace_bytes, bool aligned) {
+  cudaError_t err;
+  const DeviceInfo* info = device_info(err);
+  return info == nullptr ? Plan{-1, 0, 0}
+                         : plan_launch(*info, num_rows, num_cols, workspace_bytes,
+                                       aligned ? 0 : 3);
+}
+
+bool segments_aligned(const Params& p) {
+  return p.mode != kModePrefill && reinterpret_cast<uintptr_t>(p.logits) % 16 == 0 &&
+         (p.num_rows == 1 || p.row_stride % 4 == 0);
+}
+
+void set_forced(int algo, int cluster, int threads, int vecs) {
+  g_forced_algo.store(algo == kAlgoStream || algo == kAlgoRadix || algo == kAlgoRegs ||
+                      algo == kAlgoGrid ? algo : -1, std::memory_order_relaxed);
+  g_forced_vecs.store(vecs == 2 || vecs == 4 ? vecs : 0, std::memory_order_relaxed);
   g_forced_threads.store(threads == 512 || threads == 1024 ? threads : 0,
                          std::memory_order_relaxed);
   g_forced_cluster.store(cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
@@ -303,11 +370,28 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   cudaError_t err;
   const DeviceInfo* info = device_info(err);
   if (info == nullptr) return err;
-  const Plan pl = plan_launch(*info, p.num_rows, p.num_cols);
+  const Plan pl = plan_launch(*info, p.num_rows, p.num_cols,
+                              p.workspace != nullptr ? p.workspace_bytes : 0,
+                              segments_aligned(p) ? 0 : 3);
   const int c = pl.cluster;
   const bool radix = pl.algo == kAlgoRadix;
 
   cudaLaunchConfig_t cfg = {};
+  if (pl.algo == kAlgoGrid) {
+    // NOTES: a cooperative launch, so the runtime refuses a grid that cannot be resident at
+    // once (the row barriers would wait forever) instead of trusting the occupancy query.
+    Params q = p;
+    q.grid_ctas = c;
+    cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
+    cfg.blockDim = dim3(kGridThreads);
+    cfg.stream = stream;
+    cudaLaunchAttribute coop;
+    coop.id = cudaLaunchAttributeCooperative;
+    coop.val.cooperative = 1;
+    cfg.attrs = &coop;
+    cfg.numAttrs = 1;
+    return cudaLaunchKernelEx(&cfg, grid_kernel(pl.res_cap), q);
+  }
   if (pl.algo == kAlgoRegs) {
     const int threads = pl.res_cap;
     cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));

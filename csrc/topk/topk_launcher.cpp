@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,28 @@ void check_int_vector(const char* op, const char* name, const at::Tensor& logits
               num(v.numel()), " ", dims(v.sizes()));
 }
 
+// workspace: optional scratch of the grid kernel on the logits' device, contiguous, 16-byte
+// aligned, zero-filled when first passed (every launch leaves it so), >= one row's block.
+void set_workspace(const char* op, const at::Tensor& logits,
+                   const std::optional<at::Tensor>& workspace, tk::Params& p) {
+  p.workspace = nullptr;
+  p.workspace_bytes = 0;
+  if (!workspace.has_value()) return;
+  const at::Tensor& w = *workspace;
+  TORCH_CHECK(w.device() == logits.device(), op, ": workspace must be on ", logits.device(),
+              " like logits, got ", w.device());
+  TORCH_CHECK(w.is_contiguous(), op, ": workspace must be contiguous, got strides ",
+              dims(w.strides()));
+  TORCH_CHECK(w.nbytes() >= static_cast<size_t>(tk::kGridRowBytes), op,
+              ": workspace must hold at least ", num(tk::kGridRowBytes),
+              " bytes (one row of the grid kernel), got ", num(static_cast<int64_t>(w.nbytes())),
+              "; allocate it with torch.zeros (vllm_glm52.ops.topk.topk_workspace)");
+  TORCH_CHECK(reinterpret_cast<uintptr_t>(w.data_ptr()) % 16 == 0, op,
+              ": workspace must be 16-byte aligned (allocate it with torch.zeros)");
+  p.workspace = static_cast<uint32_t*>(w.data_ptr());
+  p.workspace_bytes = static_cast<int64_t>(w.nbytes());
+}
+
 void run(const char* op, const at::Tensor& logits, at::Tensor& indices, tk::Params& p) {
   p.logits = logits.data_ptr<float>();
   p.row_stride = logits.size(0) > 1 ? logits.stride(0) : logits.size(1);
@@ -118,8 +141,10 @@ void run(const char* op, const at::Tensor& logits, at::Tensor& indices, tk::Para
 // Prefill: row r selects among logits[r, row_starts[r]:row_ends[r]] and writes positions
 // relative to row_starts[r] (request-local), like vLLM's top_k_per_row_prefill.
 //   logits [rows, n] fp32, row_starts / row_ends [rows] int32, indices [rows, k] int32 (out).
+//   workspace (optional): the grid kernel's scratch (see set_workspace).
 void glm52_topk_prefill(const at::Tensor& logits, const at::Tensor& row_starts,
-                        const at::Tensor& row_ends, at::Tensor& indices, int64_t k) {
+                        const at::Tensor& row_ends, at::Tensor& indices, int64_t k,
+                        const std::optional<at::Tensor>& workspace) {
   constexpr const char* op = "glm52 topk_prefill";
   check_logits(op, logits);
   check_indices(op, logits, indices, k);
@@ -131,6 +156,7 @@ void glm52_topk_prefill(const at::Tensor& logits, const at::Tensor& row_starts,
   p.mode = tk::kModePrefill;
   p.next_n = 1;
   p.k = static_cast<int32_t>(k);
+  set_workspace(op, logits, workspace, p);
   run(op, logits, indices, p);
 }
 
@@ -138,9 +164,10 @@ void glm52_topk_prefill(const at::Tensor& logits, const at::Tensor& row_starts,
 //   seq_lens 2-D [B, next_n] (or 1-D [rows] with next_n == 1): len_r = seq_lens.flatten()[r];
 //   seq_lens 1-D [B] with rows == B * next_n: len_r = seq_lens[r / next_n] - next_n
 //                                                      + r % next_n + 1.
-//   logits [rows, stride] fp32, indices [rows, k] int32 (out).
+//   logits [rows, stride] fp32, indices [rows, k] int32 (out); workspace as for prefill.
 void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
-                       at::Tensor& indices, int64_t k, int64_t next_n) {
+                       at::Tensor& indices, int64_t k, int64_t next_n,
+                       const std::optional<at::Tensor>& workspace) {
   constexpr const char* op = "glm52 topk_decode";
   check_logits(op, logits);
   check_indices(op, logits, indices, k);
@@ -165,31 +192,43 @@ void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
   p.starts = nullptr;
   p.ends = seq_lens.data_ptr<int32_t>();
   p.k = static_cast<int32_t>(k);
+  set_workspace(op, logits, workspace, p);
   run(op, logits, indices, p);
 }
 
-// The launcher's plan for [num_rows, num_cols] on the current device: [algo (0 stream,
-// 1 radix, 2 regs, -1 if the device cannot run the kernels), CTAs per row, radix keys resident
-// per CTA or regs threads per CTA]. For benchmarks and tests.
-std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols) {
+// The launcher's plan for [num_rows, num_cols] with a workspace of workspace_bytes (0: none)
+// and rows starting on 16-byte boundaries (aligned: decode rows of aligned logits) on the
+// current device: [algo (0 stream, 1 radix, 2 regs, 3 grid, -1 if the device cannot
+// run the kernels), CTAs per row, radix keys resident per CTA, regs threads per CTA or grid
+// float4 per thread]. For benchmarks, tests and writes_sorted.
+std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
+                                     int64_t workspace_bytes, bool aligned) {
   TORCH_CHECK(num_rows >= 0 && num_rows <= kInt32Max && num_cols >= 0 && num_cols <= kInt32Max,
               "glm52 topk_plan: sizes must be in [0, 2^31), got ", num(num_rows), ", ",
               num(num_cols));
-  const tk::Plan pl = tk::planned_launch(static_cast<int>(num_rows), static_cast<int>(num_cols));
+  TORCH_CHECK(workspace_bytes >= 0, "glm52 topk_plan: workspace_bytes must be >= 0, got ",
+              num(workspace_bytes));
+  const tk::Plan pl = tk::planned_launch(static_cast<int>(num_rows), static_cast<int>(num_cols),
+                                         workspace_bytes, aligned);
   return {pl.algo, pl.cluster, pl.res_cap};
 }
 
 // Benchmarks / tests (process-wide): algo -1 automatic, 0 streaming kernel, 1 radix kernel,
-// 2 regs kernel (where the rows fit it, else radix); cluster 0 automatic or 1|2|4|8|16 CTAs per
-// row (radix kernel); threads 0 automatic or 512|1024 per CTA (regs kernel).
-void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads) {
-  TORCH_CHECK(algo >= -1 && algo <= 2, "glm52 topk_force: algo must be -1 (automatic), 0 "
-              "(stream), 1 (radix) or 2 (regs), got ", num(algo));
+// 2 regs kernel (where the rows fit it, else radix), 3 grid kernel (where it fits, else
+// automatic); cluster 0 automatic or 1|2|4|8|16 CTAs per row (radix kernel); threads 0
+// automatic or 512|1024 per CTA (regs kernel); vecs 0 automatic or 2|4 float4 per thread
+// (grid kernel).
+void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t vecs) {
+  TORCH_CHECK(algo >= -1 && algo <= 3, "glm52 topk_force: algo must be -1 (automatic), 0 "
+              "(stream), 1 (radix), 2 (regs) or 3 (grid), got ", num(algo));
+  TORCH_CHECK(vecs == 0 || vecs == 2 || vecs == 4,
+              "glm52 topk_force: vecs must be 0 (automatic) or 2, 4, got ", num(vecs));
   TORCH_CHECK(cluster == 0 || cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
               cluster == 16, "glm52 topk_force: cluster must be 0 (automatic) or 1, 2, 4, 8, "
               "16, got ", num(cluster));
   TORCH_CHECK(threads == 0 || threads == 512 || threads == 1024,
               "glm52 topk_force: threads must be 0 (automatic) or 512, 1024, got ",
               num(threads));
-  tk::set_forced(static_cast<int>(algo), static_cast<int>(cluster), static_cast<int>(threads));
+  tk::set_forced(static_cast<int>(algo), static_cast<int>(cluster), static_cast<int>(threads),
+                 static_cast<int>(vecs));
 }

@@ -22,6 +22,16 @@
 //     one thread publishing the result behind a second barrier.
 // Barriers: clear, pass-0 histogram, its bucket search, the output scan, the output staging: 5
 // when the first bin is taken whole, 2 more per later pass.
+//
+// Grid mode (kGrid, "grid kernel"): a few long rows (up to num_SMs x CTAs-per-SM CTAs in all)
+// are split over G co-resident CTAs per row, each holding 4 * kT * kV consecutive columns in
+// registers exactly as above. Each pass pushes the CTA's non-zero bins into the row's global
+// histogram (red.global.add; a randn slice fills ~100 of 2048 bins) and meets the row's other
+// CTAs at a barrier in the workspace; every CTA then runs the same bucket search on the global
+// bins (read at L2), so all agree on the threshold without another exchange. The output needs
+// each CTA's (#above, #tied) from every lower CTA: one more barrier, then each CTA writes its
+// own slice of the sorted row. Co-residency is guaranteed by a cooperative launch; the last CTA
+// of a row to finish re-zeroes the row's workspace for the next launch.
 #pragma once
 
 #include "topk_kernel.cuh"
@@ -39,13 +49,55 @@ struct alignas(16) RegsSmem {
   uint32_t hist1[kGBins];      // bits 20..10
   uint32_t hist2[kGBins / 2];  // bits 9..0
   uint32_t wtot[4][32];
+  uint32_t last;  // grid mode: this CTA is the row's last to finish
 };
+
+// One row's block of Params::workspace in grid mode (zero between launches).
+constexpr int kGridMaxCtas = 512;
+struct alignas(16) GridRow {
+  uint32_t bar;   // arrivals at the row's barriers: j * G once the j-th has completed
+  uint32_t done;  // CTAs that have finished; the last resets the block
+  uint32_t pad[30];
+  uint32_t hist[2 * kGBins + kGBins / 2];  // bits 31..21, 20..10, 9..0 (only the passes run)
+  uint32_t counts[kGridMaxCtas];           // CTA q: #selected above thr | #tied << 16
+};
+static_assert(sizeof(GridRow) == kGridRowBytes, "topk.h kGridRowBytes is the GridRow size");
+
+// The row's n CTAs meet for the j-th time (target = j * n). The cooperative-groups grid
+// barrier, per row: bar.sync, then one thread fences (cumulative over the CTA's prior writes,
+// the global histogram adds included), arrives and spins at L2. NOTES: a spin that never ends
+// (a workspace that was not zero-filled) traps after ~2^26 polls, so the launch fails with an
+// error instead of hanging the stream.
+__device__ __forceinline__ void row_barrier(uint32_t* bar, uint32_t target) {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    atomicAdd(bar, 1u);
+    uint32_t polls = 0u;
+    while (static_cast<int32_t>(*reinterpret_cast<volatile uint32_t*>(bar) - target) < 0)
+      if (++polls == (1u << 26)) __trap();
+    __threadfence();
+  }
+  __syncthreads();
+}
+
+// Adds the CTA's non-zero bins h[0, NB) to the row's global bins g (after a barrier that
+// completed h).
+template <int NB, int kT>
+__device__ __forceinline__ void push_bins(const uint32_t* h, uint32_t* g) {
+#pragma unroll
+  for (int i = static_cast<int>(threadIdx.x); i < NB; i += kT) {
+    const uint32_t c = h[i];
+    if (c != 0u) atomicAdd(g + i, c);
+  }
+}
 
 // The bin of the `need`-th largest key of histogram h (NB bins; thread t owns bins
 // NB-1-(t*kPer+j), thread order == descending bins). Every thread gets the bin, the count in
-// higher bins and the bin's own count. One barrier inside; `wtot` (kT / 32 words) must not be
-// rewritten until every warp has passed the caller's next barrier. h must hold >= need keys.
-template <int NB, int kT>
+// higher bins and the bin's own count (kCg: h is a global histogram, read at L2). One barrier
+// inside; `wtot` (kT / 32 words) must not be rewritten until every warp has passed the
+// caller's next barrier. h must hold >= need keys.
+template <int NB, int kT, bool kCg = false>
 __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, uint32_t need,
                                             uint32_t& bucket, uint32_t& above, uint32_t& cnt) {
   constexpr int kPer = NB / kT;
@@ -53,7 +105,7 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
   static_assert(NB % kT == 0, "bins must split evenly");
   const int lane = static_cast<int>(lane_id());
   uint32_t c[kPer];
-  load_bins<kPer>(h, NB, static_cast<int>(threadIdx.x), c);
+  load_bins<kPer, kCg>(h, NB, static_cast<int>(threadIdx.x), c);
   uint32_t sum = 0u;
 #pragma unroll
   for (int j = 0; j < kPer; ++j) sum += c[j];
@@ -68,7 +120,7 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
   // That warp's bins, re-read by this warp: which thread, then which bin.
   const int tt = ws * 32 + lane;
   uint32_t d[kPer];
-  load_bins<kPer>(h, NB, tt, d);
+  load_bins<kPer, kCg>(h, NB, tt, d);
   uint32_t s = 0u;
 #pragma unroll
   for (int j = 0; j < kPer; ++j) s += d[j];
@@ -101,15 +153,23 @@ __host__ __device__ constexpr int regs_capacity(int threads, int vecs) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One CTA of kT threads per row; each thread holds kV float4 (4 * kV keys) in registers.
-// Grid: num_rows CTAs; static shared memory only. Rows must have <= regs_capacity columns.
+// One CTA of kT threads per row (kGrid: p.grid_ctas CTAs per row, CTA q of a row holding its
+// segment indices [q * 4 * kT * kV, (q + 1) * 4 * kT * kV)); each thread holds kV float4
+// (4 * kV keys) in registers. Grid: num_rows (* grid_ctas) CTAs; static shared memory only.
+// Rows must have <= regs_capacity columns (kGrid: <= grid_ctas times that, and the launch
+// must be cooperative with p.workspace holding a GridRow per row).
 // ---------------------------------------------------------------------------------------------
-template <int kT, int kV>
+template <int kT, int kV, bool kGrid>
 __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p) {
-  constexpr int kE = 4 * kV;  // keys per thread
+  constexpr int kE = 4 * kV;        // keys per thread
+  constexpr int kSlice = kT * kE;   // segment indices per CTA
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
   __shared__ RegsSmem s;
   const int t = static_cast<int>(threadIdx.x);
+  const int G = kGrid ? p.grid_ctas : 1;
+  const int row = static_cast<int>(blockIdx.x) / G;
+  const int q = static_cast<int>(blockIdx.x) - row * G;  // CTA rank in the row
+  const int ofs = q * kSlice;                             // its first segment index
 
   // Step 1: clear the histograms (barrier A orders the stores before any histogram add).
   {
@@ -127,12 +187,12 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
     float4 f[kV];
 #pragma unroll
     for (int u = 0; u < kV; ++u) {
-      const int i = 4 * (t * kV + u);
+      const int i = ofs + 4 * (t * kV + u);
       if (i >= lo && i + 4 <= hi) f[u] = __ldg(reinterpret_cast<const float4*>(base + i));
     }
 #pragma unroll
     for (int u = 0; u < kV; ++u) {
-      const int i = 4 * (t * kV + u);
+      const int i = ofs + 4 * (t * kV + u);
       if (i >= lo && i + 4 <= hi) {
         key[4 * u + 0] = float_to_key(f[u].x);
         key[4 * u + 1] = float_to_key(f[u].y);
@@ -151,17 +211,31 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   };
   // Decode rows start at column 0: load columns [0, num_cols) before the length is known.
   const bool early = p.mode != kModePrefill;
-  const float* __restrict__ rowp =
-      p.logits + static_cast<int64_t>(blockIdx.x) * p.row_stride;
+  const float* __restrict__ rowp = p.logits + static_cast<int64_t>(row) * p.row_stride;
   if (early) {
     const int m = static_cast<int>((reinterpret_cast<uintptr_t>(rowp) & 15u) >> 2);
     load(rowp - m, m, p.num_cols + m);
   }
-  int row, start, nc, r, a, b;  // rows no longer than k are written whole in here
-  if (!row_segment<kT, false>(p, 0, row, start, nc, r, a, b)) return;
+  int start, a, b;  // rows no longer than k are written whole in here
+  if constexpr (kGrid) {
+    int end;
+    row_bounds(p, row, start, end);
+    if (end - start <= p.k) {
+      if (q == 0) write_short_row(p, row, end - start, t, kT);
+      return;
+    }
+    a = start;
+    b = end;
+  } else {
+    int r0, nc, r;
+    if (!row_segment<kT, false>(p, 0, r0, start, nc, r, a, b)) return;
+  }
   const uint32_t k = static_cast<uint32_t>(p.k);
   const int i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp + a) & 15u) >> 2);
   const int i1 = b - a + i0;  // valid segment indices: [i0, i1)
+  // Grid: the CTAs holding part of this row (the rest hold none of it and leave).
+  const int n = kGrid ? (i1 + kSlice - 1) / kSlice : 1;
+  if (kGrid && q >= n) return;
   if (!early) load(rowp + (a - i0), i0, i1);
   // NOTES: invalid keys are 0 and histogrammed like the others, so the passes run without a
   // per-key validity test (a branch per key in SASS, ~2x the instructions of a pass; 10-15% of
@@ -174,19 +248,27 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   if (early) {  // a == 0 here: the loaded indices start at i0; drop those at or past the end
 #pragma unroll
     for (int e = 0; e < kE; ++e)
-      if (4 * t * kV + e >= i1) {
+      if (ofs + 4 * t * kV + e >= i1) {
         valid &= ~(1u << e);
         key[e] = 0u;
       }
   }
+  GridRow* const w = kGrid ? reinterpret_cast<GridRow*>(p.workspace) + row : nullptr;
+  uint32_t* const gh = kGrid ? w->hist : nullptr;
+  uint32_t barriers = 0u;
   __syncthreads();  // A: histograms cleared
 
-  // Step 3 (pass 0): top 11 key bits. Then the bin of the k-th largest key.
+  // Step 3 (pass 0): top 11 key bits. Then the bin of the k-th largest key (grid: of the
+  // row's histogram, the same bin in every CTA).
 #pragma unroll
   for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
   __syncthreads();  // B
+  if constexpr (kGrid) {
+    push_bins<kGBins, kT>(s.hist0, gh);
+    row_barrier(&w->bar, ++barriers * n);
+  }
   uint32_t bin, above, cnt;
-  warp_bucket<kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
+  warp_bucket<kGBins, kT, kGrid>(kGrid ? gh : s.hist0, s.wtot[0], k, bin, above, cnt);
   uint32_t need = k - above;  // keys still to take at or below thr
   uint32_t thr = bin << 21;
   bool ge = cnt == need;      // every key >= thr is selected
@@ -198,7 +280,12 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
     for (int e = 0; e < kE; ++e)
       if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
     __syncthreads();
-    warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
+    if constexpr (kGrid) {
+      push_bins<kGBins, kT>(s.hist1, gh + kGBins);
+      row_barrier(&w->bar, ++barriers * n);
+    }
+    warp_bucket<kGBins, kT, kGrid>(kGrid ? gh + kGBins : s.hist1, s.wtot[1], need, bin, above,
+                                   cnt);
     need -= above;
     thr |= bin << 10;
     ge = cnt == need;
@@ -209,7 +296,12 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
     for (int e = 0; e < kE; ++e)
       if ((key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
     __syncthreads();
-    warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
+    if constexpr (kGrid) {
+      push_bins<kGBins / 2, kT>(s.hist2, gh + 2 * kGBins);
+      row_barrier(&w->bar, ++barriers * n);
+    }
+    warp_bucket<kGBins / 2, kT, kGrid>(kGrid ? gh + 2 * kGBins : s.hist2, s.wtot[2], need, bin,
+                                       above, cnt);
     need -= above;
     thr |= bin;  // the exact k-th key
     ge = cnt == need;
@@ -217,7 +309,7 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
 
   // Step 6: ordered output. Selected: key >= thr when ge, else key > thr plus the `need`
   // lowest-column keys == thr. One block scan of (#selected above | #tied << 16) per thread
-  // (thread order == column order; both counts < 2^16 for rows this kernel takes), staged.
+  // (thread order == column order; both counts < 2^16 for one CTA's keys), staged.
   uint32_t gm = 0u, em = 0u;
 #pragma unroll
   for (int e = 0; e < kE; ++e) {
@@ -230,20 +322,41 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   const uint32_t incl = warp_incl_scan(mine);
   if (lane_id() == 31u) s.wtot[3][warp_id()] = incl;
   __syncthreads();
-  uint32_t excl;
+  const int lane = static_cast<int>(lane_id());
+  uint32_t excl, total;
   {
-    const int lane = static_cast<int>(lane_id());
     const uint32_t x = lane < kT / 32 ? s.wtot[3][lane] : 0u;
     const uint32_t wi = warp_incl_scan(x);
     excl = __shfl_sync(kFull, wi - x, static_cast<int>(warp_id())) + incl - mine;
+    total = __shfl_sync(kFull, wi, kT / 32 - 1);  // the CTA's (#above | #tied << 16)
   }
-  const uint32_t gt_before = excl & 0xffffu, eq_before = excl >> 16;
+  uint32_t gt_before = excl & 0xffffu, eq_before = excl >> 16;
+  // Selected keys of lower CTAs (grid) come first: gt0 above thr, and the lowest-column
+  // min(eq0, need) tied ones.
+  uint32_t gt0 = 0u, eq0 = 0u;
+  if constexpr (kGrid) {
+    if (t == 0) w->counts[q] = total;
+    row_barrier(&w->bar, ++barriers * n);
+    for (int j = lane; j < q; j += 32) {
+      const uint32_t c = __ldcg(&w->counts[j]);
+      gt0 += c & 0xffffu;
+      eq0 += c >> 16;
+    }
+    gt0 = __reduce_add_sync(kFull, gt0);
+    eq0 = __reduce_add_sync(kFull, eq0);
+    gt_before += gt0;
+    eq_before += eq0;
+  }
   if (em != 0u) take_lowest(gm, em, need > eq_before ? need - eq_before : 0u);
   // NOTES: staged in shared memory and stored coalesced: each thread storing its own
   // positions straight to global memory (every store a partial sector) made 1 x 4096 25% and
   // the 8192-column prefills 45% slower (H100, commit 5a3b0b5).
-  uint32_t pos = gt_before + min(eq_before, need);
-  const int32_t col0 = (a - i0 - start) + 4 * kV * t;
+  // This CTA writes output slots [first, last) of the row (all k of them without kGrid).
+  const uint32_t first = gt0 + min(eq0, need);
+  const uint32_t last =
+      kGrid ? gt0 + (total & 0xffffu) + min(eq0 + (total >> 16), need) : k;
+  uint32_t pos = gt_before + min(eq_before, need) - first;
+  const int32_t col0 = (a - i0 - start) + ofs + 4 * kV * t;
   uint32_t* stage = s.hist0;  // k <= kGBins; its last reader passed the scan's barrier
   static_assert(kMaxK <= kGBins, "the staging row holds k positions");
   while (gm != 0u) {
@@ -251,8 +364,30 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
     gm &= gm - 1u;
   }
   __syncthreads();
-  int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride;
-  for (int i = t; i < static_cast<int>(k); i += kT) dst[i] = static_cast<int32_t>(stage[i]);
+  if constexpr (kGrid) {
+    // Every read of the row's workspace by this CTA is behind it: count it out.
+    if (t == 0) {
+      __threadfence();
+      s.last = atomicAdd(&w->done, 1u) == static_cast<uint32_t>(n) - 1u;
+    }
+  }
+  int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
+  for (int i = t; i < static_cast<int>(last - first); i += kT)
+    dst[i] = static_cast<int32_t>(stage[i]);
+  if constexpr (kGrid) {
+    __syncthreads();
+    if (s.last) {  // every CTA of the row is done with the block: zero it for the next launch
+      __threadfence();
+      // the bins of the passes that ran (barriers - 1 of them)
+      const int words = min(static_cast<int>(barriers - 1u) * kGBins, 2 * kGBins + kGBins / 2);
+      uint4* h = reinterpret_cast<uint4*>(gh);
+      for (int i = t; i < words / 4; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
+      if (t == 0) {
+        w->bar = 0u;
+        w->done = 0u;
+      }
+    }
+  }
 }
 
 }  // namespace topk

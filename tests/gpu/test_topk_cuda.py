@@ -27,6 +27,7 @@ if not T.uses_cuda_kernel(torch.empty(1, device="cuda")):
 
 DEV = "cuda"
 POISON = -123456
+WS = T.topk_workspace(DEV)  # the grid kernel's scratch, as the indexer passes it
 
 
 def _gen() -> tuple[torch.Generator, int]:
@@ -65,11 +66,16 @@ def _logits(rows: int, n: int, kind: str, g: torch.Generator) -> torch.Tensor:
     return x.contiguous()
 
 
-def _check(logits, starts, ends, got, k, seed, what):
+def _check(logits, starts, ends, got, k, seed, what, ws=WS, prefill=False):
     """Exact equality with the fallback as sets; values equal to torch.topk's; rows sorted
-    (ascending, -1 last) when the launcher picked the radix kernel."""
-    algo, c, res = torch.ops._C_glm52.topk_plan(*logits.shape)
+    (ascending, -1 last) when the launcher picked a kernel that sorts (radix, regs, grid).
+    ws / prefill: the workspace the call got and whether it was a prefill call (the plan
+    depends on both)."""
+    ws_bytes = 0 if ws is None else ws.numel()
+    algo, c, res = torch.ops._C_glm52.topk_plan(*logits.shape, ws_bytes,
+                                                T.rows_aligned(logits, prefill))
     what = f"{what} [{ALGO_NAMES[algo]} C={c} res={res}]"
+    assert T.writes_sorted(logits, ws, prefill) == (algo in T.SORTED_ALGOS)
     if algo in T.SORTED_ALGOS:
         big = torch.iinfo(torch.int32).max
         want = torch.where(got < 0, big, got).sort(dim=1).values
@@ -97,16 +103,18 @@ def _check(logits, starts, ends, got, k, seed, what):
         assert torch.equal(want, have), f"{what} seed={seed}: row {r} values differ"
 
 
-ALGO_NAMES = ["stream", "radix", "regs"]
+ALGO_NAMES = ["stream", "radix", "regs", "grid"]
 REGS_MAX_COLS = 20477  # the regs kernel's widest rows (1024 threads x 5 float4, less 3)
 
 
-@pytest.fixture(params=[1, 0, 2], ids=["radix", "stream", "regs"])
+@pytest.fixture(params=[1, 0, 2, 3], ids=["radix", "stream", "regs", "grid"])
 def algo(request):
     """Runs the test with each kernel forced (the launcher's choice is size-dependent)."""
     torch.ops._C_glm52.topk_force(request.param)
+    T.clear_plan_cache()
     yield request.param
     torch.ops._C_glm52.topk_force(-1)
+    T.clear_plan_cache()
 
 
 def _regs_fits(algo: int, n: int) -> None:
@@ -114,6 +122,13 @@ def _regs_fits(algo: int, n: int) -> None:
     covers those already."""
     if algo == 2 and n > REGS_MAX_COLS:
         pytest.skip(f"regs kernel holds rows up to {REGS_MAX_COLS} columns (radix runs)")
+
+
+def _grid_fits(algo: int, rows: int, n: int, aligned: bool = False) -> None:
+    """A forced grid kernel runs the automatic plan where it does not fit (too many CTAs for
+    one resident wave, more rows than the workspace holds, a row of one CTA)."""
+    if algo == 3 and int(torch.ops._C_glm52.topk_plan(rows, n, WS.numel(), aligned)[0]) != 3:
+        pytest.skip(f"grid kernel does not fit {rows}x{n} on this device (automatic plan runs)")
 
 
 KINDS = ["randn", "ties", "ties10", "neginf", "equal", "ascending", "descending", "recent"]
@@ -124,13 +139,14 @@ KINDS = ["randn", "ties", "ties10", "neginf", "equal", "ascending", "descending"
                                      (300, 9000), (16, 1000000), (64, 4096), (33, 20000)])
 def test_decode_rows(kind, rows, n, algo):
     _regs_fits(algo, n)
+    _grid_fits(algo, rows, n, aligned=True)
     g, seed = _gen()
     k = 2048
     logits = _logits(rows, n, kind, g)
     lens = torch.randint(n // 2, n + 1, (rows,), generator=g, device=DEV, dtype=torch.int32)
     lens[0] = n
     out = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
-    T.topk_decode(logits, lens, out, k)
+    T.topk_decode(logits, lens, out, k, workspace=WS)
     zeros = torch.zeros_like(lens)
     _check(logits, zeros, lens, out, k, seed,
            f"decode {rows}x{n} {kind}")
@@ -149,11 +165,11 @@ def test_decode_edge_lengths(k, kind, algo):
     logits = _logits(rows, stride, kind, g)
     lens_t = torch.tensor(lens, dtype=torch.int32, device=DEV)
     out = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
-    T.topk_decode(logits, lens_t, out, k)
+    T.topk_decode(logits, lens_t, out, k, workspace=WS)
     _check(logits, torch.zeros_like(lens_t), lens_t, out, k, seed, f"edge k={k} {kind}")
-    # a single long odd row takes the cluster path
+    # a single long odd row takes the cluster (or grid) path
     one = torch.full((1, k), POISON, dtype=torch.int32, device=DEV)
-    T.topk_decode(logits[-1:], lens_t[-1:], one, k)
+    T.topk_decode(logits[-1:], lens_t[-1:], one, k, workspace=WS)
     _check(logits[-1:], torch.zeros_like(lens_t[-1:]), lens_t[-1:], one, k, seed,
            f"edge single row k={k} {kind}")
 
@@ -170,6 +186,7 @@ def test_decode_mtp(next_n, algo):
     per_row = (L[:, None] - next_n + torch.arange(next_n, device=DEV)[None, :] + 1).int()
     out1 = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
     out2 = out1.clone()
+    # vLLM's drop-ins (they pass topk_workspace, i.e. WS)
     T.top_k_per_row_decode(logits, next_n, L, out1, rows, logits.stride(0), 1, k)
     T.top_k_per_row_decode(logits, next_n, per_row.contiguous(), out2, rows,
                            logits.stride(0), 1, k)
@@ -184,6 +201,7 @@ def test_prefill_causal(kind, rows, n, algo):
     """A chunk of the last `rows` queries of several requests packed in [rows, n] logits:
     row r sees [ks, ke) with ks the request's key offset and ke = ks + ctx + r_local + 1."""
     _regs_fits(algo, n)
+    _grid_fits(algo, rows, n)
     g, seed = _gen()
     k = 2048
     logits = _logits(rows, n, kind, g)
@@ -195,8 +213,8 @@ def test_prefill_causal(kind, rows, n, algo):
     ke = torch.where(r < split, mid - split + r + 1, n - (rows - split) + (r - split) + 1)
     ke = torch.maximum(ke, ks).int()
     out = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
-    T.top_k_per_row_prefill(logits, ks, ke, out, rows, logits.stride(0), 1, k)
-    _check(logits, ks, ke, out, k, seed, f"prefill {rows}x{n} {kind}")
+    T.top_k_per_row_prefill(logits, ks, ke, out, rows, logits.stride(0), 1, k)  # passes WS
+    _check(logits, ks, ke, out, k, seed, f"prefill {rows}x{n} {kind}", prefill=True)
 
 
 def test_strided_logits_and_output_view(algo):
@@ -208,7 +226,7 @@ def test_strided_logits_and_output_view(algo):
     out = buf[2:18]
     lens = torch.randint(1, logits.shape[1] + 1, (16,), generator=g, device=DEV,
                          dtype=torch.int32)
-    T.topk_decode(logits, lens, out, 2048)
+    T.topk_decode(logits, lens, out, 2048, workspace=WS)
     _check(logits, torch.zeros_like(lens), lens, out, 2048, seed, "strided")
     assert (buf[:2] == POISON).all() and (buf[18:] == POISON).all(), "wrote outside the view"
 
@@ -217,6 +235,7 @@ def test_strided_logits_and_output_view(algo):
 def test_cuda_graph_replay(rows, n, algo):
     """Capture once, replay on fresh inputs copied into the captured buffers; dirty outputs."""
     _regs_fits(algo, n)
+    _grid_fits(algo, rows, n, aligned=True)
     g, seed = _gen()
     k = 2048
     logits = torch.empty(rows, n, device=DEV)
@@ -224,11 +243,11 @@ def test_cuda_graph_replay(rows, n, algo):
     out = torch.empty(rows, k, dtype=torch.int32, device=DEV)
     logits.copy_(_logits(rows, n, "randn", g))
     lens.fill_(n)
-    T.topk_decode(logits, lens, out, k)  # eager warm-up (per-device set-up happens here)
+    T.topk_decode(logits, lens, out, k, workspace=WS)  # eager warm-up (per-device set-up)
     torch.cuda.synchronize()
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
-        T.topk_decode(logits, lens, out, k)
+        T.topk_decode(logits, lens, out, k, workspace=WS)
     for it, kind in enumerate(["randn", "ties", "recent", "neginf"]):
         logits.copy_(_logits(rows, n, kind, g))
         lens.copy_(torch.randint(1, n + 1, (rows,), generator=g, device=DEV, dtype=torch.int32))
@@ -236,11 +255,13 @@ def test_cuda_graph_replay(rows, n, algo):
         graph.replay()
         torch.cuda.synchronize()
         _check(logits, torch.zeros_like(lens), lens, out, k, seed, f"graph replay {it} {kind}")
+    assert int(torch.count_nonzero(WS)) == 0, "workspace not left zero-filled"
 
 
 def test_writes_sorted_follows_the_plan():
-    """The indexer skips its row sort exactly when the radix or regs kernel runs (they write
-    sorted); short rows plan the regs kernel, and forcing it on wider rows runs radix."""
+    """The indexer skips its row sort exactly when the radix, regs or grid kernel runs (they
+    write sorted); short rows plan the regs kernel, and forcing it on wider rows runs radix;
+    few long rows with the workspace plan the grid kernel."""
     g, seed = _gen()
     for rows, n in [(1, 4096), (64, 131072), (256, 1 << 20)]:
         logits = _logits(rows, n, "randn", g)
@@ -250,6 +271,8 @@ def test_writes_sorted_follows_the_plan():
             try:
                 algo = int(torch.ops._C_glm52.topk_plan(rows, n)[0])
                 assert T.writes_sorted(logits) == (algo in (1, 2)), (rows, n, force)
+                algo_ws = int(torch.ops._C_glm52.topk_plan(rows, n, WS.numel())[0])
+                assert T.writes_sorted(logits, WS) == (algo_ws in (1, 2, 3)), (rows, n, force)
                 if force in (0, 1):
                     assert algo == force
                 if force == 2:
@@ -262,6 +285,7 @@ def test_writes_sorted_follows_the_plan():
     for rows, n, want in [(1, 4096, 2), (4 * sms + 1, 8192, 2), (8192, REGS_MAX_COLS, 2),
                           (8, REGS_MAX_COLS + 1, 1), (8192, 65536, 1)]:
         assert int(torch.ops._C_glm52.topk_plan(rows, n)[0]) == want, (rows, n)
+    assert int(torch.ops._C_glm52.topk_plan(1, 1 << 20, WS.numel())[0]) == 3
 
 
 @pytest.mark.parametrize("threads", [512, 1024])
@@ -301,6 +325,56 @@ def test_regs_kernel_sizes(threads, kind):
                 torch.ops._C_glm52.topk_force(-1)
 
 
+@pytest.mark.parametrize("vecs", [2, 4])
+@pytest.mark.parametrize("kind", ["randn", "ties", "equal", "descending", "recent", "neginf",
+                                  "negnan"])
+def test_grid_kernel_sizes(vecs, kind):
+    """The grid kernel at each CTA width on rows that end around CTA slice boundaries (a last
+    CTA with 1 key, CTAs past a row's end), mixed with rows no longer than k; aligned and
+    misaligned decode rows, prefill rows starting inside a vector; the workspace stays
+    zero-filled for the next launch."""
+    g, seed = _gen()
+    k = 2048
+    slice_ = 4 * 512 * vecs
+    n = 9 * slice_ + 5
+    lens = [n, 3 * slice_ + 1, 2 * slice_, k + 1, k, 5, slice_ - 1, 7 * slice_ - 3]
+    rows = len(lens)
+    for shift in (0, 1):
+        logits = _logits(rows, n + 3, kind, g)[:, shift:shift + n]
+        lens_t = torch.tensor(lens, dtype=torch.int32, device=DEV)
+        out = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
+        torch.ops._C_glm52.topk_force(3, 0, 0, vecs)
+        try:
+            algo, ctas, v = torch.ops._C_glm52.topk_plan(rows, n, WS.numel(),
+                                                         T.rows_aligned(logits, False))
+            assert (algo, v) == (3, vecs), (algo, ctas, v)
+            T.topk_decode(logits, lens_t, out, k, workspace=WS)
+            _check(logits, torch.zeros_like(lens_t), lens_t, out, k, seed,
+                   f"grid vecs={vecs} shift={shift} {kind}")
+            ks = torch.tensor([0, 1, 3, 2, 0, 5, 1, 0], dtype=torch.int32, device=DEV)
+            ke = torch.minimum(lens_t + ks, torch.full_like(lens_t, n))
+            out.fill_(POISON)
+            T.topk_prefill(logits, ks, ke, out, k, workspace=WS)
+            _check(logits, ks, ke, out, k, seed, f"grid prefill vecs={vecs} shift={shift} "
+                   f"{kind}", prefill=True)
+        finally:
+            torch.ops._C_glm52.topk_force(-1)
+        torch.cuda.synchronize()
+        assert int(torch.count_nonzero(WS)) == 0, "workspace not left zero-filled"
+
+
+def test_grid_needs_the_workspace():
+    """Without a workspace (or with one too small for the rows) the grid kernel is never
+    planned; with one, few long rows take it."""
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    assert int(torch.ops._C_glm52.topk_plan(1, 1 << 20, WS.numel())[0]) == 3
+    assert int(torch.ops._C_glm52.topk_plan(1, 1 << 20, 0)[0]) != 3
+    rows_fit = WS.numel() // T.GRID_ROW_BYTES
+    assert int(torch.ops._C_glm52.topk_plan(rows_fit + 1, 65536, WS.numel())[0]) != 3
+    # more CTAs than one resident wave: not the grid kernel
+    assert int(torch.ops._C_glm52.topk_plan(2, 4096 * 4 * sms, WS.numel())[0]) != 3
+
+
 def test_opcheck():
     """torch.library.opcheck with vLLM's default utils plus dynamic AOT dispatch."""
     g, _ = _gen()
@@ -315,6 +389,13 @@ def test_opcheck():
     lens = torch.tensor([5000, 3000, 513, 1], dtype=torch.int32, device=DEV)
     torch.library.opcheck(torch.ops._C_glm52.topk_decode.default, (x, lens, out, 512, 1),
                           test_utils=utils)
+    # with the workspace, on a row the grid kernel takes
+    y = _logits(1, 300000, "randn", g)
+    out1 = torch.empty(1, 2048, dtype=torch.int32, device=DEV)
+    ln = torch.tensor([300000], dtype=torch.int32, device=DEV)
+    assert int(torch.ops._C_glm52.topk_plan(1, 300000, WS.numel())[0]) == 3
+    torch.library.opcheck(torch.ops._C_glm52.topk_decode.default, (y, ln, out1, 2048, 1, WS),
+                          test_utils=utils)
 
 
 def test_torch_compile_fullgraph():
@@ -324,7 +405,7 @@ def test_torch_compile_fullgraph():
     lens = torch.randint(100, 40001, (8,), generator=g, device=DEV, dtype=torch.int32)
 
     def f(x, lens, out):
-        torch.ops._C_glm52.topk_decode(x, lens, out, 2048, 1)
+        torch.ops._C_glm52.topk_decode(x, lens, out, 2048, 1, WS)
         return out
 
     out_c = torch.full((8, 2048), POISON, dtype=torch.int32, device=DEV)
@@ -354,6 +435,12 @@ ERROR_CASES = {
                         "dtype=torch.int32, device=DEV)[::2], out, 16)",
                         "row_ends must be contiguous"),
     "device": ("op(x, lens.cpu(), out, 16, 1)", "seq_lens must be on cuda"),
+    "ws_small": ("op(x, lens, out, 16, 1, torch.zeros(1024, dtype=torch.uint8, device=DEV))",
+                 "workspace must hold at least 22656 bytes"),
+    "ws_device": ("op(x, lens, out, 16, 1, torch.zeros(1 << 20, dtype=torch.uint8))",
+                  "workspace must be on cuda"),
+    "ws_strided": ("op(x, lens, out, 16, 1, torch.zeros(1 << 20, dtype=torch.uint8, "
+                   "device=DEV)[::2])", "workspace must be contiguous"),
 }
 
 

@@ -7,7 +7,11 @@ masked head / tail; decode rows loaded up to num_cols and masked by length after
 the bins of the warp that holds the need-th key), the "take the whole bin" exits, the packed
 (above | tied << 16) block scan in thread order with the lowest-column tie quota, and each
 thread's own stores. It must return exactly the reference row in ascending order (the kernel
-writes sorted rows). tests/gpu/test_topk_cuda.py checks the real kernel against the same
+writes sorted rows). With ``ctas`` > 1 it models the grid kernel (the same kernel, kGrid):
+CTA q of a row holds segment indices [q * slice, (q + 1) * slice), CTAs past the row's end
+leave without contributing, the bucket searches run on the sum of the active CTAs' histograms,
+and each CTA offsets its output by the (#above, #tied) totals of the lower CTAs and writes
+only its own slots. tests/gpu/test_topk_cuda.py checks the real kernel against the same
 reference.
 """
 
@@ -47,21 +51,27 @@ def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, in
 
 
 def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
-              base_mis: int, decode: bool = False) -> list[int]:
-    """What the regs kernel writes for one row (k slots, in slot order). values: the row's
-    num_cols columns; decode rows (start 0) are loaded in full before the length is known."""
+              base_mis: int, decode: bool = False, ctas: int = 1) -> list[int]:
+    """What the regs kernel (ctas > 1: the grid kernel with that many CTAs per row) writes for
+    one row (k slots, in slot order). values: the row's num_cols columns; decode rows (start
+    0) are loaded in full before the length is known."""
     n = end - start
     if n <= k:
         return list(range(n)) + [-1] * (k - n)
-    assert len(values) + 3 <= 4 * threads * vecs, "row wider than the kernel holds"
+    e_per = 4 * vecs
+    slice_ = threads * e_per  # segment indices per CTA
+    assert len(values) + 3 <= ctas * slice_, "row wider than the kernel holds"
     i0 = (base_mis + start) & 3  # the row pointer's 16-byte misalignment at column start
     a_al = start - i0
     i1 = n + i0
-    e_per = 4 * vecs
-    idx = np.arange(threads * e_per).reshape(threads, e_per)  # segment index of key[t][e]
+    active = -(-i1 // slice_) if ctas > 1 else 1  # CTAs holding part of the row
+    assert active <= ctas
+    # segment index of key[T][e], T = q * threads + t over the active CTAs (thread order ==
+    # column order across CTAs too)
+    idx = np.arange(active * slice_).reshape(active * threads, e_per)
     load_hi = len(values) + i0 if decode else i1
     assert not decode or start == 0
-    loaded = (idx >= i0) & (idx < load_hi)
+    loaded = (idx >= i0) & (idx < load_hi) & (idx < len(values) + i0)
     keys = np.zeros(idx.shape, dtype=np.int64)
     keys[loaded] = float_to_key_np(values[a_al + idx[loaded]]).astype(np.int64)
     valid = loaded & (idx < i1)
@@ -70,7 +80,7 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     keys = np.where(valid, keys, 0)
     kv = keys.ravel()
 
-    def hist(sub, bins):
+    def hist(sub, bins):  # grid: the row's histogram, the sum of the active CTAs' own
         return np.bincount(sub, minlength=bins)
 
     # pass 0, then passes 1 and 2 while the chosen bin is not taken whole
@@ -90,26 +100,37 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
         ge = cnt == need
 
     # output: packed per-thread counts, exclusive scan in thread order (== column order)
+    # within each CTA; lower CTAs' totals (summed unpacked) come first
     gsel = valid & ((keys >= thr) if ge else (keys > thr))
     eq = valid & (keys == thr) & (not ge)
-    mine = gsel.sum(axis=1) | (eq.sum(axis=1) << 16)
-    assert (gsel.sum() < 1 << 16) and (eq.sum() < 1 << 16), "16-bit packed counts overflow"
-    excl = np.cumsum(mine) - mine
+    mine = (gsel.sum(axis=1) | (eq.sum(axis=1) << 16)).reshape(active, threads)
     out: list[int | None] = [None] * k
-    for t in range(threads):
-        gt_before, eq_before = int(excl[t]) & 0xFFFF, int(excl[t]) >> 16
-        sel = gsel[t].copy()
-        take = need - eq_before if need > eq_before else 0
-        for e in range(e_per):  # lowest ties first while the quota lasts
-            if take and eq[t, e]:
-                sel[e] = True
-                take -= 1
-        pos = gt_before + min(eq_before, need)
-        for e in range(e_per):
-            if sel[e]:
-                assert out[pos] is None, "slot written twice"
-                out[pos] = a_al + int(idx[t, e]) - start
-                pos += 1
+    gt0 = eq0 = 0
+    for q in range(active):
+        cg, ce = gsel[q * threads:(q + 1) * threads], eq[q * threads:(q + 1) * threads]
+        assert cg.sum() < 1 << 16 and ce.sum() < 1 << 16, "16-bit packed counts overflow"
+        excl = np.cumsum(mine[q]) - mine[q]
+        first = gt0 + min(eq0, need)
+        last = gt0 + int(cg.sum()) + min(eq0 + int(ce.sum()), need)
+        for t in range(threads):
+            tt = q * threads + t
+            gt_before = gt0 + (int(excl[t]) & 0xFFFF)
+            eq_before = eq0 + (int(excl[t]) >> 16)
+            sel = gsel[tt].copy()
+            take = need - eq_before if need > eq_before else 0
+            for e in range(e_per):  # lowest ties first while the quota lasts
+                if take and eq[tt, e]:
+                    sel[e] = True
+                    take -= 1
+            pos = gt_before + min(eq_before, need)
+            for e in range(e_per):
+                if sel[e]:
+                    assert first <= pos < last, "slot outside the CTA's range"
+                    assert out[pos] is None, "slot written twice"
+                    out[pos] = a_al + int(idx[tt, e]) - start
+                    pos += 1
+        gt0 += int(cg.sum())
+        eq0 += int(ce.sum())
     assert all(x is not None for x in out), "unwritten slots"
     return out
 
@@ -195,3 +216,35 @@ def test_regs_model_kernel_sizes(kind):
         _check(_row_scaled(kind, n, rng), 0, n - 1, 2048, threads=threads, vecs=vecs,
                base_mis=mis, decode=True)
         _check(_row_scaled(kind, n, rng), 1, n, 2048, threads=threads, vecs=vecs, base_mis=mis)
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_grid_model(kind):
+    """The grid kernel's exchange at small sizes: several CTAs per row, rows ending inside any
+    CTA (CTAs past the end leave), ties spread over CTAs, misaligned and prefill rows."""
+    rng = np.random.default_rng(abs(hash(("grid", kind))) % 2**32)
+    for _ in range(10):
+        threads, vecs = 64, int(rng.choice([2, 4]))
+        ctas = int(rng.integers(2, 9))
+        k = int(rng.integers(1, 200))
+        cols = int(rng.integers(k + 1, ctas * threads * 4 * vecs - 2))
+        vals = _row_scaled(kind, cols, rng)
+        if rng.random() < 0.5:
+            end = int(rng.integers(k + 1, cols + 1))
+            _check(vals, 0, end, k, threads=threads, vecs=vecs,
+                   base_mis=int(rng.integers(0, 4)), decode=True, ctas=ctas)
+        else:
+            start = int(rng.integers(0, 7))
+            end = int(rng.integers(min(start + k + 1, cols), cols + 1))
+            _check(vals, start, end, k, threads=threads, vecs=vecs,
+                   base_mis=int(rng.integers(0, 4)), ctas=ctas)
+
+
+@pytest.mark.parametrize("kind", ["randn", "ties", "equal", "negnan"])
+def test_grid_model_shipped_width(kind):
+    """512 threads x 2 float4 (4096 columns per CTA), k 2048, a row over 5 CTAs whose last CTA
+    holds a single key."""
+    rng = np.random.default_rng(abs(hash(("grid-big", kind))) % 2**32)
+    n = 4 * 4096 + 1
+    _check(_row_scaled(kind, n, rng), 0, n, 2048, threads=512, vecs=2, base_mis=0,
+           decode=True, ctas=5)

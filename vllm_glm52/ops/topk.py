@@ -13,9 +13,13 @@ CUDA-graph capturable after one eager call per device):
 
 * :func:`topk_prefill` / :func:`topk_decode` -- the two shapes the indexer needs.
 * :func:`top_k_per_row_prefill`, :func:`top_k_per_row_decode` -- drop-ins with the argument
-  order of ``vllm._custom_ops.top_k_per_row_prefill/decode`` (vLLM 0.26).
+  order of ``vllm._custom_ops.top_k_per_row_prefill/decode`` (vLLM 0.26); like
+  :func:`persistent_topk` they pass :func:`topk_workspace`.
 * :func:`persistent_topk` -- drop-in for ``torch.ops._C.persistent_topk`` /
-  ``torch.ops._C.cooperative_topk`` (the workspace is ignored).
+  ``torch.ops._C.cooperative_topk`` (vLLM's workspace is not used: ours is
+  :func:`topk_workspace`).
+* :func:`topk_workspace` -- the per-device scratch the grid kernel needs (few long rows split
+  over many CTAs); without it the op still works, on the other kernels.
 
 The CUDA op is used for CUDA tensors on devices the extension was built for (sm_90a, plus
 sm_100a when the toolkit could build it); everything else runs the fallback, whose result is
@@ -35,11 +39,13 @@ from vllm_glm52.ops.sort_rows import sort_rows_  # noqa: F401  (re-exported)
 logger = logging.getLogger("vllm.glm52.ops")
 
 __all__ = ["topk_prefill", "topk_decode", "top_k_per_row_prefill", "top_k_per_row_decode",
-           "persistent_topk", "topk_rows_torch", "uses_cuda_kernel", "writes_sorted",
-           "sort_rows_", "EXTENSION_LOADED"]
+           "persistent_topk", "topk_rows_torch", "topk_workspace", "uses_cuda_kernel",
+           "writes_sorted", "sort_rows_", "EXTENSION_LOADED"]
 
 IMPL_ENV = "VLLM_GLM52_TOPK_IMPL"
 MAX_K = 2048  # kernel limit (csrc/topk/topk.h kMaxK); GLM-5.2 uses index_topk = 2048
+GRID_ROW_BYTES = 22656  # workspace bytes per row of the grid kernel (topk.h kGridRowBytes)
+WORKSPACE_BYTES = 1 << 20  # topk_workspace's size: the grid kernel for up to 46 rows
 
 
 def _load_extension() -> tuple[bool, str]:
@@ -65,11 +71,11 @@ def _load_extension() -> tuple[bool, str]:
 
 EXTENSION_LOADED, EXTENSION_REASON = _load_extension()
 
-def _topk_prefill_fake(logits, row_starts, row_ends, indices, k) -> None:
+def _topk_prefill_fake(logits, row_starts, row_ends, indices, k, workspace=None) -> None:
     return None  # writes `indices` in place, returns nothing: no output metadata to produce
 
 
-def _topk_decode_fake(logits, seq_lens, indices, k, next_n) -> None:
+def _topk_decode_fake(logits, seq_lens, indices, k, next_n, workspace=None) -> None:
     return None
 
 
@@ -97,24 +103,55 @@ def uses_cuda_kernel(t: torch.Tensor) -> bool:
     return EXTENSION_LOADED and t.is_cuda and _device_supported(_device_index(t))
 
 
-# topk_plan's algo codes of the kernels that write rows sorted: 1 radix, 2 regs
-SORTED_ALGOS = (1, 2)
+# topk_plan's algo codes of the kernels that write rows sorted: 1 radix, 2 regs, 3 grid
+SORTED_ALGOS = (1, 2, 3)
 
 
 @functools.lru_cache(maxsize=4096)
-def _sorted_planned(device: int, rows: int, cols: int) -> bool:
+def _sorted_planned(device: int, rows: int, cols: int, ws_bytes: int, aligned: bool) -> bool:
     with torch.cuda.device(device):  # the plan is per device (SM count, shared memory, L2)
-        return int(torch.ops._C_glm52.topk_plan(rows, cols)[0]) in SORTED_ALGOS
+        plan = torch.ops._C_glm52.topk_plan(rows, cols, ws_bytes, aligned)
+        return int(plan[0]) in SORTED_ALGOS
 
 
-def writes_sorted(logits: torch.Tensor) -> bool:
-    """True when a call on ``logits`` [rows, cols] writes every row in ascending position
-    order (-1 padding last): the CUDA radix and regs kernels do, the streaming kernel and the
-    fallback do not. The launcher's plan depends only on the shape and the device (and on
-    ``topk_force``, a test and benchmark hook: call :func:`clear_plan_cache` after it)."""
+def rows_aligned(logits: torch.Tensor, prefill: bool) -> bool:
+    """True when every row's segment starts on a 16-byte boundary (the launcher's
+    ``segments_aligned``): decode rows (column 0) of logits with 16-byte aligned base and
+    row stride."""
+    return (not prefill and logits.data_ptr() % 16 == 0
+            and (logits.shape[0] <= 1 or logits.stride(0) % 4 == 0))
+
+
+def writes_sorted(logits: torch.Tensor, workspace: torch.Tensor | None = None,
+                  prefill: bool = False) -> bool:
+    """True when a call on ``logits`` [rows, cols] (with ``workspace``; ``prefill``: a
+    ``topk_prefill`` call) writes every row in ascending position order (-1 padding last):
+    the CUDA radix, regs and grid kernels do, the streaming kernel and the fallback do not.
+    The launcher's plan depends only on the shape, the workspace size, the rows' 16-byte
+    alignment and the device (and on ``topk_force``, a test and benchmark hook: call
+    :func:`clear_plan_cache` after it)."""
     if not uses_cuda_kernel(logits):
         return False
-    return _sorted_planned(_device_index(logits), int(logits.shape[0]), int(logits.shape[1]))
+    ws = 0 if workspace is None else workspace.numel() * workspace.element_size()
+    return _sorted_planned(_device_index(logits), int(logits.shape[0]), int(logits.shape[1]),
+                           ws, rows_aligned(logits, prefill))
+
+
+_WORKSPACES: dict[int, torch.Tensor] = {}
+
+
+def topk_workspace(device: torch.device | int | str) -> torch.Tensor:
+    """The grid kernel's scratch on ``device``: ``WORKSPACE_BYTES`` zero-filled bytes, one per
+    device for the process (the kernel leaves it zero-filled; calls on one device run in
+    stream order, which the engine's single compute stream guarantees). Create it outside
+    CUDA-graph capture (the first call per device allocates)."""
+    dev = torch.device(device)
+    index = dev.index if dev.index is not None else torch.cuda.current_device()
+    ws = _WORKSPACES.get(index)
+    if ws is None:
+        ws = torch.zeros(WORKSPACE_BYTES, dtype=torch.uint8, device=f"cuda:{index}")
+        _WORKSPACES[index] = ws
+    return ws
 
 
 def clear_plan_cache() -> None:
@@ -125,15 +162,16 @@ def clear_plan_cache() -> None:
 # Entry points
 # ------------------------------------------------------------------------------------------
 def topk_prefill(logits: torch.Tensor, row_starts: torch.Tensor, row_ends: torch.Tensor,
-                 out: torch.Tensor, k: int) -> None:
+                 out: torch.Tensor, k: int, workspace: torch.Tensor | None = None) -> None:
     """Row r selects among ``logits[r, row_starts[r]:row_ends[r]]``; positions are relative
     to ``row_starts[r]`` (request-local), exactly what vLLM's ``top_k_per_row_prefill`` writes.
 
     logits [rows, n] fp32 (unit column stride); row_starts, row_ends [rows] int32;
-    out [rows, k] int32 (written, unit column stride); 1 <= k <= 2048.
+    out [rows, k] int32 (written, unit column stride); 1 <= k <= 2048; workspace: see
+    :func:`topk_workspace` (optional; lets few long rows take the grid kernel).
     """
     if uses_cuda_kernel(logits):
-        torch.ops._C_glm52.topk_prefill(logits, row_starts, row_ends, out, k)
+        torch.ops._C_glm52.topk_prefill(logits, row_starts, row_ends, out, k, workspace)
         return
     _check("topk_prefill", logits, out, k)
     _check_vector("topk_prefill", "row_starts", row_starts, logits.shape[0])
@@ -142,7 +180,7 @@ def topk_prefill(logits: torch.Tensor, row_starts: torch.Tensor, row_ends: torch
 
 
 def topk_decode(logits: torch.Tensor, seq_lens: torch.Tensor, out: torch.Tensor, k: int,
-                next_n: int = 1) -> None:
+                next_n: int = 1, workspace: torch.Tensor | None = None) -> None:
     """Row r selects among ``logits[r, 0:len_r]`` (vLLM's decode-length rule):
 
     * ``seq_lens`` 2-D [B, next_n], or 1-D [rows] with ``next_n == 1``: per-row lengths,
@@ -151,14 +189,19 @@ def topk_decode(logits: torch.Tensor, seq_lens: torch.Tensor, out: torch.Tensor,
       ``len_r = seq_lens[r // next_n] - next_n + r % next_n + 1`` (one request, next_n rows).
 
     logits [rows, stride] fp32 (unit column stride, e.g. [B * next_n, max_model_len]);
-    out [rows, k] int32 (written); 1 <= k <= 2048.
+    out [rows, k] int32 (written); 1 <= k <= 2048; workspace as for :func:`topk_prefill`.
     """
     if uses_cuda_kernel(logits):
-        torch.ops._C_glm52.topk_decode(logits, seq_lens, out, k, next_n)
+        torch.ops._C_glm52.topk_decode(logits, seq_lens, out, k, next_n, workspace)
         return
     _check("topk_decode", logits, out, k)
     starts, ends = decode_row_bounds(seq_lens, next_n, logits.shape[0])
     topk_rows_torch(logits, starts, ends, out, k)
+
+
+def _own_workspace(logits: torch.Tensor) -> torch.Tensor | None:
+    """The drop-ins' workspace: this package's :func:`topk_workspace` where the kernel runs."""
+    return topk_workspace(logits.device) if uses_cuda_kernel(logits) else None
 
 
 def top_k_per_row_prefill(logits: torch.Tensor, cu_seqlen_ks: torch.Tensor,
@@ -170,7 +213,8 @@ def top_k_per_row_prefill(logits: torch.Tensor, cu_seqlen_ks: torch.Tensor,
     int32; raw_topk_indices [num_rows, topk_tokens] int32 (written, request-local positions).
     """
     _check_vllm_layout("top_k_per_row_prefill", logits, num_rows, stride0, stride1)
-    topk_prefill(logits, cu_seqlen_ks, cu_seqlen_ke, raw_topk_indices, topk_tokens)
+    topk_prefill(logits, cu_seqlen_ks, cu_seqlen_ke, raw_topk_indices, topk_tokens,
+                 _own_workspace(logits))
 
 
 def top_k_per_row_decode(logits: torch.Tensor, next_n: int, seq_lens: torch.Tensor,
@@ -183,7 +227,7 @@ def top_k_per_row_decode(logits: torch.Tensor, next_n: int, seq_lens: torch.Tens
     [num_rows, topk_tokens] int32 (written).
     """
     _check_vllm_layout("top_k_per_row_decode", logits, num_rows, stride0, stride1)
-    topk_decode(logits, seq_lens, raw_topk_indices, topk_tokens, next_n)
+    topk_decode(logits, seq_lens, raw_topk_indices, topk_tokens, next_n, _own_workspace(logits))
 
 
 def persistent_topk(logits: torch.Tensor, lengths: torch.Tensor, output: torch.Tensor,
@@ -193,10 +237,11 @@ def persistent_topk(logits: torch.Tensor, lengths: torch.Tensor, output: torch.T
 
     logits [rows, stride] fp32; lengths [rows] or [B, next_n] int32 with one length per row;
     output [rows, k] int32 (written). ``workspace`` and ``max_seq_len`` are accepted for
-    signature parity and ignored (the kernel needs no workspace).
+    signature parity and ignored: vLLM's workspace holds its own kernel's state, so the grid
+    kernel gets this package's :func:`topk_workspace` instead.
     """
     del workspace, max_seq_len
-    topk_decode(logits, lengths, output, k, 1)
+    topk_decode(logits, lengths, output, k, 1, _own_workspace(logits))
 
 
 # ------------------------------------------------------------------------------------------
