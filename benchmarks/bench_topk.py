@@ -89,17 +89,18 @@ def decode_ops(logits_list, lens, out, have, major, ws):
     ops = with_variants(
         lambda i: torch.ops._C_glm52.topk_decode(logits_list[i], lens, out, K, 1, ws), rows, n,
         ws.numel(), False)
-    ws = torch.zeros(1024 * 1024, dtype=torch.uint8, device=DEV)  # RADIX_TOPK_WORKSPACE_SIZE
+    # vLLM's own workspace (RADIX_TOPK_WORKSPACE_SIZE), never ours: it holds its kernels' state
+    vllm_ws = torch.zeros(1024 * 1024, dtype=torch.uint8, device=DEV)
     if have.get("top_k_per_row_decode"):
         ops["vllm top_k_per_row"] = lambda i: torch.ops._C.top_k_per_row_decode(
             logits_list[i], 1, lens, out, rows, logits_list[i].stride(0), 1, K)
     if have.get("persistent_topk"):
         ops["vllm persistent"] = lambda i: torch.ops._C.persistent_topk(
-            logits_list[i], lens, out, ws, K, n)
+            logits_list[i], lens, out, vllm_ws, K, n)
     # vLLM's own gate for cooperative_topk (sparse_attn_indexer.py)
     if have.get("cooperative_topk") and rows <= 32 and n % 4 == 0 and major >= 9 and major != 12:
         ops["vllm cooperative"] = lambda i: torch.ops._C.cooperative_topk(
-            logits_list[i], lens, out, ws, K, n)
+            logits_list[i], lens, out, vllm_ws, K, n)
     ops["torch.topk"] = lambda i: torch.topk(logits_list[i], K, dim=1)
     return ops
 
@@ -113,9 +114,9 @@ def prefill_ops(logits_list, ks, ke, out, have, ws):
         ops["vllm top_k_per_row"] = lambda i: torch.ops._C.top_k_per_row_prefill(
             logits_list[i], ks, ke, out, rows, logits_list[i].stride(0), 1, K)
     if have.get("persistent_topk"):  # applies here because every row starts at column 0
-        ws = torch.zeros(1024 * 1024, dtype=torch.uint8, device=DEV)
+        vllm_ws = torch.zeros(1024 * 1024, dtype=torch.uint8, device=DEV)
         ops["vllm persistent"] = lambda i: torch.ops._C.persistent_topk(
-            logits_list[i], ke, out, ws, K, n)
+            logits_list[i], ke, out, vllm_ws, K, n)
     ops["torch.topk"] = lambda i: torch.topk(logits_list[i], K, dim=1)
     return ops
 

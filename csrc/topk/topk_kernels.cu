@@ -282,22 +282,30 @@ RegsKernel regs_kernel(int threads, int vecs) {
 
 // Grid kernel plan (algo -1 when it does not apply): every row gets a workspace block, a row
 // needs 2..kGridMaxCtas CTAs and the whole launch is resident at once (the cooperative launch
-// checks it too). `vecs` 0 tries 2 float4 per thread (more, lighter CTAs), then 4. `shift`:
-// how far into its first 16-byte vector a row's segment may start (0 for decode rows of
-// aligned logits, else 3), since CTA slices are whole vectors.
+// checks it too). `shift`: how far into its first 16-byte vector a row's segment may start (0
+// for decode rows of aligned logits, else 3), since CTA slices are whole vectors. `vecs` 0:
+// 2 float4 per thread (4096 columns per CTA) while the launch keeps one CTA per SM, else 4
+// (fewer CTAs at each row barrier), else 2 at two CTAs per SM. NOTES: H100 grid sweep in
+// docs/benchmarks.md (1 x 1M: 128 CTAs of 8192 columns 16.0 us, 256 of 4096 20.8 us).
 Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes, int vecs,
                int shift) {
   const Plan none{-1, 0, 0};
   if (ws_bytes / kGridRowBytes < num_rows) return none;
+  int64_t ctas[2], cap[2];
   for (int i = 0; i < 2; ++i) {
-    const int v = kGridVecs[i];
-    if (vecs != 0 && v != vecs) continue;
-    const int64_t slice = 4LL * kGridThreads * v;
-    const int64_t ctas = (static_cast<int64_t>(num_cols) + shift + slice - 1) / slice;
-    if (ctas < 2 || ctas > kGridMaxCtas) continue;
-    if (ctas * num_rows > static_cast<int64_t>(info.sms) * info.grid_per_sm[i]) continue;
-    return Plan{kAlgoGrid, static_cast<int>(ctas), v};
+    const int64_t slice = 4LL * kGridThreads * kGridVecs[i];
+    ctas[i] = (static_cast<int64_t>(num_cols) + shift + slice - 1) / slice;
+    cap[i] = static_cast<int64_t>(info.sms) * info.grid_per_sm[i];
   }
+  auto fits = [&](int i, int64_t limit) {
+    return (vecs == 0 || vecs == kGridVecs[i]) && ctas[i] >= 2 && ctas[i] <= kGridMaxCtas &&
+           ctas[i] * num_rows <= limit;
+  };
+  const int order[3] = {0, 1, 0};
+  const int64_t limits[3] = {info.sms < cap[0] ? info.sms : cap[0], cap[1], cap[0]};
+  for (int j = 0; j < 3; ++j)
+    if (fits(order[j], limits[j]))
+      return Plan{kAlgoGrid, static_cast<int>(ctas[order[j]]), kGridVecs[order[j]]};
   return none;
 }
 

@@ -382,6 +382,7 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
       const int words = min(static_cast<int>(barriers - 1u) * kGBins, 2 * kGBins + kGBins / 2);
       uint4* h = reinterpret_cast<uint4*>(gh);
       for (int i = t; i < words / 4; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
+      for (int i = t; i < n; i += kT) w->counts[i] = 0u;
       if (t == 0) {
         w->bar = 0u;
         w->done = 0u;
