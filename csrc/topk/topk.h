@@ -12,10 +12,10 @@ namespace topk {
 
 constexpr int kMaxK = 2048;
 
-// Bytes of Params::workspace one row of the grid kernel uses (topk_regs.cuh GridRow: two
-// barrier counters, the three pass histograms and the per-CTA counts). The kernel takes it only
+// Bytes of Params::workspace one row of the grid kernel uses (topk_regs.cuh GridRow: barrier
+// counters, the three pass histograms, the per-CTA counts and the gather path's list). The kernel takes it only
 // for launches whose rows all fit the workspace.
-constexpr int64_t kGridRowBytes = 22656;
+constexpr int64_t kGridRowBytes = 55424;
 
 // How a row's [start, end) column range is derived.
 enum RowMode : int32_t {

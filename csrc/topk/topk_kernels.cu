@@ -285,8 +285,9 @@ RegsKernel regs_kernel(int threads, int vecs) {
 // checks it too). `shift`: how far into its first 16-byte vector a row's segment may start (0
 // for decode rows of aligned logits, else 3), since CTA slices are whole vectors. `vecs` 0:
 // 2 float4 per thread (4096 columns per CTA) while the launch keeps one CTA per SM, else 4
-// (fewer CTAs at each row barrier), else 2 at two CTAs per SM. NOTES: H100 grid sweep in
-// docs/benchmarks.md (1 x 1M: 128 CTAs of 8192 columns 16.0 us, 256 of 4096 20.8 us).
+// (fewer CTAs at each row barrier) within one CTA per SM; a forced width may use two CTAs
+// per SM. NOTES: H100 grid sweep in docs/benchmarks.md (1 x 1M: 128 CTAs of 8192 columns
+// 17.3 us, 256 of 4096 23.3 us).
 Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes, int vecs,
                int shift) {
   const Plan none{-1, 0, 0};
@@ -301,8 +302,12 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
     return (vecs == 0 || vecs == kGridVecs[i]) && ctas[i] >= 2 && ctas[i] <= kGridMaxCtas &&
            ctas[i] * num_rows <= limit;
   };
+  // automatic: one CTA per SM at most (64 x 32k at two per SM, 4 x 8192 columns: 19.0 us
+  // against the radix kernel's 16.3, H100); forced: any resident launch
+  const int64_t one0 = info.sms < cap[0] ? info.sms : cap[0];
+  const int64_t one1 = info.sms < cap[1] ? info.sms : cap[1];
   const int order[3] = {0, 1, 0};
-  const int64_t limits[3] = {info.sms < cap[0] ? info.sms : cap[0], cap[1], cap[0]};
+  const int64_t limits[3] = {one0, vecs == 0 ? one1 : cap[1], vecs == 0 ? one0 : cap[0]};
   for (int j = 0; j < 3; ++j)
     if (fits(order[j], limits[j]))
       return Plan{kAlgoGrid, static_cast<int>(ctas[order[j]]), kGridVecs[order[j]]};

@@ -34,6 +34,8 @@
 // of a row to finish re-zeroes the row's workspace for the next launch.
 #pragma once
 
+#include <type_traits>
+
 #include "topk_kernel.cuh"
 
 namespace glm52 {
@@ -49,34 +51,49 @@ struct alignas(16) RegsSmem {
   uint32_t hist1[kGBins];      // bits 20..10
   uint32_t hist2[kGBins / 2];  // bits 9..0
   uint32_t wtot[4][32];
-  uint32_t last;  // grid mode: this CTA is the row's last to finish
+  uint32_t last;    // grid mode: this CTA is the row's last to finish
+  uint32_t red[2];  // grid gather path: lower CTAs' list keys above / at thr
 };
 
 // One row's block of Params::workspace in grid mode (zero between launches).
 constexpr int kGridMaxCtas = 512;
+constexpr int kGridCap = 4096;  // gathered keys of the first pass's bin (gather path)
+
+// Grid mode's extra shared memory (24 KiB): the gathered list's keys and owning CTAs.
+struct GridSmem {
+  uint32_t key[kGridCap];
+  uint16_t cta[kGridCap];
+};
+struct NoSmem {};
 struct alignas(16) GridRow {
-  uint32_t bar;   // arrivals at the row's barriers: j * G once the j-th has completed
-  uint32_t done;  // CTAs that have finished; the last resets the block
-  uint32_t pad[30];
+  uint32_t bar;    // arrivals at the row's barriers: j * G once the j-th has completed
+  uint32_t done;   // CTAs that have finished; the last resets the block
+  uint32_t nlist;  // gather path: entries in `list`
+  uint32_t pad[29];
   uint32_t hist[2 * kGBins + kGBins / 2];  // bits 31..21, 20..10, 9..0 (only the passes run)
-  uint32_t counts[kGridMaxCtas];           // CTA q: #selected above thr | #tied << 16
+  uint32_t counts[kGridMaxCtas];  // CTA q: #selected above thr | #tied << 16 (exact passes)
+                                  // or #keys above the first pass's bin (gather path)
+  uint2 list[kGridCap];           // gather path: (key, CTA) of the bin's keys, any order
 };
 static_assert(sizeof(GridRow) == kGridRowBytes, "topk.h kGridRowBytes is the GridRow size");
 
-// The row's n CTAs meet for the j-th time (target = j * n). The cooperative-groups grid
-// barrier, per row: bar.sync, then one thread fences (cumulative over the CTA's prior writes,
-// the global histogram adds included), arrives and spins at L2. NOTES: a spin that never ends
-// (a workspace that was not zero-filled) traps after ~2^26 polls, so the launch fails with an
-// error instead of hanging the stream.
+// The row's n CTAs meet for the j-th time (target = j * n). CUTLASS's GenericBarrier, per
+// row: bar.sync, then one thread makes the CTA's prior writes (the global histogram adds
+// included) visible with an acq_rel fence, arrives with a relaxed reduction and spins on an
+// acquire load at L2. NOTES: a spin that never ends (a workspace that was not zero-filled)
+// traps after ~2^26 polls, so the launch fails with an error instead of hanging the stream.
 __device__ __forceinline__ void row_barrier(uint32_t* bar, uint32_t target) {
   __syncthreads();
   if (threadIdx.x == 0) {
-    __threadfence();
-    atomicAdd(bar, 1u);
+    asm volatile("fence.acq_rel.gpu;\n\tred.relaxed.gpu.global.add.u32 [%0], 1;"
+                 :: "l"(bar) : "memory");
     uint32_t polls = 0u;
-    while (static_cast<int32_t>(*reinterpret_cast<volatile uint32_t*>(bar) - target) < 0)
+    for (;;) {
+      uint32_t v;
+      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(bar) : "memory");
+      if (static_cast<int32_t>(v - target) >= 0) break;
       if (++polls == (1u << 26)) __trap();
-    __threadfence();
+    }
   }
   __syncthreads();
 }
@@ -165,7 +182,9 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   constexpr int kSlice = kT * kE;   // segment indices per CTA
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
   __shared__ RegsSmem s;
+  __shared__ std::conditional_t<kGrid, GridSmem, NoSmem> gs;
   const int t = static_cast<int>(threadIdx.x);
+  const int lane = static_cast<int>(lane_id());
   const int G = kGrid ? p.grid_ctas : 1;
   const int row = static_cast<int>(blockIdx.x) / G;
   const int q = static_cast<int>(blockIdx.x) - row * G;  // CTA rank in the row
@@ -176,6 +195,7 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
     uint4* h = reinterpret_cast<uint4*>(s.hist0);
     constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
+    if (t == 0) s.red[0] = s.red[1] = 0u;
   }
 
   // Step 2: this thread's keys of segment indices [lo, hi) (base 16-byte aligned): interior
@@ -273,8 +293,78 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   uint32_t thr = bin << 21;
   bool ge = cnt == need;      // every key >= thr is selected
 
+  // Grid gather path. NOTES: when the chosen bin holds <= kGridCap keys in the whole row
+  // (randn rows up to ~128k columns), every CTA appends its keys of the bin to the row's list
+  // and adds its count of keys above the bin to counts[q]; after one barrier each CTA runs
+  // passes 1-2 on the list in shared memory and takes the lower CTAs' counts from counts[] and
+  // the list: 2 row barriers in all instead of 4 (each costs ~2 us on H100).
+  bool gathered = false;
+  uint32_t gt0 = 0u, eq0 = 0u;  // grid: lower CTAs' selected keys above / at thr
+  if constexpr (kGrid) {
+    if (!ge && cnt <= kGridCap) {
+      gathered = true;
+      const uint32_t pre = thr >> 21;
+      uint32_t nb = 0u, na = 0u;  // this thread's valid keys in / above the bin
+#pragma unroll
+      for (int e = 0; e < kE; ++e) {
+        nb += ((valid >> e) & 1u) && (key[e] >> 21) == pre;
+        na += (key[e] >> 21) > pre;  // invalid keys are 0: never above
+      }
+      const uint32_t ib = warp_incl_scan(nb);  // list slots: one atomic per warp
+      uint32_t base = 0u;
+      if (lane == 31 && ib != 0u) base = atomicAdd(&w->nlist, ib);
+      base = __shfl_sync(kFull, base, 31) + ib - nb;
+#pragma unroll
+      for (int e = 0; e < kE; ++e)
+        if (((valid >> e) & 1u) && (key[e] >> 21) == pre)
+          w->list[base++] = make_uint2(key[e], static_cast<uint32_t>(q));
+      na = __reduce_add_sync(kFull, na);
+      if (lane == 0 && na != 0u) atomicAdd(&w->counts[q], na);
+      row_barrier(&w->bar, ++barriers * n);
+      const int m = static_cast<int>(__ldcg(&w->nlist));
+      for (int i = t; i < m; i += kT) {  // pass 1 histogram while the list comes in
+        const uint2 c = __ldcg(&w->list[i]);
+        gs.key[i] = c.x;
+        gs.cta[i] = static_cast<uint16_t>(c.y);
+        atomicAdd(&s.hist1[(c.x >> 10) & (kGBins - 1)], 1u);
+      }
+      for (int j = lane; j < q; j += 32) gt0 += __ldcg(&w->counts[j]);
+      gt0 = __reduce_add_sync(kFull, gt0);
+      __syncthreads();
+      warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
+      need -= above;
+      thr |= bin << 10;
+      ge = cnt == need;
+      if (!ge) {
+        const uint32_t pre1 = thr >> 10;
+        for (int i = t; i < m; i += kT)
+          if ((gs.key[i] >> 10) == pre1) atomicAdd(&s.hist2[gs.key[i] & 1023u], 1u);
+        __syncthreads();
+        warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
+        need -= above;
+        thr |= bin;
+        ge = cnt == need;
+      }
+      // lower CTAs' list keys above / at thr, summed into s.red before the output scan's
+      // barrier and read after it
+      uint32_t g = 0u, x = 0u;
+      for (int i = t; i < m; i += kT) {
+        if (gs.cta[i] >= q) continue;
+        const uint32_t kk = gs.key[i];
+        g += ge ? kk >= thr : kk > thr;
+        x += !ge && kk == thr;
+      }
+      g = __reduce_add_sync(kFull, g);
+      x = __reduce_add_sync(kFull, x);
+      if (lane == 0 && (g | x) != 0u) {
+        atomicAdd(&s.red[0], g);
+        atomicAdd(&s.red[1], x);
+      }
+    }
+  }
+
   // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
-  if (!ge) {
+  if (!ge && !gathered) {
     const uint32_t pre = thr >> 21;
 #pragma unroll
     for (int e = 0; e < kE; ++e)
@@ -290,7 +380,7 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
     thr |= bin << 10;
     ge = cnt == need;
   }
-  if (!ge) {
+  if (!ge && !gathered) {
     const uint32_t pre = thr >> 10;
 #pragma unroll
     for (int e = 0; e < kE; ++e)
@@ -322,7 +412,6 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   const uint32_t incl = warp_incl_scan(mine);
   if (lane_id() == 31u) s.wtot[3][warp_id()] = incl;
   __syncthreads();
-  const int lane = static_cast<int>(lane_id());
   uint32_t excl, total;
   {
     const uint32_t x = lane < kT / 32 ? s.wtot[3][lane] : 0u;
@@ -333,17 +422,21 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   uint32_t gt_before = excl & 0xffffu, eq_before = excl >> 16;
   // Selected keys of lower CTAs (grid) come first: gt0 above thr, and the lowest-column
   // min(eq0, need) tied ones.
-  uint32_t gt0 = 0u, eq0 = 0u;
   if constexpr (kGrid) {
-    if (t == 0) w->counts[q] = total;
-    row_barrier(&w->bar, ++barriers * n);
-    for (int j = lane; j < q; j += 32) {
-      const uint32_t c = __ldcg(&w->counts[j]);
-      gt0 += c & 0xffffu;
-      eq0 += c >> 16;
+    if (gathered) {
+      gt0 += s.red[0];
+      eq0 = s.red[1];
+    } else {  // exchange the CTAs' counts at one more row barrier
+      if (t == 0) w->counts[q] = total;
+      row_barrier(&w->bar, ++barriers * n);
+      for (int j = lane; j < q; j += 32) {
+        const uint32_t c = __ldcg(&w->counts[j]);
+        gt0 += c & 0xffffu;
+        eq0 += c >> 16;
+      }
+      gt0 = __reduce_add_sync(kFull, gt0);
+      eq0 = __reduce_add_sync(kFull, eq0);
     }
-    gt0 = __reduce_add_sync(kFull, gt0);
-    eq0 = __reduce_add_sync(kFull, eq0);
     gt_before += gt0;
     eq_before += eq0;
   }
@@ -378,14 +471,21 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
     __syncthreads();
     if (s.last) {  // every CTA of the row is done with the block: zero it for the next launch
       __threadfence();
-      // the bins of the passes that ran (barriers - 1 of them)
+      // the bins of the passes that pushed histograms (barriers - 1 of them; the gather path
+      // pushes only pass 0's and has 2 barriers)
       const int words = min(static_cast<int>(barriers - 1u) * kGBins, 2 * kGBins + kGBins / 2);
       uint4* h = reinterpret_cast<uint4*>(gh);
       for (int i = t; i < words / 4; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
       for (int i = t; i < n; i += kT) w->counts[i] = 0u;
+      if (gathered) {
+        const int m = static_cast<int>(__ldcg(&w->nlist));
+        for (int i = t; i < m; i += kT) w->list[i] = make_uint2(0u, 0u);
+      }
+      __syncthreads();  // nlist read by every thread before it is reset
       if (t == 0) {
         w->bar = 0u;
         w->done = 0u;
+        w->nlist = 0u;
       }
     }
   }

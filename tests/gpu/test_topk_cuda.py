@@ -436,7 +436,7 @@ ERROR_CASES = {
                         "row_ends must be contiguous"),
     "device": ("op(x, lens.cpu(), out, 16, 1)", "seq_lens must be on cuda"),
     "ws_small": ("op(x, lens, out, 16, 1, torch.zeros(1024, dtype=torch.uint8, device=DEV))",
-                 "workspace must hold at least 22656 bytes"),
+                 "workspace must hold at least 55424 bytes"),
     "ws_device": ("op(x, lens, out, 16, 1, torch.zeros(1 << 20, dtype=torch.uint8))",
                   "workspace must be on cuda"),
     "ws_strided": ("op(x, lens, out, 16, 1, torch.zeros(1 << 20, dtype=torch.uint8, "
