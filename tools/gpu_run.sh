@@ -178,6 +178,17 @@ for stage in "$@"; do
         grep -h -m1 "indexer:" $d/log_$tk.txt | cut -c1-200
       done
       cmpg $d gen_vllm gen_glm52; cp $d/*.json $OUT/ ;;
+    topk-e2e-grid)  # the same where the grid kernel selects: decode logits 65536 wide (max
+      # model len past the tiny config's 8192, positions stay below it) and a 6000-token prompt
+      d=$W/topk_e2e_grid; mkdir -p $d; log topk-e2e-grid
+      $P prompts --out $W/prompts_long.json --long-len 6000
+      for tk in vllm glm52; do
+        VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 VLLM_GLM52_INDEXER_TOPK=$tk ptool $d $tk generate \
+          --model $W/tiny-bf16 --prompts $W/prompts_long.json --max-model-len 65536 \
+          --enforce-eager --out $d/gen_$tk.json
+        grep -h -m1 "indexer:" $d/log_$tk.txt | cut -c1-200
+      done
+      cmpg $d gen_vllm gen_glm52; cp $d/*.json $OUT/ ;;
     topk-e2e-graphs)  # the same with torch.compile + CUDA graphs (FULL decode, piecewise mixed)
       d=$W/topk_e2e_g; mkdir -p $d; log topk-e2e-graphs
       for tk in vllm glm52; do

@@ -232,38 +232,30 @@ __device__ __forceinline__ void block_reduce3(Smem& s, int nc, uint32_t& mn, uin
   __syncthreads();  // s.wred may be rewritten by the next reduction
 }
 
-// 16 / 8 / 4 bytes of bins: from shared memory, or (kCg) global bins other CTAs wrote, read at
-// L2 (ld.global.cg: never a stale L1 line).
-template <bool kCg, typename V>
-__device__ __forceinline__ V ld_bins(const uint32_t* w) {
-  if constexpr (kCg) return __ldcg(reinterpret_cast<const V*>(w));
-  else return *reinterpret_cast<const V*>(w);
-}
-
 // Thread t's kPer bins NB-1-(t*kPer+j), j = 0..kPer-1 (thread order == descending bins).
 // NOTES: vector loads, not kPer scalar ones: consecutive lanes' words are kPer apart, so scalar
 // loads hit one bank per kPer lanes (an 8-way conflict at 4096 bins / 512 threads, which made
 // the regs kernel's bucket searches cost ~1 us per CTA); with kPer = 8 the two 16-byte halves are read in an
 // order rotated by lane group, so each quarter-warp phase covers all 32 banks once.
-template <int kPer, bool kCg = false>
+template <int kPer>
 __device__ __forceinline__ void load_bins(const uint32_t* h, int NB, int t, uint32_t (&c)[kPer]) {
   const uint32_t* w = h + (NB - (t + 1) * kPer);  // 16-byte aligned for kPer >= 4
   if constexpr (kPer == 8) {
     const int rot = (t >> 2) & 1;
-    const uint4 x = ld_bins<kCg, uint4>(w + 4 * rot);
-    const uint4 y = ld_bins<kCg, uint4>(w + 4 * (rot ^ 1));
+    const uint4 x = reinterpret_cast<const uint4*>(w)[rot];
+    const uint4 y = reinterpret_cast<const uint4*>(w)[rot ^ 1];
     const uint4 lo = rot ? y : x, hi = rot ? x : y;
     c[0] = hi.w; c[1] = hi.z; c[2] = hi.y; c[3] = hi.x;
     c[4] = lo.w; c[5] = lo.z; c[6] = lo.y; c[7] = lo.x;
   } else if constexpr (kPer == 4) {
-    const uint4 x = ld_bins<kCg, uint4>(w);
+    const uint4 x = *reinterpret_cast<const uint4*>(w);
     c[0] = x.w; c[1] = x.z; c[2] = x.y; c[3] = x.x;
   } else if constexpr (kPer == 2) {
-    const uint2 x = ld_bins<kCg, uint2>(w);
+    const uint2 x = *reinterpret_cast<const uint2*>(w);
     c[0] = x.y; c[1] = x.x;
   } else {
     static_assert(kPer == 1, "1, 2, 4 or 8 bins per thread");
-    c[0] = ld_bins<kCg, uint32_t>(w);
+    c[0] = w[0];
   }
 }
 

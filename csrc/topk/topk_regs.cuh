@@ -98,6 +98,17 @@ __device__ __forceinline__ void row_barrier(uint32_t* bar, uint32_t target) {
   __syncthreads();
 }
 
+// Copies the row's global bins g[0, NB) (complete after a row barrier) over the CTA's own h
+// for the bucket search: one L2 round trip (ld.global.cg: never a stale L1 line) instead of
+// the two dependent ones of searching g in place. Barrier inside.
+template <int NB, int kT>
+__device__ __forceinline__ void pull_bins(const uint32_t* g, uint32_t* h) {
+  static_assert(NB / 4 <= kT, "one 16-byte load per thread");
+  const int i = static_cast<int>(threadIdx.x);
+  if (i < NB / 4) reinterpret_cast<uint4*>(h)[i] = __ldcg(reinterpret_cast<const uint4*>(g) + i);
+  __syncthreads();
+}
+
 // Adds the CTA's non-zero bins h[0, NB) to the row's global bins g (after a barrier that
 // completed h).
 template <int NB, int kT>
@@ -111,10 +122,9 @@ __device__ __forceinline__ void push_bins(const uint32_t* h, uint32_t* g) {
 
 // The bin of the `need`-th largest key of histogram h (NB bins; thread t owns bins
 // NB-1-(t*kPer+j), thread order == descending bins). Every thread gets the bin, the count in
-// higher bins and the bin's own count (kCg: h is a global histogram, read at L2). One barrier
-// inside; `wtot` (kT / 32 words) must not be rewritten until every warp has passed the
-// caller's next barrier. h must hold >= need keys.
-template <int NB, int kT, bool kCg = false>
+// higher bins and the bin's own count. One barrier inside; `wtot` (kT / 32 words) must not be
+// rewritten until every warp has passed the caller's next barrier. h must hold >= need keys.
+template <int NB, int kT>
 __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, uint32_t need,
                                             uint32_t& bucket, uint32_t& above, uint32_t& cnt) {
   constexpr int kPer = NB / kT;
@@ -122,7 +132,7 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
   static_assert(NB % kT == 0, "bins must split evenly");
   const int lane = static_cast<int>(lane_id());
   uint32_t c[kPer];
-  load_bins<kPer, kCg>(h, NB, static_cast<int>(threadIdx.x), c);
+  load_bins<kPer>(h, NB, static_cast<int>(threadIdx.x), c);
   uint32_t sum = 0u;
 #pragma unroll
   for (int j = 0; j < kPer; ++j) sum += c[j];
@@ -137,7 +147,7 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
   // That warp's bins, re-read by this warp: which thread, then which bin.
   const int tt = ws * 32 + lane;
   uint32_t d[kPer];
-  load_bins<kPer, kCg>(h, NB, tt, d);
+  load_bins<kPer>(h, NB, tt, d);
   uint32_t s = 0u;
 #pragma unroll
   for (int j = 0; j < kPer; ++j) s += d[j];
@@ -176,8 +186,10 @@ __host__ __device__ constexpr int regs_capacity(int threads, int vecs) {
 // Rows must have <= regs_capacity columns (kGrid: <= grid_ctas times that, and the launch
 // must be cooperative with p.workspace holding a GridRow per row).
 // ---------------------------------------------------------------------------------------------
+// NOTES: grid launches keep one CTA per SM (the planner's automatic choice, measured faster),
+// so the grid kernel may use up to 128 registers: at 64 the gather path spilled.
 template <int kT, int kV, bool kGrid>
-__global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p) {
+__global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(const Params p) {
   constexpr int kE = 4 * kV;        // keys per thread
   constexpr int kSlice = kT * kE;   // segment indices per CTA
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
@@ -286,9 +298,10 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
   if constexpr (kGrid) {
     push_bins<kGBins, kT>(s.hist0, gh);
     row_barrier(&w->bar, ++barriers * n);
+    pull_bins<kGBins, kT>(gh, s.hist0);
   }
   uint32_t bin, above, cnt;
-  warp_bucket<kGBins, kT, kGrid>(kGrid ? gh : s.hist0, s.wtot[0], k, bin, above, cnt);
+  warp_bucket<kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
   uint32_t need = k - above;  // keys still to take at or below thr
   uint32_t thr = bin << 21;
   bool ge = cnt == need;      // every key >= thr is selected
@@ -373,9 +386,9 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
     if constexpr (kGrid) {
       push_bins<kGBins, kT>(s.hist1, gh + kGBins);
       row_barrier(&w->bar, ++barriers * n);
+      pull_bins<kGBins, kT>(gh + kGBins, s.hist1);
     }
-    warp_bucket<kGBins, kT, kGrid>(kGrid ? gh + kGBins : s.hist1, s.wtot[1], need, bin, above,
-                                   cnt);
+    warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
     need -= above;
     thr |= bin << 10;
     ge = cnt == need;
@@ -389,9 +402,9 @@ __global__ void __launch_bounds__(kT, 1024 / kT) topk_regs_kernel(const Params p
     if constexpr (kGrid) {
       push_bins<kGBins / 2, kT>(s.hist2, gh + 2 * kGBins);
       row_barrier(&w->bar, ++barriers * n);
+      pull_bins<kGBins / 2, kT>(gh + 2 * kGBins, s.hist2);
     }
-    warp_bucket<kGBins / 2, kT, kGrid>(kGrid ? gh + 2 * kGBins : s.hist2, s.wtot[2], need, bin,
-                                       above, cnt);
+    warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
     need -= above;
     thr |= bin;  // the exact k-th key
     ge = cnt == need;
