@@ -275,7 +275,10 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
   // every pass whose prefix admits it, and the valid keys alone reach `need` by that bin, so
   // the extra counts change neither the chosen bin nor the counts above it; at most they turn
   // a bin taken whole (`ge`) into the exact path, which selects the same set. The output masks
-  // them out.
+  // them out. A thread whose keys all lie at or past the row's end (`live` false: causal
+  // prefill rows, decode rows shorter than the logits) skips the adds altogether: its keys
+  // would all hit bin 0, 32 lanes on one shared word.
+  const bool live = ofs + 4 * kV * t < i1;
   uint32_t valid = loaded;
   if (early) {  // a == 0 here: the loaded indices start at i0; drop those at or past the end
 #pragma unroll
@@ -292,8 +295,10 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
 
   // Step 3 (pass 0): top 11 key bits. Then the bin of the k-th largest key (grid: of the
   // row's histogram, the same bin in every CTA).
+  if (live) {
 #pragma unroll
-  for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
+    for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
+  }
   __syncthreads();  // B
   if constexpr (kGrid) {
     push_bins<kGBins, kT>(s.hist0, gh);
@@ -379,9 +384,11 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
   // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 21;
+    if (live) {
 #pragma unroll
-    for (int e = 0; e < kE; ++e)
-      if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
+      for (int e = 0; e < kE; ++e)
+        if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
+    }
     __syncthreads();
     if constexpr (kGrid) {
       push_bins<kGBins, kT>(s.hist1, gh + kGBins);
@@ -395,9 +402,11 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
   }
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 10;
+    if (live) {
 #pragma unroll
-    for (int e = 0; e < kE; ++e)
-      if ((key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
+      for (int e = 0; e < kE; ++e)
+        if ((key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
+    }
     __syncthreads();
     if constexpr (kGrid) {
       push_bins<kGBins / 2, kT>(s.hist2, gh + 2 * kGBins);

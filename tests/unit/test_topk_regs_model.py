@@ -76,9 +76,11 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     keys[loaded] = float_to_key_np(values[a_al + idx[loaded]]).astype(np.int64)
     valid = loaded & (idx < i1)
     # invalid keys become 0 and are histogrammed too (the lowest bin of any pass that admits
-    # them: the chosen bin and the counts above it do not change)
+    # them: the chosen bin and the counts above it do not change), except by threads whose
+    # keys all lie at or past the row's end (`live` false), which skip the adds
     keys = np.where(valid, keys, 0)
-    kv = keys.ravel()
+    live = idx[:, 0] < i1
+    kv = keys[live].ravel()
 
     def hist(sub, bins):  # grid: the row's histogram, the sum of the active CTAs' own
         return np.bincount(sub, minlength=bins)
