@@ -89,13 +89,19 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
     need, thr = k - above, b << 21
     ge = cnt == need
-    if not ge:
+    small = ctas == 1 and not ge and cnt <= 32
+    if small:  # one CTA, a bin of <= 32 keys: its valid keys ranked directly (no passes 1-2)
+        binkeys = keys[valid & ((keys >> 21) == (thr >> 21))]
+        assert need <= len(binkeys) <= cnt
+        kth = int(np.sort(binkeys)[::-1][need - 1])
+        need, thr = need - int((binkeys > kth).sum()), kth
+    if not ge and not small:
         sub = kv[(kv >> 21) == (thr >> 21)]
         b, above, cnt = warp_bucket(hist((sub >> 10) & 2047, 2048), threads,
                                     need)
         need, thr = need - above, thr | (b << 10)
         ge = cnt == need
-    if not ge:
+    if not ge and not small:
         sub = kv[(kv >> 10) == (thr >> 10)]
         b, above, cnt = warp_bucket(hist(sub & 1023, 1024), threads, need)
         need, thr = need - above, thr | b
