@@ -62,9 +62,8 @@ constexpr int kGridCap = 4096;  // gathered keys of the first pass's bin (gather
 // Grid mode's extra shared memory (24 KiB): the gathered list's keys and owning CTAs.
 struct GridSmem {
   uint32_t key[kGridCap];
-  uint16_t cta[kGridCap];  // kNoCta: an unused slot
+  uint16_t cta[kGridCap];
 };
-constexpr uint16_t kNoCta = 0xffffu;
 struct NoSmem {};
 struct alignas(16) GridRow {
   uint32_t bar;    // arrivals at the row's barriers: j * G once the j-th has completed
@@ -74,7 +73,7 @@ struct alignas(16) GridRow {
   uint32_t hist[2 * kGBins + kGBins / 2];  // bits 31..21, 20..10, 9..0 (only the passes run)
   uint32_t counts[kGridMaxCtas];  // CTA q: #selected above thr | #tied << 16 (exact passes)
                                   // or #keys above the first pass's bin (gather path)
-  uint2 list[kGridCap];           // gather path: (key, CTA + 1) of the bin's keys, any order
+  uint2 list[kGridCap];           // gather path: (key, CTA) of the bin's keys, any order
 };
 static_assert(sizeof(GridRow) == kGridRowBytes, "topk.h kGridRowBytes is the GridRow size");
 
@@ -276,10 +275,7 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
   // every pass whose prefix admits it, and the valid keys alone reach `need` by that bin, so
   // the extra counts change neither the chosen bin nor the counts above it; at most they turn
   // a bin taken whole (`ge`) into the exact path, which selects the same set. The output masks
-  // them out. A thread whose keys all lie at or past the row's end (`live` false: causal
-  // prefill rows, decode rows shorter than the logits) skips the adds altogether: its keys
-  // would all hit bin 0, 32 lanes on one shared word.
-  const bool live = ofs + 4 * kV * t < i1;
+  // them out.
   uint32_t valid = loaded;
   if (early) {  // a == 0 here: the loaded indices start at i0; drop those at or past the end
 #pragma unroll
@@ -296,10 +292,8 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
 
   // Step 3 (pass 0): top 11 key bits. Then the bin of the k-th largest key (grid: of the
   // row's histogram, the same bin in every CTA).
-  if (live) {
 #pragma unroll
-    for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
-  }
+  for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
   __syncthreads();  // B
   if constexpr (kGrid) {
     push_bins<kGBins, kT>(s.hist0, gh);
@@ -317,7 +311,7 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
   // and adds its count of keys above the bin to counts[q]; after one barrier each CTA runs
   // passes 1-2 on the list in shared memory and takes the lower CTAs' counts from counts[] and
   // the list: 2 row barriers in all instead of 4 (each costs ~2 us on H100).
-  bool gathered = false;  // thr / need already exact (gather path, or the small bin below)
+  bool gathered = false;
   uint32_t gt0 = 0u, eq0 = 0u;  // grid: lower CTAs' selected keys above / at thr
   if constexpr (kGrid) {
     if (!ge && cnt <= kGridCap) {
@@ -336,24 +330,16 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
 #pragma unroll
       for (int e = 0; e < kE; ++e)
         if (((valid >> e) & 1u) && (key[e] >> 21) == pre)
-          w->list[base++] = make_uint2(key[e], static_cast<uint32_t>(q) + 1u);
+          w->list[base++] = make_uint2(key[e], static_cast<uint32_t>(q));
       na = __reduce_add_sync(kFull, na);
       if (lane == 0 && na != 0u) atomicAdd(&w->counts[q], na);
       row_barrier(&w->bar, ++barriers * n);
-      // Every slot is read at once, without waiting for nlist: a used slot holds (key, CTA + 1),
-      // an unused one is still zero (the workspace is zero between launches). Pass 1's
-      // histogram is built as they come in; gs.cta = kNoCta marks an unused slot.
-      constexpr int kPerT = kGridCap / kT;
-      static_assert(kGridCap % kT == 0, "whole slots per thread");
-      uint2 c[kPerT];
-#pragma unroll
-      for (int j = 0; j < kPerT; ++j) c[j] = __ldcg(&w->list[t + j * kT]);
-#pragma unroll
-      for (int j = 0; j < kPerT; ++j) {
-        const int i = t + j * kT;
-        gs.key[i] = c[j].x;
-        gs.cta[i] = c[j].y != 0u ? static_cast<uint16_t>(c[j].y - 1u) : kNoCta;
-        if (c[j].y != 0u) atomicAdd(&s.hist1[(c[j].x >> 10) & (kGBins - 1)], 1u);
+      const int m = static_cast<int>(__ldcg(&w->nlist));
+      for (int i = t; i < m; i += kT) {  // pass 1 histogram while the list comes in
+        const uint2 c = __ldcg(&w->list[i]);
+        gs.key[i] = c.x;
+        gs.cta[i] = static_cast<uint16_t>(c.y);
+        atomicAdd(&s.hist1[(c.x >> 10) & (kGBins - 1)], 1u);
       }
       for (int j = lane; j < q; j += 32) gt0 += __ldcg(&w->counts[j]);
       gt0 = __reduce_add_sync(kFull, gt0);
@@ -364,9 +350,8 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
       ge = cnt == need;
       if (!ge) {
         const uint32_t pre1 = thr >> 10;
-        for (int i = t; i < kGridCap; i += kT)
-          if (gs.cta[i] != kNoCta && (gs.key[i] >> 10) == pre1)
-            atomicAdd(&s.hist2[gs.key[i] & 1023u], 1u);
+        for (int i = t; i < m; i += kT)
+          if ((gs.key[i] >> 10) == pre1) atomicAdd(&s.hist2[gs.key[i] & 1023u], 1u);
         __syncthreads();
         warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
         need -= above;
@@ -376,8 +361,8 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
       // lower CTAs' list keys above / at thr, summed into s.red before the output scan's
       // barrier and read after it
       uint32_t g = 0u, x = 0u;
-      for (int i = t; i < kGridCap; i += kT) {
-        if (gs.cta[i] >= q) continue;  // this CTA, a higher one or an unused slot (kNoCta)
+      for (int i = t; i < m; i += kT) {
+        if (gs.cta[i] >= q) continue;
         const uint32_t kk = gs.key[i];
         g += ge ? kk >= thr : kk > thr;
         x += !ge && kk == thr;
@@ -391,46 +376,12 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
     }
   }
 
-  // One CTA per row, a chosen bin of <= 32 keys (decode rows of 4096: the median's bin holds a
-  // few): its keys go to a shared list and every warp ranks them itself (each lane one key,
-  // 32 shuffles), which gives the exact k-th key and the ties still to take. One barrier
-  // instead of passes 1-2 (two histogram rounds, four barriers).
-  if constexpr (!kGrid) {
-    if (!ge && cnt <= 32u) {
-      gathered = true;
-      const uint32_t pre = thr >> 21;
-      uint32_t* list = s.hist1;  // unused on this path
-#pragma unroll
-      for (int e = 0; e < kE; ++e)
-        if (((valid >> e) & 1u) && (key[e] >> 21) == pre) list[atomicAdd(&s.red[0], 1u)] = key[e];
-      __syncthreads();
-      const uint32_t m = s.red[0];  // <= cnt: the bin's valid keys, >= need of them
-      const uint32_t mk = static_cast<uint32_t>(lane) < m ? list[lane] : 0u;
-      uint32_t gt = 0u, geq = 0u;  // keys of the list above / at or above mine
-      for (int j = 0; j < 32; ++j) {
-        const uint32_t kj = __shfl_sync(kFull, mk, j);
-        if (static_cast<uint32_t>(j) < m) {
-          gt += kj > mk;
-          geq += kj >= mk;
-        }
-      }
-      const uint32_t hit =
-          __ballot_sync(kFull, static_cast<uint32_t>(lane) < m && gt < need && need <= geq);
-      const int src = __ffs(hit) - 1;  // lanes holding the need-th key (all the same key)
-      thr = __shfl_sync(kFull, mk, src);
-      need -= __shfl_sync(kFull, gt, src);
-      ge = false;  // the output takes the `need` lowest-column keys == thr
-    }
-  }
-
   // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 21;
-    if (live) {
 #pragma unroll
-      for (int e = 0; e < kE; ++e)
-        if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
-    }
+    for (int e = 0; e < kE; ++e)
+      if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
     __syncthreads();
     if constexpr (kGrid) {
       push_bins<kGBins, kT>(s.hist1, gh + kGBins);
@@ -444,11 +395,9 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
   }
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 10;
-    if (live) {
 #pragma unroll
-      for (int e = 0; e < kE; ++e)
-        if ((key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
-    }
+    for (int e = 0; e < kE; ++e)
+      if ((key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
     __syncthreads();
     if constexpr (kGrid) {
       push_bins<kGBins / 2, kT>(s.hist2, gh + 2 * kGBins);

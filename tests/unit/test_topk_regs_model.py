@@ -76,11 +76,9 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     keys[loaded] = float_to_key_np(values[a_al + idx[loaded]]).astype(np.int64)
     valid = loaded & (idx < i1)
     # invalid keys become 0 and are histogrammed too (the lowest bin of any pass that admits
-    # them: the chosen bin and the counts above it do not change), except by threads whose
-    # keys all lie at or past the row's end (`live` false), which skip the adds
+    # them: the chosen bin and the counts above it do not change)
     keys = np.where(valid, keys, 0)
-    live = idx[:, 0] < i1
-    kv = keys[live].ravel()
+    kv = keys.ravel()
 
     def hist(sub, bins):  # grid: the row's histogram, the sum of the active CTAs' own
         return np.bincount(sub, minlength=bins)
@@ -89,19 +87,13 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
     need, thr = k - above, b << 21
     ge = cnt == need
-    small = ctas == 1 and not ge and cnt <= 32
-    if small:  # one CTA, a bin of <= 32 keys: its valid keys ranked directly (no passes 1-2)
-        binkeys = keys[valid & ((keys >> 21) == (thr >> 21))]
-        assert need <= len(binkeys) <= cnt
-        kth = int(np.sort(binkeys)[::-1][need - 1])
-        need, thr = need - int((binkeys > kth).sum()), kth
-    if not ge and not small:
+    if not ge:
         sub = kv[(kv >> 21) == (thr >> 21)]
         b, above, cnt = warp_bucket(hist((sub >> 10) & 2047, 2048), threads,
                                     need)
         need, thr = need - above, thr | (b << 10)
         ge = cnt == need
-    if not ge and not small:
+    if not ge:
         sub = kv[(kv >> 10) == (thr >> 10)]
         b, above, cnt = warp_bucket(hist(sub & 1023, 1024), threads, need)
         need, thr = need - above, thr | b
