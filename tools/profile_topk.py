@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_topk  # noqa: E402  (time_op, K)
 
 K = bench_topk.K
-ALGOS = {"stream": 0, "radix": 1, "regs": 2}
+ALGOS = {"stream": 0, "radix": 1, "regs": 2, "grid": 3}
 
 
 def make(dist: str, rows: int, cols: int) -> torch.Tensor:
@@ -46,9 +46,11 @@ def make(dist: str, rows: int, cols: int) -> torch.Tensor:
 
 
 def call(x: torch.Tensor, out: torch.Tensor, lens: torch.Tensor, algo: str, cluster: int):
+    from vllm_glm52.ops.topk import topk_workspace
+
     torch.ops._C_glm52.topk_force(ALGOS[algo], cluster)
-    try:
-        torch.ops._C_glm52.topk_decode(x, lens, out, K, 1)
+    try:  # the workspace the indexer passes (the grid kernel needs it)
+        torch.ops._C_glm52.topk_decode(x, lens, out, K, 1, topk_workspace(x.device))
     finally:
         torch.ops._C_glm52.topk_force(-1, 0, 0)
 

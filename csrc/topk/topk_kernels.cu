@@ -287,7 +287,7 @@ RegsKernel regs_kernel(int threads, int vecs) {
 // 2 float4 per thread (4096 columns per CTA) while the launch keeps one CTA per SM, else 4
 // (fewer CTAs at each row barrier) within one CTA per SM; a forced width may use two CTAs
 // per SM. NOTES: H100 grid sweep in docs/benchmarks.md (1 x 1M: 128 CTAs of 8192 columns
-// 17.3 us, 256 of 4096 23.3 us).
+// 14.8 us, 256 of 4096 19.5 us; 1 x 128k: 32 of 4096 11.2 us, 16 of 8192 12.6 us).
 Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes, int vecs,
                int shift) {
   const Plan none{-1, 0, 0};
