@@ -363,6 +363,19 @@ def test_grid_kernel_sizes(vecs, kind):
         assert int(torch.count_nonzero(WS)) == 0, "workspace not left zero-filled"
 
 
+def test_workspace_slot_per_microbatch(monkeypatch):
+    """Each DBO micro-batch gets its own zero-filled workspace slot on the device."""
+    first = T.topk_workspace(DEV)
+    monkeypatch.setattr(T, "_ubatch_id", lambda: 1)
+    second = T.topk_workspace(DEV)
+    assert second.data_ptr() != first.data_ptr() and second.numel() == first.numel()
+    assert second.device == first.device and second.data_ptr() % 16 == 0
+    assert int(torch.count_nonzero(second)) == 0
+    monkeypatch.setattr(T, "_ubatch_id", lambda: T.UBATCH_SLOTS)
+    with pytest.raises(RuntimeError, match="has no workspace slot"):
+        T.topk_workspace(DEV)
+
+
 def test_grid_needs_the_workspace():
     """Without a workspace (or with one too small for the rows) the grid kernel is never
     planned; with one, few long rows take it."""

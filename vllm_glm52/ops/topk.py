@@ -138,24 +138,38 @@ def writes_sorted(logits: torch.Tensor, workspace: torch.Tensor | None = None,
 
 
 _WORKSPACES: dict[int, torch.Tensor] = {}
+#: vLLM's dual-batch overlap (DBO) runs two micro-batches whose kernels may overlap on the GPU;
+#: like vLLM's WorkspaceManager, each gets its own workspace slot
+UBATCH_SLOTS = 2
+
+
+def _ubatch_id() -> int:
+    """The current micro-batch of vLLM's dual-batch overlap (0 without it)."""
+    try:
+        from vllm.v1.worker.ubatching import dbo_current_ubatch_id
+    except ImportError:  # vLLM without DBO support: one micro-batch
+        return 0
+    return int(dbo_current_ubatch_id())
 
 
 def topk_workspace(device: torch.device | int | str) -> torch.Tensor:
-    """The grid kernel's scratch on ``device``: ``WORKSPACE_BYTES`` zero-filled bytes, one per
-    device for the process (the kernel leaves it zero-filled; calls on one device run in
-    stream order, which the engine's single compute stream guarantees). Create it outside
-    CUDA-graph capture (the first call per device allocates)."""
+    """The grid kernel's scratch on ``device``: ``WORKSPACE_BYTES`` zero-filled bytes for the
+    current micro-batch (one slot per DBO micro-batch, all allocated on the first call per
+    device, so create it outside CUDA-graph capture). The kernel leaves it zero-filled; calls
+    that share a slot must run in stream order, which one micro-batch's stream guarantees."""
     dev = torch.device(device)
     index = dev.index if dev.index is not None else torch.cuda.current_device()
     ws = _WORKSPACES.get(index)
     if ws is None:
-        ws = torch.zeros(WORKSPACE_BYTES, dtype=torch.uint8, device=f"cuda:{index}")
+        ws = torch.zeros(UBATCH_SLOTS, WORKSPACE_BYTES, dtype=torch.uint8,
+                         device=f"cuda:{index}")
         _WORKSPACES[index] = ws
-    return ws
-
-
-def clear_plan_cache() -> None:
-    _sorted_planned.cache_clear()
+    u = _ubatch_id()
+    if not 0 <= u < UBATCH_SLOTS:
+        raise RuntimeError(f"topk_workspace: micro-batch {u} has no workspace slot (this "
+                           f"package keeps {UBATCH_SLOTS}); raise UBATCH_SLOTS in "
+                           f"vllm_glm52/ops/topk.py")
+    return ws[u]
 
 
 # ------------------------------------------------------------------------------------------
