@@ -227,3 +227,19 @@ def test_sort_rows_puts_positions_ascending_and_padding_last():
 def test_writes_sorted_is_false_off_the_cuda_kernel():
     """The fallback keeps no order contract, so the indexer must still sort its rows."""
     assert not T.writes_sorted(torch.zeros(4, 8192))
+
+
+def test_helpers_the_gpu_tests_and_benchmark_use_exist():
+    """tests/gpu and benchmarks/bench_topk.py call these on the GPU host only; a rename or a
+    lost definition must fail here, in CI, first."""
+    for name in ("clear_plan_cache", "topk_workspace", "rows_aligned", "writes_sorted",
+                 "topk_decode", "topk_prefill", "topk_rows_torch", "_ubatch_id"):
+        assert callable(getattr(T, name, None)), name
+    import re
+    from pathlib import Path
+
+    header = (Path(__file__).resolve().parents[2] / "csrc/topk/topk.h").read_text()
+    want = int(re.search(r"kGridRowBytes = (\d+);", header).group(1))
+    assert T.GRID_ROW_BYTES == want, "ops/topk.py GRID_ROW_BYTES must match topk.h"
+    assert T.UBATCH_SLOTS >= 2
+    assert T.WORKSPACE_BYTES // T.GRID_ROW_BYTES >= 64

@@ -137,6 +137,10 @@ def writes_sorted(logits: torch.Tensor, workspace: torch.Tensor | None = None,
                            ws, rows_aligned(logits, prefill))
 
 
+def clear_plan_cache() -> None:
+    _sorted_planned.cache_clear()
+
+
 _WORKSPACES: dict[int, torch.Tensor] = {}
 #: vLLM's dual-batch overlap (DBO) runs two micro-batches whose kernels may overlap on the GPU;
 #: like vLLM's WorkspaceManager, each gets its own workspace slot
