@@ -51,6 +51,7 @@ def _prefill(meta, kv_cache, q_fp8, weights, topk_buffer, k, head_dim, total_seq
         total_seq_lens, head_dim, current_platform.fp8_dtype(), False)
     k_quant_full, k_scale_full = current_workspace_manager().get_simultaneous(
         values_spec, scales_spec)
+    ws = topk_workspace(q_fp8.device)  # the grid kernel's, for chunks of few long rows
     for chunk in meta.chunks:
         k_quant = k_quant_full[: chunk.max_local_total_seq_lens]
         k_scale = k_scale_full[: chunk.max_local_total_seq_lens]
@@ -66,7 +67,6 @@ def _prefill(meta, kv_cache, q_fp8, weights, topk_buffer, k, head_dim, total_seq
             (k_quant, k_scale.view(torch.float32).squeeze(-1)),
             weights[chunk.token_start: chunk.token_end],
             chunk.cu_seqlen_ks, chunk.cu_seqlen_ke, clean_logits=False)  # [rows, N] fp32
-        ws = topk_workspace(logits.device)
         topk_prefill(logits, chunk.cu_seqlen_ks, chunk.cu_seqlen_ke, out, k, ws)
         if sort and not writes_sorted(logits, ws, prefill=True):
             sort_rows_(out)

@@ -13,8 +13,8 @@ namespace topk {
 constexpr int kMaxK = 2048;
 
 // Bytes of Params::workspace one row of the grid kernel uses (topk_regs.cuh GridRow: barrier
-// counters, the three pass histograms, the per-CTA counts and the gather path's list). The kernel takes it only
-// for launches whose rows all fit the workspace.
+// counters, the three pass histograms, the per-CTA counts and the gather path's list). The
+// grid kernel is planned only for launches whose rows all fit the workspace.
 constexpr int64_t kGridRowBytes = 55424;
 
 // How a row's [start, end) column range is derived.
@@ -54,11 +54,12 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream);
 // Kernels: kAlgoRegs (topk_regs.cuh: rows of up to 20477 columns held in registers, one CTA
 // per row, rows written sorted), kAlgoGrid (the same kernel with a few long rows split over
 // up to hundreds of co-resident CTAs that exchange histograms and counts through
-// Params::workspace; needs one; rows written sorted), kAlgoRadix (topk_radix.cuh: one HBM read into shared memory,
-// exact radix passes on chip, rows written sorted) for segments that mostly fit in shared
-// memory, kAlgoStream (topk_kernel.cuh: one streaming read with a running threshold, rows in
-// any order) for the rest. VLLM_GLM52_TOPK_ALGO=regs|radix|stream (read once per process)
-// forces one; a forced regs kernel runs only where the rows fit it (else the radix kernel).
+// Params::workspace; needs one; rows written sorted), kAlgoRadix (topk_radix.cuh: one HBM
+// read into shared memory, exact radix passes on chip, rows written sorted) for segments that
+// mostly fit in shared memory, kAlgoStream (topk_kernel.cuh: one streaming read with a
+// running threshold, rows in any order) for the rest. VLLM_GLM52_TOPK_ALGO=regs|grid|radix|
+// stream (read once per process) forces one; a forced regs kernel runs only where the rows fit
+// it (else the radix kernel), a forced grid kernel only where it fits (else the automatic plan).
 enum Algo : int { kAlgoStream = 0, kAlgoRadix = 1, kAlgoRegs = 2, kAlgoGrid = 3 };
 
 struct Plan {

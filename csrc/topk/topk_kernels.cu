@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Kernel translation unit of the GLM-5.2 indexer top-k: instantiates the kernels and picks the
 // launch shape. Torch-free, so tests/unit/test_topk_build.py can compile it with bare nvcc.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -298,19 +299,14 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
     ctas[i] = (static_cast<int64_t>(num_cols) + shift + slice - 1) / slice;
     cap[i] = static_cast<int64_t>(info.sms) * info.grid_per_sm[i];
   }
-  auto fits = [&](int i, int64_t limit) {
-    return (vecs == 0 || vecs == kGridVecs[i]) && ctas[i] >= 2 && ctas[i] <= kGridMaxCtas &&
-           ctas[i] * num_rows <= limit;
-  };
   // automatic: one CTA per SM at most (64 x 32k at two per SM, 4 x 8192 columns: 19.0 us
   // against the radix kernel's 16.3, H100); forced: any resident launch
-  const int64_t one0 = info.sms < cap[0] ? info.sms : cap[0];
-  const int64_t one1 = info.sms < cap[1] ? info.sms : cap[1];
-  const int order[3] = {0, 1, 0};
-  const int64_t limits[3] = {one0, vecs == 0 ? one1 : cap[1], vecs == 0 ? one0 : cap[0]};
-  for (int j = 0; j < 3; ++j)
-    if (fits(order[j], limits[j]))
-      return Plan{kAlgoGrid, static_cast<int>(ctas[order[j]]), kGridVecs[order[j]]};
+  for (int i = 0; i < 2; ++i) {
+    const int64_t limit = vecs == 0 ? std::min<int64_t>(info.sms, cap[i]) : cap[i];
+    if ((vecs == 0 || vecs == kGridVecs[i]) && ctas[i] >= 2 && ctas[i] <= kGridMaxCtas &&
+        ctas[i] * num_rows <= limit)
+      return Plan{kAlgoGrid, static_cast<int>(ctas[i]), kGridVecs[i]};
+  }
   return none;
 }
 

@@ -27,11 +27,13 @@
 // are split over G co-resident CTAs per row, each holding 4 * kT * kV consecutive columns in
 // registers exactly as above. Each pass pushes the CTA's non-zero bins into the row's global
 // histogram (red.global.add; a randn slice fills ~100 of 2048 bins) and meets the row's other
-// CTAs at a barrier in the workspace; every CTA then runs the same bucket search on the global
-// bins (read at L2), so all agree on the threshold without another exchange. The output needs
-// each CTA's (#above, #tied) from every lower CTA: one more barrier, then each CTA writes its
-// own slice of the sorted row. Co-residency is guaranteed by a cooperative launch; the last CTA
-// of a row to finish re-zeroes the row's workspace for the next launch.
+// CTAs at a barrier in the workspace; every CTA then copies the row's bins to shared memory and
+// runs the same bucket search, so all agree on the threshold without another exchange. When
+// the first bin is small (gather path) its keys go to a list in the workspace and every CTA
+// finishes passes 1-2 on it locally (2 row barriers); otherwise passes 1-2 go through global
+// histograms too and the CTAs exchange their (#above, #tied) at a fourth barrier. Each CTA then
+// writes its own slice of the sorted row. Co-residency is guaranteed by a cooperative launch;
+// the last CTA of a row to finish re-zeroes the row's workspace for the next launch.
 #pragma once
 
 #include <type_traits>

@@ -147,13 +147,21 @@ _WORKSPACES: dict[int, torch.Tensor] = {}
 UBATCH_SLOTS = 2
 
 
-def _ubatch_id() -> int:
-    """The current micro-batch of vLLM's dual-batch overlap (0 without it)."""
+@functools.cache
+def _dbo_ubatch_id_fn():
+    """vLLM's ``dbo_current_ubatch_id``, imported once (None without DBO support). Imported
+    lazily: this module is loaded while vLLM registers plugins."""
     try:
         from vllm.v1.worker.ubatching import dbo_current_ubatch_id
-    except ImportError:  # vLLM without DBO support: one micro-batch
-        return 0
-    return int(dbo_current_ubatch_id())
+    except ImportError:
+        return None
+    return dbo_current_ubatch_id
+
+
+def _ubatch_id() -> int:
+    """The current micro-batch of vLLM's dual-batch overlap (0 without it)."""
+    fn = _dbo_ubatch_id_fn()
+    return 0 if fn is None else int(fn())
 
 
 def topk_workspace(device: torch.device | int | str) -> torch.Tensor:
