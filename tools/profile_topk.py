@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_topk  # noqa: E402  (time_op, K)
 
 K = bench_topk.K
-ALGOS = {"stream": 0, "radix": 1, "regs": 2, "grid": 3}
+ALGOS = {"stream": 0, "radix": 1, "regs": 2, "grid": 3, "slices": 4}
 
 
 def make(dist: str, rows: int, cols: int) -> torch.Tensor:

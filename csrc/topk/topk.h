@@ -43,7 +43,8 @@ struct Params {
   // every launch; rows served = workspace_bytes / kGridRowBytes. nullptr: no grid kernel.
   uint32_t* workspace;
   int64_t workspace_bytes;
-  int32_t grid_ctas;       // set by launch_topk: CTAs per row of the grid kernel
+  int32_t grid_ctas;       // set by launch_topk: CTAs per row of the grid / slices kernel
+  int32_t grid_slices;     // set by launch_topk: slices per CTA of the slices kernel
 };
 
 // Launches the top-k for `p` on `stream`; returns the launch error (or that of the one-time
@@ -60,13 +61,18 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream);
 // running threshold, rows in any order) for the rest. VLLM_GLM52_TOPK_ALGO=regs|grid|radix|
 // stream (read once per process) forces one; a forced regs kernel runs only where the rows fit
 // it (else the radix kernel), a forced grid kernel only where it fits (else the automatic plan).
-enum Algo : int { kAlgoStream = 0, kAlgoRadix = 1, kAlgoRegs = 2, kAlgoGrid = 3 };
+// kAlgoSlices (topk_slices.cuh): the grid kernel's row exchange for rows whose CTAs re-read
+// consecutive slices of the row (from L2) instead of holding them in registers; needs the
+// workspace; rows written sorted; forced like the grid kernel.
+enum Algo : int { kAlgoStream = 0, kAlgoRadix = 1, kAlgoRegs = 2, kAlgoGrid = 3,
+                  kAlgoSlices = 4 };
 
 struct Plan {
   int algo;     // Algo, -1 if the device cannot run the kernels
   int cluster;  // CTAs per row
-  int res_cap;  // radix: keys kept in shared memory per CTA; regs: threads per CTA; grid:
-                // float4 per thread
+  int res_cap;  // radix: keys kept in shared memory per CTA; regs: threads per CTA; grid and
+                // slices: float4 per thread (per slice)
+  int slices;   // slices: slices per CTA; else 0
 };
 
 // What launch_topk does for these sizes on the current device, with a workspace of
@@ -82,8 +88,9 @@ bool segments_aligned(const Params& p);
 // Overrides VLLM_GLM52_TOPK_ALGO / VLLM_GLM52_TOPK_CLUSTER for later launches in this process:
 // algo an Algo or -1 (automatic); cluster 1|2|4|8|16 (radix kernel, where the device allows it)
 // or 0 (automatic); threads 512|1024 (regs kernel) or 0 (automatic); vecs 2|4 float4 per
-// thread (grid kernel) or 0 (automatic). A forced grid kernel runs only where it fits (a
-// workspace for every row, every CTA resident), else the automatic plan. Benchmarks and tests
+// thread (grid kernel), 4|8 (slices kernel) or 0 (automatic). A forced grid or slices kernel
+// runs only where it fits (a workspace for every row, every CTA resident), else the automatic
+// plan. Benchmarks and tests
 // compare the kernels in one process.
 void set_forced(int algo, int cluster, int threads, int vecs);
 

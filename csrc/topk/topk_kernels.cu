@@ -10,6 +10,7 @@
 #include "topk_kernel.cuh"
 #include "topk_radix.cuh"
 #include "topk_regs.cuh"
+#include "topk_slices.cuh"
 
 namespace glm52 {
 namespace topk {
@@ -32,6 +33,7 @@ struct DeviceInfo {
   int l2_bytes = 0;
   int radix_clusters[2][5] = {{0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}};
   int grid_per_sm[2] = {0, 0};  // resident CTAs per SM of the grid kernels (kGridVecs order)
+  int slices_per_sm[2] = {0, 0};  // ... of the slices kernels (kSlicesVecs order)
   cudaError_t err = cudaSuccess;
 };
 
@@ -41,7 +43,7 @@ constexpr int kUnset = -2;
 std::atomic<int> g_forced_algo{kUnset};
 std::atomic<int> g_forced_cluster{0};  // set_forced's cluster size, 0 = automatic
 std::atomic<int> g_forced_threads{0};  // set_forced's regs-kernel CTA size, 0 = automatic
-std::atomic<int> g_forced_vecs{0};     // set_forced's grid-kernel float4 per thread, 0 = automatic
+std::atomic<int> g_forced_vecs{0};     // set_forced's grid / slices float4 per thread, 0 = auto
 std::once_flag g_once[kMaxDevices];
 
 // Makes `cfg` launch clusters of `cs` CTAs along x (`attr` must outlive the launch or query).
@@ -103,6 +105,14 @@ RegsKernel grid_kernel(int vecs) {
                    : topk_regs_kernel<kGridThreads, 4, true>;
 }
 
+// Slices kernel (topk_slices.cuh): 512 threads, 4 or 8 float4 per thread and slice, i.e.
+// slices of 8192 or 16384 columns.
+constexpr int kSlicesVecs[2] = {4, 8};
+
+RegsKernel slices_kernel(int vecs) {
+  return vecs == 4 ? topk_slices_kernel<kGridThreads, 4> : topk_slices_kernel<kGridThreads, 8>;
+}
+
 void init_device(int dev, DeviceInfo& info) {
   const size_t smem = sizeof(Smem);
   int optin = 0;
@@ -141,6 +151,9 @@ void init_device(int dev, DeviceInfo& info) {
   for (int i = 0; i < 2 && e == cudaSuccess; ++i)
     e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.grid_per_sm[i],
                                                       grid_kernel(kGridVecs[i]), kGridThreads, 0);
+  for (int i = 0; i < 2 && e == cudaSuccess; ++i)
+    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+        &info.slices_per_sm[i], slices_kernel(kSlicesVecs[i]), kGridThreads, 0);
   if (e != cudaSuccess) {
     info.err = e;
     return;
@@ -157,6 +170,7 @@ void init_device(int dev, DeviceInfo& info) {
     if (v == "radix") info.forced_algo = kAlgoRadix;
     if (v == "regs") info.forced_algo = kAlgoRegs;
     if (v == "grid") info.forced_algo = kAlgoGrid;
+    if (v == "slices") info.forced_algo = kAlgoSlices;
   }
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_CLUSTER")) {
     const int v = std::atoi(env);
@@ -310,6 +324,31 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
   return none;
 }
 
+// Slices kernel plan (algo -1 when it does not apply): every row gets a workspace block and
+// G = num_SMs / rows CTAs (at most one per SM, at most the row's slices), each owning S
+// consecutive slices. `vecs` 0: automatic (4 float4 per thread, 8192-column slices, and only
+// when every row fits in 3/4 of L2: the later sweeps re-read the row from there); -1: forced
+// at the automatic width; 4 / 8: forced at that width.
+Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes, int vecs,
+                 int shift) {
+  const Plan none{-1, 0, 0};
+  if (ws_bytes / kGridRowBytes < num_rows) return none;
+  const int v = vecs > 0 ? vecs : kSlicesVecs[0];
+  const int i = v == kSlicesVecs[0] ? 0 : 1;
+  if (info.slices_per_sm[i] < 1 || num_rows > info.sms) return none;
+  if (vecs == 0 && static_cast<int64_t>(num_rows) * num_cols * 4 >
+                       static_cast<int64_t>(info.l2_bytes) * 3 / 4)
+    return none;
+  const int64_t slice = 4LL * kGridThreads * v;
+  const int64_t total = (static_cast<int64_t>(num_cols) + shift + slice - 1) / slice;
+  int64_t g = std::min<int64_t>({info.sms / num_rows, total, kGridMaxCtas});
+  const int64_t per = (total + g - 1) / g;  // slices per CTA
+  g = (total + per - 1) / per;
+  // automatic: only rows the grid kernel cannot hold (it is faster where it fits)
+  if (vecs == 0 && per < 2) return none;
+  return Plan{kAlgoSlices, static_cast<int>(g), v, static_cast<int>(per)};
+}
+
 // The plan without a forced grid kernel (`forced`: -1 or the forced Algo).
 Plan plan_launch_auto(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes,
                       int shift, int forced) {
@@ -321,10 +360,13 @@ Plan plan_launch_auto(const DeviceInfo& info, int num_rows, int num_cols, int64_
     const int threads = plan_regs(num_cols, g_forced_threads.load(std::memory_order_relaxed));
     if (threads > 0) return Plan{kAlgoRegs, 1, threads};
   }
-  // Few long rows: the grid kernel where it fits.
+  // Few long rows: the grid kernel where it fits, else the slices kernel where the rows fit
+  // in L2.
   if (forced < 0) {
     const Plan g = plan_grid(info, num_rows, num_cols, ws_bytes, 0, shift);
     if (g.algo == kAlgoGrid) return g;
+    const Plan sl = plan_slices(info, num_rows, num_cols, ws_bytes, 0, shift);
+    if (sl.algo == kAlgoSlices) return sl;
   }
   Plan pl = plan_radix(info, num_rows, num_cols);
   if (forced >= 0) pl.algo = forced == kAlgoRegs ? kAlgoRadix : forced;
@@ -339,10 +381,13 @@ Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_
                  int shift) {
   const int override_algo = g_forced_algo.load(std::memory_order_relaxed);
   const int forced = override_algo == kUnset ? info.forced_algo : override_algo;
-  if (forced == kAlgoGrid) {
-    const Plan g = plan_grid(info, num_rows, num_cols, ws_bytes,
-                             g_forced_vecs.load(std::memory_order_relaxed), shift);
-    if (g.algo == kAlgoGrid) return g;
+  if (forced == kAlgoGrid || forced == kAlgoSlices) {
+    const int vecs = g_forced_vecs.load(std::memory_order_relaxed);
+    const Plan g = forced == kAlgoGrid
+                       ? plan_grid(info, num_rows, num_cols, ws_bytes, vecs, shift)
+                       : plan_slices(info, num_rows, num_cols, ws_bytes, vecs == 0 ? -1 : vecs,
+                                     shift);
+    if (g.algo == forced) return g;
     return plan_launch_auto(info, num_rows, num_cols, ws_bytes, shift, -1);
   }
   return plan_launch_auto(info, num_rows, num_cols, ws_bytes, shift, forced);
@@ -364,9 +409,9 @@ bool segments_aligned(const Params& p) {
 }
 
 void set_forced(int algo, int cluster, int threads, int vecs) {
-  g_forced_algo.store(algo == kAlgoStream || algo == kAlgoRadix || algo == kAlgoRegs ||
-                      algo == kAlgoGrid ? algo : -1, std::memory_order_relaxed);
-  g_forced_vecs.store(vecs == 2 || vecs == 4 ? vecs : 0, std::memory_order_relaxed);
+  g_forced_algo.store(algo >= kAlgoStream && algo <= kAlgoSlices ? algo : -1,
+                      std::memory_order_relaxed);
+  g_forced_vecs.store(vecs == 2 || vecs == 4 || vecs == 8 ? vecs : 0, std::memory_order_relaxed);
   g_forced_threads.store(threads == 512 || threads == 1024 ? threads : 0,
                          std::memory_order_relaxed);
   g_forced_cluster.store(cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
@@ -386,11 +431,12 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   const bool radix = pl.algo == kAlgoRadix;
 
   cudaLaunchConfig_t cfg = {};
-  if (pl.algo == kAlgoGrid) {
+  if (pl.algo == kAlgoGrid || pl.algo == kAlgoSlices) {
     // NOTES: a cooperative launch, so the runtime refuses a grid that cannot be resident at
     // once (the row barriers would wait forever) instead of trusting the occupancy query.
     Params q = p;
     q.grid_ctas = c;
+    q.grid_slices = pl.slices;
     cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
     cfg.blockDim = dim3(kGridThreads);
     cfg.stream = stream;
@@ -399,7 +445,8 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     coop.val.cooperative = 1;
     cfg.attrs = &coop;
     cfg.numAttrs = 1;
-    return cudaLaunchKernelEx(&cfg, grid_kernel(pl.res_cap), q);
+    return cudaLaunchKernelEx(
+        &cfg, pl.algo == kAlgoGrid ? grid_kernel(pl.res_cap) : slices_kernel(pl.res_cap), q);
   }
   if (pl.algo == kAlgoRegs) {
     const int threads = pl.res_cap;

@@ -198,9 +198,10 @@ void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
 
 // The launcher's plan for [num_rows, num_cols] with a workspace of workspace_bytes (0: none)
 // and rows starting on 16-byte boundaries (aligned: decode rows of aligned logits) on the
-// current device: [algo (0 stream, 1 radix, 2 regs, 3 grid, -1 if the device cannot
-// run the kernels), CTAs per row, radix keys resident per CTA, regs threads per CTA or grid
-// float4 per thread]. For benchmarks, tests and writes_sorted.
+// current device: [algo (0 stream, 1 radix, 2 regs, 3 grid, 4 slices, -1 if the device
+// cannot run the kernels), CTAs per row, radix keys resident per CTA, regs threads per CTA or
+// grid / slices float4 per thread, slices per CTA (slices kernel, else 0)]. For benchmarks,
+// tests and writes_sorted.
 std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
                                      int64_t workspace_bytes, bool aligned) {
   TORCH_CHECK(num_rows >= 0 && num_rows <= kInt32Max && num_cols >= 0 && num_cols <= kInt32Max,
@@ -210,19 +211,20 @@ std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
               num(workspace_bytes));
   const tk::Plan pl = tk::planned_launch(static_cast<int>(num_rows), static_cast<int>(num_cols),
                                          workspace_bytes, aligned);
-  return {pl.algo, pl.cluster, pl.res_cap};
+  return {pl.algo, pl.cluster, pl.res_cap, pl.slices};
 }
 
 // Benchmarks / tests (process-wide): algo -1 automatic, 0 streaming kernel, 1 radix kernel,
-// 2 regs kernel (where the rows fit it, else radix), 3 grid kernel (where it fits, else
-// automatic); cluster 0 automatic or 1|2|4|8|16 CTAs per row (radix kernel); threads 0
+// 2 regs kernel (where the rows fit it, else radix), 3 grid / 4 slices kernel (where it fits,
+// else automatic); cluster 0 automatic or 1|2|4|8|16 CTAs per row (radix kernel); threads 0
 // automatic or 512|1024 per CTA (regs kernel); vecs 0 automatic or 2|4 float4 per thread
-// (grid kernel).
+// (grid kernel), 4|8 (slices kernel).
 void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t vecs) {
-  TORCH_CHECK(algo >= -1 && algo <= 3, "glm52 topk_force: algo must be -1 (automatic), 0 "
-              "(stream), 1 (radix), 2 (regs) or 3 (grid), got ", num(algo));
-  TORCH_CHECK(vecs == 0 || vecs == 2 || vecs == 4,
-              "glm52 topk_force: vecs must be 0 (automatic) or 2, 4, got ", num(vecs));
+  TORCH_CHECK(algo >= -1 && algo <= 4, "glm52 topk_force: algo must be -1 (automatic), 0 "
+              "(stream), 1 (radix), 2 (regs), 3 (grid) or 4 (slices), got ", num(algo));
+  TORCH_CHECK(vecs == 0 || vecs == 2 || vecs == 4 || vecs == 8,
+              "glm52 topk_force: vecs must be 0 (automatic) or 2, 4 (grid), 4, 8 (slices), got ",
+              num(vecs));
   TORCH_CHECK(cluster == 0 || cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
               cluster == 16, "glm52 topk_force: cluster must be 0 (automatic) or 1, 2, 4, 8, "
               "16, got ", num(cluster));

@@ -68,13 +68,14 @@ def _logits(rows: int, n: int, kind: str, g: torch.Generator) -> torch.Tensor:
 
 def _check(logits, starts, ends, got, k, seed, what, ws=WS, prefill=False):
     """Exact equality with the fallback as sets; values equal to torch.topk's; rows sorted
-    (ascending, -1 last) when the launcher picked a kernel that sorts (radix, regs, grid).
+    (ascending, -1 last) when the launcher picked a kernel that sorts (radix, regs, grid,
+    slices).
     ws / prefill: the workspace the call got and whether it was a prefill call (the plan
     depends on both)."""
     ws_bytes = 0 if ws is None else ws.numel()
-    algo, c, res = torch.ops._C_glm52.topk_plan(*logits.shape, ws_bytes,
-                                                T.rows_aligned(logits, prefill))
-    what = f"{what} [{ALGO_NAMES[algo]} C={c} res={res}]"
+    algo, c, res, nsl = torch.ops._C_glm52.topk_plan(*logits.shape, ws_bytes,
+                                                     T.rows_aligned(logits, prefill))
+    what = f"{what} [{ALGO_NAMES[algo]} C={c} res={res} S={nsl}]"
     assert T.writes_sorted(logits, ws, prefill) == (algo in T.SORTED_ALGOS)
     if algo in T.SORTED_ALGOS:
         big = torch.iinfo(torch.int32).max
@@ -103,11 +104,11 @@ def _check(logits, starts, ends, got, k, seed, what, ws=WS, prefill=False):
         assert torch.equal(want, have), f"{what} seed={seed}: row {r} values differ"
 
 
-ALGO_NAMES = ["stream", "radix", "regs", "grid"]
+ALGO_NAMES = ["stream", "radix", "regs", "grid", "slices"]
 REGS_MAX_COLS = 20477  # the regs kernel's widest rows (1024 threads x 5 float4, less 3)
 
 
-@pytest.fixture(params=[1, 0, 2, 3], ids=["radix", "stream", "regs", "grid"])
+@pytest.fixture(params=[1, 0, 2, 3, 4], ids=["radix", "stream", "regs", "grid", "slices"])
 def algo(request):
     """Runs the test with each kernel forced (the launcher's choice is size-dependent)."""
     torch.ops._C_glm52.topk_force(request.param)
@@ -125,10 +126,12 @@ def _regs_fits(algo: int, n: int) -> None:
 
 
 def _grid_fits(algo: int, rows: int, n: int, aligned: bool = False) -> None:
-    """A forced grid kernel runs the automatic plan where it does not fit (too many CTAs for
-    one resident wave, more rows than the workspace holds, a row of one CTA)."""
-    if algo == 3 and int(torch.ops._C_glm52.topk_plan(rows, n, WS.numel(), aligned)[0]) != 3:
-        pytest.skip(f"grid kernel does not fit {rows}x{n} on this device (automatic plan runs)")
+    """A forced grid or slices kernel runs the automatic plan where it does not fit (too many
+    CTAs for one resident wave, more rows than the workspace holds, a grid row of one CTA)."""
+    if algo in (3, 4) and int(torch.ops._C_glm52.topk_plan(rows, n, WS.numel(),
+                                                           aligned)[0]) != algo:
+        pytest.skip(f"{ALGO_NAMES[algo]} kernel does not fit {rows}x{n} on this device "
+                    "(automatic plan runs)")
 
 
 KINDS = ["randn", "ties", "ties10", "neginf", "equal", "ascending", "descending", "recent"]
@@ -272,7 +275,7 @@ def test_writes_sorted_follows_the_plan():
                 algo = int(torch.ops._C_glm52.topk_plan(rows, n)[0])
                 assert T.writes_sorted(logits) == (algo in (1, 2)), (rows, n, force)
                 algo_ws = int(torch.ops._C_glm52.topk_plan(rows, n, WS.numel())[0])
-                assert T.writes_sorted(logits, WS) == (algo_ws in (1, 2, 3)), (rows, n, force)
+                assert T.writes_sorted(logits, WS) == (algo_ws in (1, 2, 3, 4)), (rows, n, force)
                 if force in (0, 1):
                     assert algo == force
                 if force == 2:
@@ -309,7 +312,7 @@ def test_regs_kernel_sizes(threads, kind):
             out = torch.full((3, k), POISON, dtype=torch.int32, device=DEV)
             torch.ops._C_glm52.topk_force(2, 0, threads)
             try:
-                algo, _, planned = torch.ops._C_glm52.topk_plan(3, n)
+                algo, _, planned, _ = torch.ops._C_glm52.topk_plan(3, n)
                 T.topk_decode(logits, lens, out, k)
                 assert (algo, planned) == ((2, threads) if n <= caps[-1] else (1, planned)), n
                 _check(logits, torch.zeros_like(lens), lens, out, k, seed,
@@ -345,8 +348,8 @@ def test_grid_kernel_sizes(vecs, kind):
         out = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
         torch.ops._C_glm52.topk_force(3, 0, 0, vecs)
         try:
-            algo, ctas, v = torch.ops._C_glm52.topk_plan(rows, n, WS.numel(),
-                                                         T.rows_aligned(logits, False))
+            algo, ctas, v, _ = torch.ops._C_glm52.topk_plan(rows, n, WS.numel(),
+                                                            T.rows_aligned(logits, False))
             assert (algo, v) == (3, vecs), (algo, ctas, v)
             T.topk_decode(logits, lens_t, out, k, workspace=WS)
             _check(logits, torch.zeros_like(lens_t), lens_t, out, k, seed,
@@ -356,6 +359,49 @@ def test_grid_kernel_sizes(vecs, kind):
             out.fill_(POISON)
             T.topk_prefill(logits, ks, ke, out, k, workspace=WS)
             _check(logits, ks, ke, out, k, seed, f"grid prefill vecs={vecs} shift={shift} "
+                   f"{kind}", prefill=True)
+        finally:
+            torch.ops._C_glm52.topk_force(-1)
+        torch.cuda.synchronize()
+        assert int(torch.count_nonzero(WS)) == 0, "workspace not left zero-filled"
+
+
+@pytest.mark.parametrize("vecs", [4, 8])
+@pytest.mark.parametrize("kind", ["randn", "ties", "ties10", "equal", "descending", "recent",
+                                  "neginf", "negnan"])
+def test_slices_kernel_sizes(vecs, kind):
+    """The slices kernel at each slice width on rows of several slices per CTA that end around
+    slice and CTA boundaries (a last CTA with 1 key, rows one CTA holds, CTAs past a row's
+    end), mixed with rows no longer than k; aligned and misaligned decode rows, prefill rows
+    starting inside a vector; the workspace stays zero-filled for the next launch. randn rows
+    this long take the gather after an exact pass 1 (their pass-0 bin holds > 4096 keys),
+    tie-heavy rows the exact passes and the count exchange."""
+    g, seed = _gen()
+    k = 2048
+    slice_ = 4 * 512 * vecs
+    rows, n = 8, 40 * slice_ + 5  # 40 slices
+    torch.ops._C_glm52.topk_force(4, 0, 0, vecs)
+    try:
+        algo, ctas, v, per = torch.ops._C_glm52.topk_plan(rows, n, WS.numel(), False)
+    finally:
+        torch.ops._C_glm52.topk_force(-1)
+    assert (algo, v) == (4, vecs) and per >= 2, (algo, ctas, v, per)
+    cta = per * slice_  # columns per CTA
+    lens = [n, 3 * cta + 1, 2 * slice_, k + 1, k, 5, slice_ - 1, cta - 3]
+    for shift in (0, 1):
+        logits = _logits(rows, n + 3, kind, g)[:, shift:shift + n]
+        lens_t = torch.tensor(lens, dtype=torch.int32, device=DEV)
+        out = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
+        torch.ops._C_glm52.topk_force(4, 0, 0, vecs)
+        try:
+            T.topk_decode(logits, lens_t, out, k, workspace=WS)
+            _check(logits, torch.zeros_like(lens_t), lens_t, out, k, seed,
+                   f"slices vecs={vecs} shift={shift} {kind}")
+            ks = torch.tensor([0, 1, 3, 2, 0, 5, 1, 0], dtype=torch.int32, device=DEV)
+            ke = torch.minimum(lens_t + ks, torch.full_like(lens_t, n))
+            out.fill_(POISON)
+            T.topk_prefill(logits, ks, ke, out, k, workspace=WS)
+            _check(logits, ks, ke, out, k, seed, f"slices prefill vecs={vecs} shift={shift} "
                    f"{kind}", prefill=True)
         finally:
             torch.ops._C_glm52.topk_force(-1)
@@ -377,8 +423,9 @@ def test_workspace_slot_per_microbatch(monkeypatch):
 
 
 def test_grid_needs_the_workspace():
-    """Without a workspace (or with one too small for the rows) the grid kernel is never
-    planned; with one, few long rows take it."""
+    """Without a workspace (or with one too small for the rows) the grid and slices kernels
+    are never planned; with one, few long rows take the grid kernel, and few rows too long
+    for it that fit in L2 the slices kernel."""
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     assert int(torch.ops._C_glm52.topk_plan(1, 1 << 20, WS.numel())[0]) == 3
     assert int(torch.ops._C_glm52.topk_plan(1, 1 << 20, 0)[0]) != 3
@@ -386,6 +433,13 @@ def test_grid_needs_the_workspace():
     assert int(torch.ops._C_glm52.topk_plan(rows_fit + 1, 65536, WS.numel())[0]) != 3
     # more CTAs than one resident wave: not the grid kernel
     assert int(torch.ops._C_glm52.topk_plan(2, 4096 * 4 * sms, WS.numel())[0]) != 3
+    # rows too long for it but within 3/4 of L2: the slices kernel, only with the workspace
+    l2 = torch.cuda.get_device_properties(0).L2_cache_size
+    cols = (l2 * 3 // 4) // (8 * 4)
+    if cols > 8192 * 2 * sms // 8:
+        assert int(torch.ops._C_glm52.topk_plan(8, cols, WS.numel())[0]) == 4
+        assert int(torch.ops._C_glm52.topk_plan(8, cols, 0)[0]) != 4
+    assert int(torch.ops._C_glm52.topk_plan(8, 2 * cols + 8192, WS.numel())[0]) != 4
 
 
 def test_opcheck():

@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: Apache-2.0
+// DSA indexer top-k, "slices" kernel: the grid kernel's row exchange (topk_regs.cuh, kGrid) for
+// rows too long for the grid's CTAs to hold in registers, but whose logits fit in L2 (decode
+// 8 x 1M, 64 x 32k-128k on H100). Same contract, tie rule and sorted output as the other
+// kernels.
+//
+// NOTES: why a fifth kernel. With one CTA per SM, the grid kernel holds at most
+// num_SMs x 8192 columns; past that the radix kernel ran on 16-CTA clusters (8 x 1M: 71 us,
+// `cooperative_topk` 44 us). Here a row still gets G co-resident CTAs (G = num_SMs / rows),
+// but CTA q owns S consecutive *slices* of 4 * kT * kV columns and re-reads them for every
+// pass: pass 0 from HBM, the later sweeps from L2 (the planner only picks this kernel when all
+// rows fit in L2). Each sweep keeps the next slice's loads in flight while it works on the
+// current one (one slice of float4 registers ahead).
+//   * Slice sl of CTA q holds segment indices [(q * S + sl) * kSlice, ... + kSlice); thread t
+//     owns vectors [t * kV, (t + 1) * kV) of it: column order == (CTA, slice, thread) order.
+//   * Pass 0: histogram over all slices, the row's bins summed in the workspace at a row
+//     barrier (as in the grid kernel), the same bucket search in every CTA.
+//   * Gather at level 0 or 1: when the chosen bin holds <= kGridCap keys in the row, one sweep
+//     appends them (key, CTA) to the row's list and counts the CTA's keys above the bin; one
+//     row barrier, then every CTA finishes the remaining passes on the list locally and knows
+//     every lower CTA's selected count. When the pass-0 bin is larger (1M randn rows: ~5k
+//     keys), one exact pass 1 through the row's histogram narrows it to a 22-bit prefix first
+//     and the gather runs there. Rows whose bins stay large (ties) take exact passes 1-2, a
+//     counting sweep and a count exchange.
+//   * Output: one sweep, a block scan per slice with the running (#above, #tied) of the lower
+//     slices and CTAs; positions staged in shared memory and stored coalesced.
+// A row that one CTA holds (n == 1) meets nobody: its row barriers are block barriers.
+#pragma once
+
+#include "topk_regs.cuh"
+
+namespace glm52 {
+namespace topk {
+
+// Static shared memory (~45 KiB): the regs kernel's histograms, scan totals, the gathered
+// list.
+struct alignas(16) SlicesSmem {
+  uint32_t hist0[kGBins];      // pass 0; then the output staging row
+  uint32_t hist1[kGBins];      // bits 20..10
+  uint32_t hist2[kGBins / 2];  // bits 9..0
+  uint32_t wtot[5][32];        // 0-2: bucket searches; 3-4: output scans (by slice parity)
+  uint32_t key[kGridCap];      // gathered list: keys
+  uint16_t cta[kGridCap];      //                and the CTA that holds each
+  uint32_t tot[2];             // counting sweep: the CTA's #above thr, #tied
+  uint32_t red[2];             // gather: lower CTAs' list keys above / at thr
+  uint32_t last;               // this CTA is the row's last to finish
+};
+
+// ---------------------------------------------------------------------------------------------
+// p.grid_ctas CTAs of kT threads per row, each owning p.grid_slices slices of 4 * kT * kV
+// segment indices. Cooperative launch (all CTAs resident), p.workspace holding a GridRow per
+// row (zero-filled; left zero-filled).
+// ---------------------------------------------------------------------------------------------
+template <int kT, int kV>
+__global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
+  constexpr int kE = 4 * kV;        // keys per thread per slice
+  constexpr int kSlice = kT * kE;   // segment indices per slice
+  static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
+  static_assert(kSlice < (1 << 16), "per-slice counts are packed in 16 bits");
+  __shared__ SlicesSmem s;
+  const int t = static_cast<int>(threadIdx.x);
+  const int lane = static_cast<int>(lane_id());
+  const int G = p.grid_ctas;
+  const int S = p.grid_slices;
+  const int row = static_cast<int>(blockIdx.x) / G;
+  const int q = static_cast<int>(blockIdx.x) - row * G;
+
+  {
+    uint4* h = reinterpret_cast<uint4*>(s.hist0);
+    constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
+    for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
+    if (t == 0) s.tot[0] = s.tot[1] = s.red[0] = s.red[1] = 0u;
+  }
+  int start, end;
+  row_bounds(p, row, start, end);
+  if (end - start <= p.k) {
+    if (q == 0) write_short_row(p, row, end - start, t, kT);
+    return;
+  }
+  const uint32_t k = static_cast<uint32_t>(p.k);
+  const float* __restrict__ rowp = p.logits + static_cast<int64_t>(row) * p.row_stride;
+  const int i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp + start) & 15u) >> 2);
+  const int i1 = end - start + i0;                // valid segment indices: [i0, i1)
+  const float* __restrict__ base = rowp + start - i0;  // 16-byte aligned
+  const int W = S * kSlice;                       // segment indices per CTA
+  const int n = (i1 + W - 1) / W;                 // CTAs holding part of the row
+  if (q >= n) return;
+  const int ns = min(S, (i1 - q * W + kSlice - 1) / kSlice);  // this CTA's slices
+  GridRow* const w = reinterpret_cast<GridRow*>(p.workspace) + row;
+  uint32_t* const gh = w->hist;
+  uint32_t barriers = 0u;
+  auto meet = [&]() {
+    if (n > 1) row_barrier(&w->bar, ++barriers * static_cast<uint32_t>(n));
+    else __syncthreads();
+  };
+  // first segment index of thread t's keys in slice sl
+  auto first_index = [&](int sl) { return (q * S + sl) * kSlice + kE * t; };
+
+  // Sweeps: slice sl's keys in registers (invalid ones 0, `valid` bit e set for valid key e),
+  // the next slice's interior float4 already in flight.
+  float4 f[kV];
+  auto issue = [&](int sl) {
+    const int i = first_index(sl);
+#pragma unroll
+    for (int u = 0; u < kV; ++u)
+      if (i + 4 * u >= i0 && i + 4 * u + 4 <= i1)
+        f[u] = __ldg(reinterpret_cast<const float4*>(base + i + 4 * u));
+  };
+  auto take = [&](int sl, uint32_t (&key)[kE]) {
+    const int i = first_index(sl);
+    uint32_t valid = 0u;
+#pragma unroll
+    for (int u = 0; u < kV; ++u) {
+      const int iu = i + 4 * u;
+      if (iu >= i0 && iu + 4 <= i1) {
+        key[4 * u + 0] = float_to_key(f[u].x);
+        key[4 * u + 1] = float_to_key(f[u].y);
+        key[4 * u + 2] = float_to_key(f[u].z);
+        key[4 * u + 3] = float_to_key(f[u].w);
+        valid |= 0xfu << (4 * u);
+      } else {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const bool in = iu + j >= i0 && iu + j < i1;
+          key[4 * u + j] = in ? float_to_key(base[iu + j]) : 0u;
+          valid |= static_cast<uint32_t>(in) << (4 * u + j);
+        }
+      }
+    }
+    return valid;
+  };
+  auto sweep = [&](auto&& fn) {
+    issue(0);
+    for (int sl = 0; sl < ns; ++sl) {
+      uint32_t key[kE];
+      const uint32_t valid = take(sl, key);
+      if (sl + 1 < ns) issue(sl + 1);
+      fn(sl, key, valid);
+    }
+  };
+  __syncthreads();  // histograms cleared
+
+  // Pass 0: top 11 key bits of every slice. NOTES: invalid keys are 0 and histogrammed too,
+  // as in the regs kernel (they lie in the lowest bin of any pass that admits them and cannot
+  // move the chosen bin or the counts above it).
+  sweep([&](int, const uint32_t (&key)[kE], uint32_t) {
+#pragma unroll
+    for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
+  });
+  __syncthreads();
+  int pushed = 0;  // histogram words of the row's workspace this launch wrote
+  if (n > 1) {
+    push_bins<kGBins, kT>(s.hist0, gh);
+    meet();
+    pull_bins<kGBins, kT>(gh, s.hist0);
+    pushed = kGBins;
+  }
+  uint32_t bin, above, cnt;
+  warp_bucket<kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
+  uint32_t need = k - above;
+  uint32_t thr = bin << 21;
+  bool ge = cnt == need;
+  int sh = 21;  // key bits >= sh of thr are fixed
+
+  // Exact pass 1 through the row's histogram when the pass-0 bin is too large to gather.
+  if (!ge && cnt > kGridCap) {
+    const uint32_t pre = thr >> 21;
+    sweep([&](int, const uint32_t (&key)[kE], uint32_t) {
+#pragma unroll
+      for (int e = 0; e < kE; ++e)
+        if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
+    });
+    __syncthreads();
+    if (n > 1) {
+      push_bins<kGBins, kT>(s.hist1, gh + kGBins);
+      meet();
+      pull_bins<kGBins, kT>(gh + kGBins, s.hist1);
+      pushed = 2 * kGBins;
+    }
+    warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
+    need -= above;
+    thr |= bin << 10;
+    ge = cnt == need;
+    sh = 10;
+  }
+
+  // Gather: the keys of the chosen level-sh bin, then the remaining passes on chip.
+  bool gathered = false;
+  uint32_t gt0 = 0u, eq0 = 0u;  // selected keys of the lower CTAs: above / at thr
+  if (!ge && cnt <= kGridCap) {
+    gathered = true;
+    const uint32_t pre = thr >> sh;
+    uint32_t na = 0u;  // this thread's keys above the bin (invalid keys are 0: never above)
+    sweep([&](int, const uint32_t (&key)[kE], uint32_t valid) {
+      uint32_t nb = 0u;
+#pragma unroll
+      for (int e = 0; e < kE; ++e) {
+        nb += ((valid >> e) & 1u) && (key[e] >> sh) == pre;
+        na += (key[e] >> sh) > pre;
+      }
+      const uint32_t ib = warp_incl_scan(nb);  // list slots: one atomic per warp
+      uint32_t slot = 0u;
+      if (lane == 31 && ib != 0u) slot = atomicAdd(&w->nlist, ib);
+      slot = __shfl_sync(kFull, slot, 31) + ib - nb;
+#pragma unroll
+      for (int e = 0; e < kE; ++e)
+        if (((valid >> e) & 1u) && (key[e] >> sh) == pre)
+          w->list[slot++] = make_uint2(key[e], static_cast<uint32_t>(q));
+    });
+    na = __reduce_add_sync(kFull, na);
+    if (lane == 0 && na != 0u) atomicAdd(&w->counts[q], na);
+    meet();
+    const int m = static_cast<int>(__ldcg(&w->nlist));
+    for (int i = t; i < m; i += kT) {  // the next pass's histogram while the list comes in
+      const uint2 c = __ldcg(&w->list[i]);
+      s.key[i] = c.x;
+      s.cta[i] = static_cast<uint16_t>(c.y);
+      if (sh == 21) atomicAdd(&s.hist1[(c.x >> 10) & (kGBins - 1)], 1u);
+      else if ((c.x >> 10) == (thr >> 10)) atomicAdd(&s.hist2[c.x & 1023u], 1u);
+    }
+    for (int j = lane; j < q; j += 32) gt0 += __ldcg(&w->counts[j]);
+    gt0 = __reduce_add_sync(kFull, gt0);
+    __syncthreads();
+    if (sh == 21) {
+      warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
+      need -= above;
+      thr |= bin << 10;
+      ge = cnt == need;
+      if (!ge) {
+        const uint32_t pre1 = thr >> 10;
+        for (int i = t; i < m; i += kT)
+          if ((s.key[i] >> 10) == pre1) atomicAdd(&s.hist2[s.key[i] & 1023u], 1u);
+        __syncthreads();
+      }
+    }
+    if (!ge) {
+      warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
+      need -= above;
+      thr |= bin;
+      ge = cnt == need;
+    }
+    uint32_t g = 0u, x = 0u;  // lower CTAs' list keys above / at thr
+    for (int i = t; i < m; i += kT) {
+      if (s.cta[i] >= q) continue;
+      const uint32_t kk = s.key[i];
+      g += ge ? kk >= thr : kk > thr;
+      x += !ge && kk == thr;
+    }
+    g = __reduce_add_sync(kFull, g);
+    x = __reduce_add_sync(kFull, x);
+    if (lane == 0 && (g | x) != 0u) {
+      atomicAdd(&s.red[0], g);
+      atomicAdd(&s.red[1], x);
+    }
+    __syncthreads();
+    gt0 += s.red[0];
+    eq0 = s.red[1];
+  } else {
+    // Exact pass 2 (unless the bin is taken whole), then every CTA's (#above, #tied) by a
+    // counting sweep and an exchange.
+    if (!ge) {
+      const uint32_t pre = thr >> 10;
+      sweep([&](int, const uint32_t (&key)[kE], uint32_t) {
+#pragma unroll
+        for (int e = 0; e < kE; ++e)
+          if ((key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
+      });
+      __syncthreads();
+      if (n > 1) {
+        push_bins<kGBins / 2, kT>(s.hist2, gh + 2 * kGBins);
+        meet();
+        pull_bins<kGBins / 2, kT>(gh + 2 * kGBins, s.hist2);
+        pushed = 2 * kGBins + kGBins / 2;
+      }
+      warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
+      need -= above;
+      thr |= bin;
+      ge = cnt == need;
+    }
+    uint32_t gt = 0u, eq = 0u;
+    sweep([&](int, const uint32_t (&key)[kE], uint32_t valid) {
+#pragma unroll
+      for (int e = 0; e < kE; ++e) {
+        const bool v = (valid >> e) & 1u;
+        gt += v && (ge ? key[e] >= thr : key[e] > thr);
+        eq += v && !ge && key[e] == thr;
+      }
+    });
+    gt = __reduce_add_sync(kFull, gt);
+    eq = __reduce_add_sync(kFull, eq);
+    if (lane == 0 && (gt | eq) != 0u) {
+      atomicAdd(&s.tot[0], gt);
+      atomicAdd(&s.tot[1], eq);
+    }
+    __syncthreads();
+    // NOTES: a CTA may hold up to S * kSlice tied keys; min(eq, need) keeps the packed count
+    // in 16 bits and changes no sum the output reads (min(sum min(e_j, need), need) ==
+    // min(sum e_j, need)).
+    if (t == 0) w->counts[q] = s.tot[0] | (min(s.tot[1], need) << 16);
+    meet();
+    for (int j = lane; j < q; j += 32) {
+      const uint32_t c = __ldcg(&w->counts[j]);
+      gt0 += c & 0xffffu;
+      eq0 += c >> 16;
+    }
+    gt0 = __reduce_add_sync(kFull, gt0);
+    eq0 = __reduce_add_sync(kFull, eq0);
+  }
+
+  // Every read of the row's workspace by this CTA is behind it: count it out.
+  __syncthreads();
+  if (t == 0) {
+    __threadfence();
+    s.last = atomicAdd(&w->done, 1u) == static_cast<uint32_t>(n) - 1u;
+  }
+
+  // Output: selected = key >= thr when ge, else key > thr plus the `need` lowest-column keys
+  // == thr. Per slice, a block scan of (#above | #tied << 16) per thread; gt_run / eq_run
+  // count the selected keys of the lower CTAs and slices.
+  const uint32_t first = gt0 + min(eq0, need);  // this CTA's first output slot
+  uint32_t gt_run = gt0, eq_run = eq0;
+  uint32_t* stage = s.hist0;  // k <= kGBins; its last reader passed a barrier since
+  static_assert(kMaxK <= kGBins, "the staging row holds k positions");
+  const int32_t col_base = -i0;  // segment index -> position relative to start
+  sweep([&](int sl, const uint32_t (&key)[kE], uint32_t valid) {
+    uint32_t gm = 0u, em = 0u;
+#pragma unroll
+    for (int e = 0; e < kE; ++e) {
+      gm |= static_cast<uint32_t>(ge ? key[e] >= thr : key[e] > thr) << e;
+      em |= static_cast<uint32_t>(!ge && key[e] == thr) << e;
+    }
+    gm &= valid;
+    em &= valid;
+    const uint32_t mine = static_cast<uint32_t>(__popc(gm)) |
+                          (static_cast<uint32_t>(__popc(em)) << 16);
+    const uint32_t incl = warp_incl_scan(mine);
+    uint32_t* wt = s.wtot[3 + (sl & 1)];
+    if (lane == 31) wt[warp_id()] = incl;
+    __syncthreads();
+    const uint32_t x = lane < kT / 32 ? wt[lane] : 0u;
+    const uint32_t wi = warp_incl_scan(x);
+    const uint32_t excl = __shfl_sync(kFull, wi - x, static_cast<int>(warp_id())) + incl - mine;
+    const uint32_t total = __shfl_sync(kFull, wi, kT / 32 - 1);
+    const uint32_t gt_before = gt_run + (excl & 0xffffu);
+    const uint32_t eq_before = eq_run + (excl >> 16);
+    if (em != 0u) take_lowest(gm, em, need > eq_before ? need - eq_before : 0u);
+    uint32_t pos = gt_before + min(eq_before, need) - first;
+    const int32_t col0 = col_base + first_index(sl);
+    while (gm != 0u) {
+      stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
+      gm &= gm - 1u;
+    }
+    gt_run += total & 0xffffu;
+    eq_run += total >> 16;
+  });
+  const uint32_t last = gt_run + min(eq_run, need);
+  __syncthreads();
+  int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
+  for (int i = t; i < static_cast<int>(last - first); i += kT)
+    dst[i] = static_cast<int32_t>(stage[i]);
+  if (s.last) {  // every CTA of the row is done with the block: zero it for the next launch
+    __threadfence();
+    uint4* h = reinterpret_cast<uint4*>(gh);
+    for (int i = t; i < pushed / 4; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
+    for (int i = t; i < n; i += kT) w->counts[i] = 0u;
+    if (gathered) {
+      const int m = static_cast<int>(__ldcg(&w->nlist));
+      for (int i = t; i < m; i += kT) w->list[i] = make_uint2(0u, 0u);
+    }
+    __syncthreads();  // nlist read by every thread before it is reset
+    if (t == 0) {
+      w->bar = 0u;
+      w->done = 0u;
+      w->nlist = 0u;
+    }
+  }
+}
+
+}  // namespace topk
+}  // namespace glm52

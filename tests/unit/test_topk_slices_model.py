@@ -1,0 +1,181 @@
+"""Executable model of the slices top-k kernel (csrc/topk/topk_slices.cuh), checked on CPU.
+
+The kernel cannot run in CI, so this restates its algorithm in numpy: CTA q of a row owns S
+consecutive slices (segment indices [(q * S + sl) * slice, ...)), thread t of a slice owns
+4 * vecs consecutive indices after the 16-byte alignment shift; CTAs past the row's end
+leave and a CTA sweeps only the slices holding valid indices; invalid keys of a visited slice
+are 0 and histogrammed too. Pass 0 on the row's summed histogram, then one of three paths:
+  * gather at level 0: the pass-0 bin holds <= `cap` keys: its valid keys go to a list (in any
+    order: the model shuffles it), each CTA counts its keys above the bin, passes 1-2 run on
+    the list;
+  * gather at level 1: an exact pass 1 through the row's histogram first, then the list of
+    the 22-bit prefix and pass 2 on it;
+  * exact: passes 1-2 through the row's histograms, a count of (#above, min(#tied, need)) per
+    CTA and the exchange.
+Output: per slice a scan of packed (#above | #tied << 16) per thread on top of the running
+counts of the lower CTAs and slices, the lowest-column tie quota. The row must come out as
+exactly the reference row in ascending order. tests/gpu/test_topk_cuda.py checks the real
+kernel against the same reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from test_topk_regs_model import ALL_KINDS, _row_scaled, warp_bucket
+from vllm_glm52.ops.topk_ref import float_to_key_np, reference_topk_row
+
+CAP = 4096  # topk_regs.cuh kGridCap: gathered keys per row
+
+
+def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
+                     vecs: int, slices: int, ctas: int, base_mis: int, cap: int = CAP,
+                     rng=None) -> tuple[list[int], str]:
+    """What the slices kernel writes for one row (k slots) and which path it took."""
+    n = end - start
+    if n <= k:
+        return list(range(n)) + [-1] * (k - n), "short"
+    e_per = 4 * vecs
+    slice_ = threads * e_per
+    width = slices * slice_  # segment indices per CTA
+    i0 = (base_mis + start) & 3
+    a_al = start - i0
+    i1 = n + i0
+    active = -(-i1 // width)
+    assert active <= ctas, "row wider than the launch holds"
+    # visited[q][sl] = (idx [threads, e_per], keys, valid): the slices CTA q sweeps
+    visited = []
+    for q in range(active):
+        ns = min(slices, -(-(i1 - q * width) // slice_))
+        assert ns >= 1
+        per = []
+        for sl in range(ns):
+            idx = (q * slices + sl) * slice_ + np.arange(slice_).reshape(threads, e_per)
+            valid = (idx >= i0) & (idx < i1)
+            keys = np.zeros(idx.shape, dtype=np.int64)
+            keys[valid] = float_to_key_np(values[a_al + idx[valid]]).astype(np.int64)
+            per.append((idx, keys, valid))
+        visited.append(per)
+    allk = np.concatenate([kk.ravel() for per in visited for _, kk, _ in per])
+    allv = np.concatenate([v.ravel() for per in visited for _, _, v in per])
+    owner = np.concatenate([np.full(kk.size, q) for q, per in enumerate(visited)
+                            for _, kk, _ in per])
+
+    b, above, cnt = warp_bucket(np.bincount(allk >> 21, minlength=2048), threads, k)
+    need, thr, ge, sh = k - above, b << 21, cnt == k - above, 21
+    if not ge and cnt > cap:  # exact pass 1 through the row's histogram
+        sub = allk[(allk >> 21) == (thr >> 21)]
+        b, above, cnt = warp_bucket(np.bincount((sub >> 10) & 2047, minlength=2048), threads,
+                                    need)
+        need, thr, ge, sh = need - above, thr | (b << 10), cnt == need - above, 10
+    gt0 = np.zeros(active, dtype=np.int64)
+    eq0 = np.zeros(active, dtype=np.int64)
+    if not ge and cnt <= cap:
+        path = f"gather{sh}"
+        pre = thr >> sh
+        inbin = allv & ((allk >> sh) == pre)
+        lkeys, lcta = allk[inbin], owner[inbin]
+        assert len(lkeys) <= cap
+        order = (rng or np.random.default_rng(0)).permutation(len(lkeys))  # any order
+        lkeys, lcta = lkeys[order], lcta[order]
+        counts = np.bincount(owner[(allk >> sh) > pre], minlength=active)  # above the bin
+        if sh == 21:
+            b, above, cnt = warp_bucket(np.bincount((lkeys >> 10) & 2047, minlength=2048),
+                                        threads, need)
+            need, thr, ge = need - above, thr | (b << 10), cnt == need - above
+        if not ge:
+            sub = lkeys[(lkeys >> 10) == (thr >> 10)]
+            b, above, cnt = warp_bucket(np.bincount(sub & 1023, minlength=1024), threads, need)
+            need, thr, ge = need - above, thr | b, cnt == need - above
+        for q in range(active):
+            lower = lcta < q
+            gt0[q] = counts[:q].sum() + int(((lkeys >= thr) if ge else (lkeys > thr))[lower].sum())
+            eq0[q] = 0 if ge else int((lkeys == thr)[lower].sum())
+    else:
+        path = "exact"
+        if not ge:
+            sub = allk[(allk >> 10) == (thr >> 10)]
+            b, above, cnt = warp_bucket(np.bincount(sub & 1023, minlength=1024), threads, need)
+            need, thr, ge = need - above, thr | b, cnt == need - above
+        sel_gt = allv & ((allk >= thr) if ge else (allk > thr))
+        sel_eq = allv & (allk == thr) & (not ge)
+        gt_c = np.bincount(owner[sel_gt], minlength=active)
+        eq_c = np.minimum(np.bincount(owner[sel_eq], minlength=active), need)
+        assert gt_c.max() < 1 << 16 and eq_c.max() < 1 << 16, "16-bit packed counts overflow"
+        gt0 = np.concatenate([[0], np.cumsum(gt_c)[:-1]])
+        eq0 = np.concatenate([[0], np.cumsum(eq_c)[:-1]])
+
+    out = np.full(k, -2, dtype=np.int64)
+    for q, per in enumerate(visited):
+        first = int(gt0[q]) + min(int(eq0[q]), need)
+        gt_run, eq_run = int(gt0[q]), int(eq0[q])
+        for idx, keys, valid in per:
+            gsel = valid & ((keys >= thr) if ge else (keys > thr))
+            eq = valid & (keys == thr) & (not ge)
+            cg, ce = gsel.sum(axis=1), eq.sum(axis=1)
+            assert cg.sum() < 1 << 16 and ce.sum() < 1 << 16, "per-slice packed counts"
+            gt_before = gt_run + np.cumsum(cg) - cg
+            eq_before = eq_run + np.cumsum(ce) - ce
+            quota = np.maximum(need - eq_before, 0)
+            sel = gsel | (eq & (np.cumsum(eq, axis=1) <= quota[:, None]))
+            pos = (gt_before + np.minimum(eq_before, need))[:, None] + np.cumsum(sel, axis=1) - 1
+            slots, cols = pos[sel], a_al + idx[sel] - start
+            assert (slots >= first).all() and (slots < k).all(), "slot outside the row"
+            assert (out[slots] == -2).all() and len(set(slots.tolist())) == len(slots), \
+                "slot written twice"
+            out[slots] = cols
+            gt_run += int(cg.sum())
+            eq_run += int(ce.sum())
+    assert (out != -2).all(), "unwritten slots"
+    return out.tolist(), path
+
+
+def _check(vals, start, end, k, **kw) -> str:
+    got, path = model_slices_row(vals, start, end, k, **kw)
+    ref = reference_topk_row(vals, start, end, k)
+    sel = sorted(x for x in ref if x >= 0)
+    assert got == sel + [-1] * (k - len(sel)), (k, start, end, path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_slices_model_small(kind):
+    """Small geometry, several slices per CTA and CTAs per row, a small list capacity so all
+    three paths run; rows ending inside any slice; decode and misaligned prefill rows."""
+    rng = np.random.default_rng(abs(hash(("slices", kind))) % 2**32)
+    for _ in range(10):
+        threads, vecs = 32, int(rng.choice([1, 2]))
+        slices, ctas = int(rng.integers(1, 5)), int(rng.integers(1, 6))
+        width = threads * 4 * vecs * slices
+        k = int(rng.integers(1, 120))
+        cols = int(rng.integers(k + 1, max(k + 2, ctas * width - 3)))
+        vals = _row_scaled(kind, cols, rng)
+        start = 0 if rng.random() < 0.5 else int(rng.integers(0, 7))
+        end = int(rng.integers(min(start + k + 1, cols), cols + 1))
+        _check(vals, start, end, k, threads=threads, vecs=vecs, slices=slices, ctas=ctas,
+               base_mis=int(rng.integers(0, 4)), cap=int(rng.choice([16, 64, 4096])), rng=rng)
+
+
+def test_slices_model_paths():
+    """randn rows take the gather at level 0 while the pass-0 bin is small, at level 1 when it
+    is not (the shipped geometry: a 300k-column row, whose bin holds ~5k keys), and tie-heavy
+    rows the exact path."""
+    rng = np.random.default_rng(7)
+    geo = dict(threads=512, vecs=4, slices=4, ctas=10, base_mis=0, rng=rng)
+    assert _check(rng.standard_normal(40000).astype(np.float32), 0, 40000, 2048, **geo) == \
+        "gather21"
+    assert _check(rng.standard_normal(300000).astype(np.float32), 0, 300000, 2048, **geo) == \
+        "gather10"
+    ties = np.round(rng.standard_normal(300000)).astype(np.float32)  # ~18k keys tie at 2.0
+    assert _check(ties, 3, 299999, 2048, **geo) == "exact"
+
+
+@pytest.mark.parametrize("kind", ["randn", "ties", "equal", "negnan"])
+def test_slices_model_shipped_width(kind):
+    """512 threads x 4 float4 (8192-column slices), k 2048, 3 slices per CTA, a row over 4
+    CTAs whose last CTA holds a single key."""
+    rng = np.random.default_rng(abs(hash(("slices-big", kind))) % 2**32)
+    n = 3 * 3 * 8192 + 1
+    _check(_row_scaled(kind, n, rng), 0, n, 2048, threads=512, vecs=4, slices=3, ctas=4,
+           base_mis=0, rng=rng)
