@@ -50,12 +50,11 @@ def load_vllm_ops() -> tuple[dict, str]:
 ALGO_NAMES = ["stream", "radix", "regs", "grid", "slices"]
 REGS_MAX_COLS = 20477  # the regs kernel's widest rows
 GRID_VECS = (2, 4)     # the grid kernel's float4 per thread (4096 / 8192 columns per CTA)
-SLICES_VECS = (4, 8)   # the slices kernel's float4 per thread (8192 / 16384-column slices)
 
 
 def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0):
     """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 grid, 4 slices)
-    and, if given, a cluster size (radix), CTA size (regs) or float4 per thread (grid, slices). The choice is
+    and, if given, a cluster size (radix), CTA size (regs) or float4 per thread (grid). The choice is
     made at launch, so a CUDA graph captured through this replays it."""
     def run(i):
         torch.ops._C_glm52.topk_force(algo, cluster, threads, vecs)
@@ -68,8 +67,9 @@ def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0):
 
 def plan(rows: int, n: int, ws_bytes: int, prefill: bool, algo: int = -1,
          vecs: int = 0) -> list[int]:
-    """Our launcher's [algo, CTAs per row, size, slices per CTA] for the shape (with `algo` / `vecs` forced);
-    the benchmark's decode logits are 16-byte aligned, its prefill rows are not taken to be."""
+    """Our launcher's [algo, CTAs per row, size, slices per CTA] for the shape (with `algo` /
+    `vecs` forced); the benchmark's decode logits are 16-byte aligned, its prefill rows are
+    not taken to be."""
     return [int(x) for x in forced(algo, lambda i: torch.ops._C_glm52.topk_plan(
         rows, n, ws_bytes, not prefill), 0, 0, vecs)(0)]
 
@@ -206,8 +206,7 @@ def main() -> int:
     ap.add_argument("--regs-sweep", action="store_true",
                     help="also time the regs kernel at every CTA size (rows it holds)")
     ap.add_argument("--grid-sweep", action="store_true",
-                    help="also time the grid kernel at each width (2 / 4 float4 per thread) "
-                         "and the slices kernel at each slice width (4 / 8)")
+                    help="also time the grid kernel at each width (2 / 4 float4 per thread)")
     ap.add_argument("--only", default="",
                     help="comma-separated shapes to run, e.g. 1x4096,2048x8192 (default: all)")
     args = ap.parse_args()
@@ -258,7 +257,6 @@ def main() -> int:
     sweep = []
     regs_sweep = []
     grid_sweep = []
-    slices_sweep = []
     t_start = time.time()
     for phase, shapes in (("decode", decode), ("prefill", prefill)):
         for rows, n in shapes:
@@ -311,16 +309,6 @@ def main() -> int:
                 grid_sweep.append(gw)
                 print("  grid sweep " + " ".join(f"{k} {v}" for k, v in gw.items()
                                                  if k != "shape"), flush=True)
-            if (args.sweep or args.grid_sweep) and "ours slices" in ops:
-                sw = {"shape": f"{phase} {rows}x{n}"}
-                for v in SLICES_VECS:
-                    pl = plan(rows, n, ws_bytes, phase == "prefill", 4, v)
-                    if pl[0] == 4 and pl[2] == v:
-                        sw[f"V={v}"], _ = time_op(forced(4, ops["ours"], 0, 0, v), nbuf)
-                        sw[f"V={v} CTAs"] = f"{pl[1]}x{pl[3]}"
-                slices_sweep.append(sw)
-                print("  slices sweep " + " ".join(f"{k} {v}" for k, v in sw.items()
-                                                   if k != "shape"), flush=True)
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
             for name in [m for m in ("ours", "ours radix", "ours stream", "ours regs",
@@ -398,14 +386,6 @@ def main() -> int:
         md += ["| " + r["shape"] + " | " + " | ".join(
             f"{r[v]:.4f} ({r[v + ' CTAs']})" if v in r else "n.a." for v in vs) + " |"
             for r in grid_sweep]
-    if slices_sweep:
-        vs = [f"V={v}" for v in SLICES_VECS]
-        md += ["", "Slices kernel forced to each slice width (float4 per thread; CTAs per row x "
-               "slices per CTA), median ms:",
-               "", "| shape | " + " | ".join(vs) + " |", "|" + "---|" * (len(vs) + 1)]
-        md += ["| " + r["shape"] + " | " + " | ".join(
-            f"{r[v]:.4f} ({r[v + ' CTAs']})" if v in r else "n.a." for v in vs) + " |"
-            for r in slices_sweep]
     text = "\n".join(md)
     print("\n" + text)
     if os.environ.get("OUT"):

@@ -12,10 +12,10 @@ namespace topk {
 
 constexpr int kMaxK = 2048;
 
-// Bytes of Params::workspace one row of the grid kernel uses (topk_regs.cuh GridRow: barrier
-// counters, the three pass histograms, the per-CTA counts and the gather path's list). The
-// grid kernel is planned only for launches whose rows all fit the workspace.
-constexpr int64_t kGridRowBytes = 55424;
+// Bytes of Params::workspace one row of the grid / slices kernel uses (topk_regs.cuh GridRow:
+// barrier counters, the three pass histograms, the per-CTA counts and the gather path's list).
+// These kernels are planned only for launches whose rows all fit the workspace.
+constexpr int64_t kGridRowBytes = 88192;
 
 // How a row's [start, end) column range is derived.
 enum RowMode : int32_t {
@@ -88,7 +88,7 @@ bool segments_aligned(const Params& p);
 // Overrides VLLM_GLM52_TOPK_ALGO / VLLM_GLM52_TOPK_CLUSTER for later launches in this process:
 // algo an Algo or -1 (automatic); cluster 1|2|4|8|16 (radix kernel, where the device allows it)
 // or 0 (automatic); threads 512|1024 (regs kernel) or 0 (automatic); vecs 2|4 float4 per
-// thread (grid kernel), 4|8 (slices kernel) or 0 (automatic). A forced grid or slices kernel
+// thread (grid kernel) or 0 (automatic). A forced grid or slices kernel
 // runs only where it fits (a workspace for every row, every CTA resident), else the automatic
 // plan. Benchmarks and tests
 // compare the kernels in one process.

@@ -33,7 +33,7 @@ struct DeviceInfo {
   int l2_bytes = 0;
   int radix_clusters[2][5] = {{0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}};
   int grid_per_sm[2] = {0, 0};  // resident CTAs per SM of the grid kernels (kGridVecs order)
-  int slices_per_sm[2] = {0, 0};  // ... of the slices kernels (kSlicesVecs order)
+  int slices_per_sm = 0;        // ... of the slices kernel
   cudaError_t err = cudaSuccess;
 };
 
@@ -105,13 +105,12 @@ RegsKernel grid_kernel(int vecs) {
                    : topk_regs_kernel<kGridThreads, 4, true>;
 }
 
-// Slices kernel (topk_slices.cuh): 512 threads, 4 or 8 float4 per thread and slice, i.e.
-// slices of 8192 or 16384 columns.
-constexpr int kSlicesVecs[2] = {4, 8};
-
-RegsKernel slices_kernel(int vecs) {
-  return vecs == 4 ? topk_slices_kernel<kGridThreads, 4> : topk_slices_kernel<kGridThreads, 8>;
-}
+// Slices kernel (topk_slices.cuh): 512 threads, 4 float4 per thread and slice, i.e. slices of
+// 8192 columns. NOTES: 8 float4 (16384-column slices, half the sweep iterations) was slower on
+// every shape (H100, 8 x 1M: 61.8 us against 48.6, 64 x 128k: 51.8 against 45.0, commit
+// b830264) and spilled at 128 registers.
+constexpr int kSlicesVecs = 4;
+const RegsKernel kSlicesKernel = topk_slices_kernel<kGridThreads, kSlicesVecs>;
 
 void init_device(int dev, DeviceInfo& info) {
   const size_t smem = sizeof(Smem);
@@ -151,9 +150,12 @@ void init_device(int dev, DeviceInfo& info) {
   for (int i = 0; i < 2 && e == cudaSuccess; ++i)
     e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.grid_per_sm[i],
                                                       grid_kernel(kGridVecs[i]), kGridThreads, 0);
-  for (int i = 0; i < 2 && e == cudaSuccess; ++i)
-    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-        &info.slices_per_sm[i], slices_kernel(kSlicesVecs[i]), kGridThreads, 0);
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(kSlicesKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             kSlicesSmemBytes);
+  if (e == cudaSuccess)
+    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.slices_per_sm, kSlicesKernel,
+                                                      kGridThreads, kSlicesSmemBytes);
   if (e != cudaSuccess) {
     info.err = e;
     return;
@@ -326,27 +328,28 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
 
 // Slices kernel plan (algo -1 when it does not apply): every row gets a workspace block and
 // G = num_SMs / rows CTAs (at most one per SM, at most the row's slices), each owning S
-// consecutive slices. `vecs` 0: automatic (4 float4 per thread, 8192-column slices, and only
-// when every row fits in 3/4 of L2: the later sweeps re-read the row from there); -1: forced
-// at the automatic width; 4 / 8: forced at that width.
-Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes, int vecs,
-                 int shift) {
+// consecutive 8192-column slices. `forced` false: only when every row fits in 3/4 of L2 (the
+// later sweeps re-read the row from there) and each CTA gets >= kSlicesMinPer slices.
+// NOTES: H100, commit b830264: 8 x 1M (S = 8) 48.6 us against the radix kernel's 71.2;
+// 64 x 128k (S = 8) 45.0 against 46.2; 64 x 32k (S = 2) 18.7 against 16.3, so short rows
+// keep the radix kernel.
+constexpr int kSlicesMinPer = 4;
+
+Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes,
+                 bool forced, int shift) {
   const Plan none{-1, 0, 0};
   if (ws_bytes / kGridRowBytes < num_rows) return none;
-  const int v = vecs > 0 ? vecs : kSlicesVecs[0];
-  const int i = v == kSlicesVecs[0] ? 0 : 1;
-  if (info.slices_per_sm[i] < 1 || num_rows > info.sms) return none;
-  if (vecs == 0 && static_cast<int64_t>(num_rows) * num_cols * 4 >
-                       static_cast<int64_t>(info.l2_bytes) * 3 / 4)
+  if (info.slices_per_sm < 1 || num_rows > info.sms) return none;
+  if (!forced && static_cast<int64_t>(num_rows) * num_cols * 4 >
+                     static_cast<int64_t>(info.l2_bytes) * 3 / 4)
     return none;
-  const int64_t slice = 4LL * kGridThreads * v;
+  const int64_t slice = 4LL * kGridThreads * kSlicesVecs;
   const int64_t total = (static_cast<int64_t>(num_cols) + shift + slice - 1) / slice;
   int64_t g = std::min<int64_t>({info.sms / num_rows, total, kGridMaxCtas});
   const int64_t per = (total + g - 1) / g;  // slices per CTA
   g = (total + per - 1) / per;
-  // automatic: only rows the grid kernel cannot hold (it is faster where it fits)
-  if (vecs == 0 && per < 2) return none;
-  return Plan{kAlgoSlices, static_cast<int>(g), v, static_cast<int>(per)};
+  if (!forced && per < kSlicesMinPer) return none;
+  return Plan{kAlgoSlices, static_cast<int>(g), kSlicesVecs, static_cast<int>(per)};
 }
 
 // The plan without a forced grid kernel (`forced`: -1 or the forced Algo).
@@ -365,7 +368,7 @@ Plan plan_launch_auto(const DeviceInfo& info, int num_rows, int num_cols, int64_
   if (forced < 0) {
     const Plan g = plan_grid(info, num_rows, num_cols, ws_bytes, 0, shift);
     if (g.algo == kAlgoGrid) return g;
-    const Plan sl = plan_slices(info, num_rows, num_cols, ws_bytes, 0, shift);
+    const Plan sl = plan_slices(info, num_rows, num_cols, ws_bytes, false, shift);
     if (sl.algo == kAlgoSlices) return sl;
   }
   Plan pl = plan_radix(info, num_rows, num_cols);
@@ -385,8 +388,7 @@ Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_
     const int vecs = g_forced_vecs.load(std::memory_order_relaxed);
     const Plan g = forced == kAlgoGrid
                        ? plan_grid(info, num_rows, num_cols, ws_bytes, vecs, shift)
-                       : plan_slices(info, num_rows, num_cols, ws_bytes, vecs == 0 ? -1 : vecs,
-                                     shift);
+                       : plan_slices(info, num_rows, num_cols, ws_bytes, true, shift);
     if (g.algo == forced) return g;
     return plan_launch_auto(info, num_rows, num_cols, ws_bytes, shift, -1);
   }
@@ -411,7 +413,7 @@ bool segments_aligned(const Params& p) {
 void set_forced(int algo, int cluster, int threads, int vecs) {
   g_forced_algo.store(algo >= kAlgoStream && algo <= kAlgoSlices ? algo : -1,
                       std::memory_order_relaxed);
-  g_forced_vecs.store(vecs == 2 || vecs == 4 || vecs == 8 ? vecs : 0, std::memory_order_relaxed);
+  g_forced_vecs.store(vecs == 2 || vecs == 4 ? vecs : 0, std::memory_order_relaxed);
   g_forced_threads.store(threads == 512 || threads == 1024 ? threads : 0,
                          std::memory_order_relaxed);
   g_forced_cluster.store(cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
@@ -445,8 +447,9 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     coop.val.cooperative = 1;
     cfg.attrs = &coop;
     cfg.numAttrs = 1;
-    return cudaLaunchKernelEx(
-        &cfg, pl.algo == kAlgoGrid ? grid_kernel(pl.res_cap) : slices_kernel(pl.res_cap), q);
+    if (pl.algo == kAlgoGrid) return cudaLaunchKernelEx(&cfg, grid_kernel(pl.res_cap), q);
+    cfg.dynamicSmemBytes = kSlicesSmemBytes;
+    return cudaLaunchKernelEx(&cfg, kSlicesKernel, q);
   }
   if (pl.algo == kAlgoRegs) {
     const int threads = pl.res_cap;

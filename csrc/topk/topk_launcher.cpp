@@ -218,13 +218,12 @@ std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
 // 2 regs kernel (where the rows fit it, else radix), 3 grid / 4 slices kernel (where it fits,
 // else automatic); cluster 0 automatic or 1|2|4|8|16 CTAs per row (radix kernel); threads 0
 // automatic or 512|1024 per CTA (regs kernel); vecs 0 automatic or 2|4 float4 per thread
-// (grid kernel), 4|8 (slices kernel).
+// (grid kernel).
 void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t vecs) {
   TORCH_CHECK(algo >= -1 && algo <= 4, "glm52 topk_force: algo must be -1 (automatic), 0 "
               "(stream), 1 (radix), 2 (regs), 3 (grid) or 4 (slices), got ", num(algo));
-  TORCH_CHECK(vecs == 0 || vecs == 2 || vecs == 4 || vecs == 8,
-              "glm52 topk_force: vecs must be 0 (automatic) or 2, 4 (grid), 4, 8 (slices), got ",
-              num(vecs));
+  TORCH_CHECK(vecs == 0 || vecs == 2 || vecs == 4,
+              "glm52 topk_force: vecs must be 0 (automatic) or 2, 4, got ", num(vecs));
   TORCH_CHECK(cluster == 0 || cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
               cluster == 16, "glm52 topk_force: cluster must be 0 (automatic) or 1, 2, 4, 8, "
               "16, got ", num(cluster));

@@ -60,6 +60,7 @@ struct alignas(16) RegsSmem {
 // One row's block of Params::workspace in grid mode (zero between launches).
 constexpr int kGridMaxCtas = 512;
 constexpr int kGridCap = 4096;  // gathered keys of the first pass's bin (gather path)
+constexpr int kSlicesCap = 8192;  // ... of the slices kernel (topk_slices.cuh; list in dynamic smem)
 
 // Grid mode's extra shared memory (24 KiB): the gathered list's keys and owning CTAs.
 struct GridSmem {
@@ -75,7 +76,8 @@ struct alignas(16) GridRow {
   uint32_t hist[2 * kGBins + kGBins / 2];  // bits 31..21, 20..10, 9..0 (only the passes run)
   uint32_t counts[kGridMaxCtas];  // CTA q: #selected above thr | #tied << 16 (exact passes)
                                   // or #keys above the first pass's bin (gather path)
-  uint2 list[kGridCap];           // gather path: (key, CTA) of the bin's keys, any order
+  uint2 list[kSlicesCap];         // gather path: (key, CTA) of the bin's keys, any order
+                                  // (the grid kernel uses the first kGridCap)
 };
 static_assert(sizeof(GridRow) == kGridRowBytes, "topk.h kGridRowBytes is the GridRow size");
 

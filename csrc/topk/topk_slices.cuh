@@ -15,11 +15,12 @@
 //     owns vectors [t * kV, (t + 1) * kV) of it: column order == (CTA, slice, thread) order.
 //   * Pass 0: histogram over all slices, the row's bins summed in the workspace at a row
 //     barrier (as in the grid kernel), the same bucket search in every CTA.
-//   * Gather at level 0 or 1: when the chosen bin holds <= kGridCap keys in the row, one sweep
+//   * Gather at level 0 or 1: when the chosen bin holds <= kSlicesCap keys in the row, one sweep
 //     appends them (key, CTA) to the row's list and counts the CTA's keys above the bin; one
 //     row barrier, then every CTA finishes the remaining passes on the list locally and knows
-//     every lower CTA's selected count. When the pass-0 bin is larger (1M randn rows: ~5k
-//     keys), one exact pass 1 through the row's histogram narrows it to a 22-bit prefix first
+//     every lower CTA's selected count (the list's keys sit in 32 KiB of dynamic shared
+//     memory: randn rows of 128k-1M columns put 4-6k keys in the pass-0 bin). When the bin is
+//     larger, one exact pass 1 through the row's histogram narrows it to a 22-bit prefix first
 //     and the gather runs there. Rows whose bins stay large (ties) take exact passes 1-2, a
 //     counting sweep and a count exchange.
 //   * Output: one sweep, a block scan per slice with the running (#above, #tied) of the lower
@@ -32,15 +33,14 @@
 namespace glm52 {
 namespace topk {
 
-// Static shared memory (~45 KiB): the regs kernel's histograms, scan totals, the gathered
-// list.
+// Static shared memory (~21 KiB): the regs kernel's histograms and scan totals; the gathered
+// list's keys are the kernel's dynamic shared memory (kSlicesSmemBytes).
+constexpr int kSlicesSmemBytes = kSlicesCap * 4;
 struct alignas(16) SlicesSmem {
   uint32_t hist0[kGBins];      // pass 0; then the output staging row
   uint32_t hist1[kGBins];      // bits 20..10
   uint32_t hist2[kGBins / 2];  // bits 9..0
   uint32_t wtot[5][32];        // 0-2: bucket searches; 3-4: output scans (by slice parity)
-  uint32_t key[kGridCap];      // gathered list: keys
-  uint16_t cta[kGridCap];      //                and the CTA that holds each
   uint32_t tot[2];             // counting sweep: the CTA's #above thr, #tied
   uint32_t red[2];             // gather: lower CTAs' list keys above / at thr
   uint32_t last;               // this CTA is the row's last to finish
@@ -48,8 +48,8 @@ struct alignas(16) SlicesSmem {
 
 // ---------------------------------------------------------------------------------------------
 // p.grid_ctas CTAs of kT threads per row, each owning p.grid_slices slices of 4 * kT * kV
-// segment indices. Cooperative launch (all CTAs resident), p.workspace holding a GridRow per
-// row (zero-filled; left zero-filled).
+// segment indices. Cooperative launch (all CTAs resident) with kSlicesSmemBytes of dynamic
+// shared memory, p.workspace holding a GridRow per row (zero-filled; left zero-filled).
 // ---------------------------------------------------------------------------------------------
 template <int kT, int kV>
 __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
@@ -58,6 +58,7 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
   static_assert(kSlice < (1 << 16), "per-slice counts are packed in 16 bits");
   __shared__ SlicesSmem s;
+  extern __shared__ uint32_t lkey[];  // [kSlicesCap] the gathered list's keys
   const int t = static_cast<int>(threadIdx.x);
   const int lane = static_cast<int>(lane_id());
   const int G = p.grid_ctas;
@@ -163,7 +164,7 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
   int sh = 21;  // key bits >= sh of thr are fixed
 
   // Exact pass 1 through the row's histogram when the pass-0 bin is too large to gather.
-  if (!ge && cnt > kGridCap) {
+  if (!ge && cnt > kSlicesCap) {
     const uint32_t pre = thr >> 21;
     sweep([&](int, const uint32_t (&key)[kE], uint32_t) {
 #pragma unroll
@@ -184,10 +185,13 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
     sh = 10;
   }
 
-  // Gather: the keys of the chosen level-sh bin, then the remaining passes on chip.
+  // Gather: the keys of the chosen level-sh bin, then the remaining passes on chip. NOTES: also
+  // when the bin is taken whole (ge; a 22-bit bin of a randn row holds 1-3 keys, so after an
+  // exact pass 1 that is common): the list then gives the lower CTAs' counts in the same one
+  // sweep and barrier as the count exchange would.
   bool gathered = false;
   uint32_t gt0 = 0u, eq0 = 0u;  // selected keys of the lower CTAs: above / at thr
-  if (!ge && cnt <= kGridCap) {
+  if (cnt <= kSlicesCap) {
     gathered = true;
     const uint32_t pre = thr >> sh;
     uint32_t na = 0u;  // this thread's keys above the bin (invalid keys are 0: never above)
@@ -213,15 +217,14 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
     const int m = static_cast<int>(__ldcg(&w->nlist));
     for (int i = t; i < m; i += kT) {  // the next pass's histogram while the list comes in
       const uint2 c = __ldcg(&w->list[i]);
-      s.key[i] = c.x;
-      s.cta[i] = static_cast<uint16_t>(c.y);
+      lkey[i] = c.x;
       if (sh == 21) atomicAdd(&s.hist1[(c.x >> 10) & (kGBins - 1)], 1u);
       else if ((c.x >> 10) == (thr >> 10)) atomicAdd(&s.hist2[c.x & 1023u], 1u);
     }
     for (int j = lane; j < q; j += 32) gt0 += __ldcg(&w->counts[j]);
     gt0 = __reduce_add_sync(kFull, gt0);
     __syncthreads();
-    if (sh == 21) {
+    if (sh == 21 && !ge) {
       warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
       need -= above;
       thr |= bin << 10;
@@ -229,7 +232,7 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
       if (!ge) {
         const uint32_t pre1 = thr >> 10;
         for (int i = t; i < m; i += kT)
-          if ((s.key[i] >> 10) == pre1) atomicAdd(&s.hist2[s.key[i] & 1023u], 1u);
+          if ((lkey[i] >> 10) == pre1) atomicAdd(&s.hist2[lkey[i] & 1023u], 1u);
         __syncthreads();
       }
     }
@@ -239,10 +242,10 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
       thr |= bin;
       ge = cnt == need;
     }
-    uint32_t g = 0u, x = 0u;  // lower CTAs' list keys above / at thr
+    uint32_t g = 0u, x = 0u;  // lower CTAs' list keys above / at thr (owners from L2)
     for (int i = t; i < m; i += kT) {
-      if (s.cta[i] >= q) continue;
-      const uint32_t kk = s.key[i];
+      if (__ldcg(&w->list[i].y) >= static_cast<uint32_t>(q)) continue;
+      const uint32_t kk = lkey[i];
       g += ge ? kk >= thr : kk > thr;
       x += !ge && kk == thr;
     }

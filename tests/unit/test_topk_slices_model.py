@@ -5,9 +5,9 @@ consecutive slices (segment indices [(q * S + sl) * slice, ...)), thread t of a 
 4 * vecs consecutive indices after the 16-byte alignment shift; CTAs past the row's end
 leave and a CTA sweeps only the slices holding valid indices; invalid keys of a visited slice
 are 0 and histogrammed too. Pass 0 on the row's summed histogram, then one of three paths:
-  * gather at level 0: the pass-0 bin holds <= `cap` keys: its valid keys go to a list (in any
-    order: the model shuffles it), each CTA counts its keys above the bin, passes 1-2 run on
-    the list;
+  * gather at level 0: the pass-0 bin holds <= `cap` keys (taken whole or not): its valid keys
+    go to a list (in any order: the model shuffles it), each CTA counts its keys above the
+    bin, passes 1-2 run on the list while the bin is not taken whole;
   * gather at level 1: an exact pass 1 through the row's histogram first, then the list of
     the 22-bit prefix and pass 2 on it;
   * exact: passes 1-2 through the row's histograms, a count of (#above, min(#tied, need)) per
@@ -26,7 +26,7 @@ import pytest
 from test_topk_regs_model import ALL_KINDS, _row_scaled, warp_bucket
 from vllm_glm52.ops.topk_ref import float_to_key_np, reference_topk_row
 
-CAP = 4096  # topk_regs.cuh kGridCap: gathered keys per row
+CAP = 8192  # topk_regs.cuh kSlicesCap: gathered keys per row
 
 
 def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
@@ -71,7 +71,7 @@ def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, thread
         need, thr, ge, sh = need - above, thr | (b << 10), cnt == need - above, 10
     gt0 = np.zeros(active, dtype=np.int64)
     eq0 = np.zeros(active, dtype=np.int64)
-    if not ge and cnt <= cap:
+    if cnt <= cap:  # also a bin taken whole: the list gives the lower CTAs' counts
         path = f"gather{sh}"
         pre = thr >> sh
         inbin = allv & ((allk >> sh) == pre)
@@ -80,7 +80,7 @@ def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, thread
         order = (rng or np.random.default_rng(0)).permutation(len(lkeys))  # any order
         lkeys, lcta = lkeys[order], lcta[order]
         counts = np.bincount(owner[(allk >> sh) > pre], minlength=active)  # above the bin
-        if sh == 21:
+        if sh == 21 and not ge:
             b, above, cnt = warp_bucket(np.bincount((lkeys >> 10) & 2047, minlength=2048),
                                         threads, need)
             need, thr, ge = need - above, thr | (b << 10), cnt == need - above
@@ -158,15 +158,16 @@ def test_slices_model_small(kind):
 
 
 def test_slices_model_paths():
-    """randn rows take the gather at level 0 while the pass-0 bin is small, at level 1 when it
-    is not (the shipped geometry: a 300k-column row, whose bin holds ~5k keys), and tie-heavy
-    rows the exact path."""
+    """The shipped geometry: randn rows take the gather at level 0 (a 300k-column row's bin
+    holds ~5k keys), at level 1 with a smaller list or when the bin is one 22-bit prefix wide
+    (ties10: low 10 mantissa bits cleared), and tie-heavy rows the exact path."""
     rng = np.random.default_rng(7)
     geo = dict(threads=512, vecs=4, slices=4, ctas=10, base_mis=0, rng=rng)
-    assert _check(rng.standard_normal(40000).astype(np.float32), 0, 40000, 2048, **geo) == \
-        "gather21"
-    assert _check(rng.standard_normal(300000).astype(np.float32), 0, 300000, 2048, **geo) == \
-        "gather10"
+    x = rng.standard_normal(300000).astype(np.float32)
+    assert _check(x, 0, 300000, 2048, **geo) == "gather21"
+    assert _check(x, 0, 300000, 2048, cap=4096, **geo) == "gather10"
+    t10 = (x.view(np.uint32) & ~np.uint32(0x3FF)).view(np.float32)
+    assert _check(t10, 1, 300000, 2048, cap=1024, **geo) == "gather10"
     ties = np.round(rng.standard_normal(300000)).astype(np.float32)  # ~18k keys tie at 2.0
     assert _check(ties, 3, 299999, 2048, **geo) == "exact"
 

@@ -44,8 +44,8 @@ __all__ = ["topk_prefill", "topk_decode", "top_k_per_row_prefill", "top_k_per_ro
 
 IMPL_ENV = "VLLM_GLM52_TOPK_IMPL"
 MAX_K = 2048  # kernel limit (csrc/topk/topk.h kMaxK); GLM-5.2 uses index_topk = 2048
-GRID_ROW_BYTES = 55424  # workspace bytes per row of the grid kernel (topk.h kGridRowBytes)
-WORKSPACE_BYTES = 4 << 20  # topk_workspace's size: the grid kernel for up to 75 rows
+GRID_ROW_BYTES = 88192  # workspace bytes per row of the grid / slices kernel (topk.h kGridRowBytes)
+WORKSPACE_BYTES = 8 << 20  # topk_workspace's size: the grid / slices kernel for up to 95 rows
 
 
 def _load_extension() -> tuple[bool, str]:
