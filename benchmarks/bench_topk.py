@@ -207,6 +207,8 @@ def main() -> int:
                     help="also time the regs kernel at every CTA size (rows it holds)")
     ap.add_argument("--grid-sweep", action="store_true",
                     help="also time the grid kernel at each width (2 / 4 float4 per thread)")
+    ap.add_argument("--extra-decode", default="",
+                    help="comma-separated extra decode shapes, e.g. 16x1048576,32x1048576")
     ap.add_argument("--only", default="",
                     help="comma-separated shapes to run, e.g. 1x4096,2048x8192 (default: all)")
     args = ap.parse_args()
@@ -245,6 +247,8 @@ def main() -> int:
     if args.quick:
         decode = [(1, 131072), (64, 131072), (256, 1048576)]
         prefill = [(8192, 65536)]
+    decode += [tuple(int(v) for v in x.strip().split("x")) for x in args.extra_decode.split(",")
+               if x.strip()]
     if args.only:
         keep = {x.strip() for x in args.only.split(",")}
         decode = [s for s in decode if f"{s[0]}x{s[1]}" in keep]

@@ -328,11 +328,13 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
 
 // Slices kernel plan (algo -1 when it does not apply): every row gets a workspace block and
 // G = num_SMs / rows CTAs (at most one per SM, at most the row's slices), each owning S
-// consecutive 8192-column slices. `forced` false: only when every row fits in 3/4 of L2 (the
-// later sweeps re-read the row from there) and each CTA gets >= kSlicesMinPer slices.
-// NOTES: H100, commit b830264: 8 x 1M (S = 8) 48.6 us against the radix kernel's 71.2;
-// 64 x 128k (S = 8) 45.0 against 46.2; 64 x 32k (S = 2) 18.7 against 16.3, so short rows
-// keep the radix kernel.
+// consecutive 8192-column slices. `forced` false: only with G >= 2 and S >= kSlicesMinPer.
+// NOTES: H100, commit 3a3cf68 (one slice in flight): 8 x 1M (S = 8) 47.1 us against the radix
+// kernel's 71.1; 64 x 128k (S = 8) 45.5 against 46.2; 64 x 1M (S = 64, rows 8x L2) 308 us
+// against the streaming kernel's 338: its sweeps cost less per column than the streaming
+// kernel's running threshold even when the re-reads miss L2. b830264: 64 x 32k (S = 2)
+// 18.7 us against the radix kernel's 16.3, so short rows keep the radix kernel. Rows of one
+// CTA (G = 1) are unmeasured and not planned.
 constexpr int kSlicesMinPer = 4;
 
 Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes,
@@ -340,15 +342,12 @@ Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_
   const Plan none{-1, 0, 0};
   if (ws_bytes / kGridRowBytes < num_rows) return none;
   if (info.slices_per_sm < 1 || num_rows > info.sms) return none;
-  if (!forced && static_cast<int64_t>(num_rows) * num_cols * 4 >
-                     static_cast<int64_t>(info.l2_bytes) * 3 / 4)
-    return none;
   const int64_t slice = 4LL * kGridThreads * kSlicesVecs;
   const int64_t total = (static_cast<int64_t>(num_cols) + shift + slice - 1) / slice;
   int64_t g = std::min<int64_t>({info.sms / num_rows, total, kGridMaxCtas});
   const int64_t per = (total + g - 1) / g;  // slices per CTA
   g = (total + per - 1) / per;
-  if (!forced && per < kSlicesMinPer) return none;
+  if (!forced && (g < 2 || per < kSlicesMinPer)) return none;
   return Plan{kAlgoSlices, static_cast<int>(g), kSlicesVecs, static_cast<int>(per)};
 }
 
@@ -363,8 +362,7 @@ Plan plan_launch_auto(const DeviceInfo& info, int num_rows, int num_cols, int64_
     const int threads = plan_regs(num_cols, g_forced_threads.load(std::memory_order_relaxed));
     if (threads > 0) return Plan{kAlgoRegs, 1, threads};
   }
-  // Few long rows: the grid kernel where it fits, else the slices kernel where the rows fit
-  // in L2.
+  // Few long rows: the grid kernel where it fits, else the slices kernel.
   if (forced < 0) {
     const Plan g = plan_grid(info, num_rows, num_cols, ws_bytes, 0, shift);
     if (g.algo == kAlgoGrid) return g;

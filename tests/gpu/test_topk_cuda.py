@@ -435,13 +435,12 @@ def test_grid_needs_the_workspace():
     assert int(torch.ops._C_glm52.topk_plan(rows_fit + 1, 65536, WS.numel())[0]) != 3
     # more CTAs than one resident wave: not the grid kernel
     assert int(torch.ops._C_glm52.topk_plan(2, 4096 * 4 * sms, WS.numel())[0]) != 3
-    # rows too long for it but within 3/4 of L2: the slices kernel, only with the workspace
-    l2 = torch.cuda.get_device_properties(0).L2_cache_size
-    cols = (l2 * 3 // 4) // (8 * 4)
-    if cols > 8192 * 2 * sms // 8:
-        assert int(torch.ops._C_glm52.topk_plan(8, cols, WS.numel())[0]) == 4
-        assert int(torch.ops._C_glm52.topk_plan(8, cols, 0)[0]) != 4
-    assert int(torch.ops._C_glm52.topk_plan(8, 2 * cols + 8192, WS.numel())[0]) != 4
+    # rows too long for it, >= 2 CTAs of >= 4 slices each: the slices kernel, only with the
+    # workspace; not for more rows than half the SMs
+    cols = 8192 * 4 * 2 * sms // 8
+    assert int(torch.ops._C_glm52.topk_plan(8, cols, WS.numel())[0]) == 4
+    assert int(torch.ops._C_glm52.topk_plan(8, cols, 0)[0]) != 4
+    assert int(torch.ops._C_glm52.topk_plan(sms // 2 + 1, 1 << 20, WS.numel())[0]) != 4
 
 
 def test_opcheck():
