@@ -54,8 +54,8 @@ GRID_VECS = (2, 4)     # the grid kernel's float4 per thread (4096 / 8192 column
 
 def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0):
     """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 grid, 4 slices)
-    and, if given, a cluster size (radix), CTA size (regs) or float4 per thread (grid). The choice is
-    made at launch, so a CUDA graph captured through this replays it."""
+    and, if given, a cluster size (radix), CTA size (regs) or float4 per thread (grid). The
+    choice is made at launch, so a CUDA graph captured through this replays it."""
     def run(i):
         torch.ops._C_glm52.topk_force(algo, cluster, threads, vecs)
         try:
@@ -327,7 +327,8 @@ def main() -> int:
             best = min(vl) if vl else None
             algo, c, res_cap, nsl = plan(rows, n, ws_bytes, phase == "prefill")
             cl = (f"{ALGO_NAMES[algo]} C={c}" + (f" T={res_cap}" if algo == 2 else "")
-                  + (f" V={res_cap}" if algo in (3, 4) else "") + (f" S={nsl}" if algo == 4 else ""))
+                  + (f" V={res_cap}" if algo in (3, 4) else "")
+                  + (f" S={nsl}" if algo == 4 else ""))
             row = {
                 "shape": f"{phase} {rows}x{n}",
                 "plan": cl,

@@ -51,7 +51,7 @@ def _prefill(meta, kv_cache, q_fp8, weights, topk_buffer, k, head_dim, total_seq
         total_seq_lens, head_dim, current_platform.fp8_dtype(), False)
     k_quant_full, k_scale_full = current_workspace_manager().get_simultaneous(
         values_spec, scales_spec)
-    ws = topk_workspace(q_fp8.device)  # the grid kernel's, for chunks of few long rows
+    ws = topk_workspace(q_fp8.device)  # grid / slices kernels: chunks of few long rows
     for chunk in meta.chunks:
         k_quant = k_quant_full[: chunk.max_local_total_seq_lens]
         k_scale = k_scale_full[: chunk.max_local_total_seq_lens]
@@ -88,7 +88,7 @@ def _decode(meta, num_decode_tokens, kv_cache, q_fp8, weights, topk_buffer, k, h
         (q, None), kv_cache, weights[: batch * next_n], seq_lens, meta.block_table,
         meta.schedule_metadata, max_model_len=max_model_len, clean_logits=False)
     out = topk_buffer[: batch * next_n, :k]
-    ws = topk_workspace(logits.device)  # few long rows: the grid kernel
+    ws = topk_workspace(logits.device)  # few long rows: the grid / slices kernels
     if seq_lens.dim() == 2 and seq_lens.shape[1] == next_n:
         topk_decode(logits, seq_lens, out, k, 1, ws)  # per-row lengths
     else:

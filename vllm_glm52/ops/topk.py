@@ -18,8 +18,8 @@ CUDA-graph capturable after one eager call per device):
 * :func:`persistent_topk` -- drop-in for ``torch.ops._C.persistent_topk`` /
   ``torch.ops._C.cooperative_topk`` (vLLM's workspace is not used: ours is
   :func:`topk_workspace`).
-* :func:`topk_workspace` -- the per-device scratch the grid kernel needs (few long rows split
-  over many CTAs); without it the op still works, on the other kernels.
+* :func:`topk_workspace` -- the per-device scratch the grid / slices kernels need (few long
+  rows split over many CTAs); without it the op still works, on the other kernels.
 
 The CUDA op is used for CUDA tensors on devices the extension was built for (sm_90a, plus
 sm_100a when the toolkit could build it); everything else runs the fallback, whose result is
@@ -167,8 +167,8 @@ def _ubatch_id() -> int:
 
 
 def topk_workspace(device: torch.device | int | str) -> torch.Tensor:
-    """The grid kernel's scratch on ``device``: ``WORKSPACE_BYTES`` zero-filled bytes for the
-    current micro-batch (one slot per DBO micro-batch, all allocated on the first call per
+    """The grid / slices kernels' scratch on ``device``: ``WORKSPACE_BYTES`` zero-filled bytes
+    for the current micro-batch (one slot per DBO micro-batch, all allocated on the first call per
     device, so create it outside CUDA-graph capture). The kernel leaves it zero-filled; calls
     that share a slot must run in stream order, which one micro-batch's stream guarantees."""
     dev = torch.device(device)
@@ -196,7 +196,7 @@ def topk_prefill(logits: torch.Tensor, row_starts: torch.Tensor, row_ends: torch
 
     logits [rows, n] fp32 (unit column stride); row_starts, row_ends [rows] int32;
     out [rows, k] int32 (written, unit column stride); 1 <= k <= 2048; workspace: see
-    :func:`topk_workspace` (optional; lets few long rows take the grid kernel).
+    :func:`topk_workspace` (optional; lets few long rows take the grid or slices kernel).
     """
     if uses_cuda_kernel(logits):
         torch.ops._C_glm52.topk_prefill(logits, row_starts, row_ends, out, k, workspace)
