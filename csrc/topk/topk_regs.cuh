@@ -60,7 +60,7 @@ struct alignas(16) RegsSmem {
 // One row's block of Params::workspace in grid mode (zero between launches).
 constexpr int kGridMaxCtas = 512;
 constexpr int kGridCap = 4096;  // gathered keys of the first pass's bin (gather path)
-constexpr int kSlicesCap = 8192;  // ... of the slices kernel (topk_slices.cuh; list in dynamic smem)
+constexpr int kSlicesCap = 8192;  // ... of the slices kernel (its list in dynamic smem)
 
 // Grid mode's extra shared memory (24 KiB): the gathered list's keys and owning CTAs.
 struct GridSmem {
@@ -80,6 +80,28 @@ struct alignas(16) GridRow {
                                   // (the grid kernel uses the first kGridCap)
 };
 static_assert(sizeof(GridRow) == kGridRowBytes, "topk.h kGridRowBytes is the GridRow size");
+
+// Run by every thread of a row's last CTA to finish (all CTAs of the row are done with w):
+// zeroes the first `words` histogram words, the n CTAs' counts and (gathered) the list
+// entries, then the counters, for the next launch.
+template <int kT>
+__device__ __forceinline__ void reset_grid_row(GridRow* w, int words, int n, bool gathered) {
+  const int t = static_cast<int>(threadIdx.x);
+  __threadfence();
+  uint4* h = reinterpret_cast<uint4*>(w->hist);
+  for (int i = t; i < words / 4; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
+  for (int i = t; i < n; i += kT) w->counts[i] = 0u;
+  if (gathered) {
+    const int m = static_cast<int>(__ldcg(&w->nlist));
+    for (int i = t; i < m; i += kT) w->list[i] = make_uint2(0u, 0u);
+  }
+  __syncthreads();  // nlist read by every thread before it is reset
+  if (t == 0) {
+    w->bar = 0u;
+    w->done = 0u;
+    w->nlist = 0u;
+  }
+}
 
 // The row's n CTAs meet for the j-th time (target = j * n). CUTLASS's GenericBarrier, per
 // row: bar.sync, then one thread makes the CTA's prior writes (the global histogram adds
@@ -486,24 +508,12 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
     dst[i] = static_cast<int32_t>(stage[i]);
   if constexpr (kGrid) {
     __syncthreads();
-    if (s.last) {  // every CTA of the row is done with the block: zero it for the next launch
-      __threadfence();
-      // the bins of the passes that pushed histograms (barriers - 1 of them; the gather path
-      // pushes only pass 0's and has 2 barriers)
+    // every CTA of the row is done with the block: zero it for the next launch (the bins of
+    // the passes that pushed histograms: barriers - 1 of them; the gather path pushes only
+    // pass 0's and has 2 barriers)
+    if (s.last) {
       const int words = min(static_cast<int>(barriers - 1u) * kGBins, 2 * kGBins + kGBins / 2);
-      uint4* h = reinterpret_cast<uint4*>(gh);
-      for (int i = t; i < words / 4; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
-      for (int i = t; i < n; i += kT) w->counts[i] = 0u;
-      if (gathered) {
-        const int m = static_cast<int>(__ldcg(&w->nlist));
-        for (int i = t; i < m; i += kT) w->list[i] = make_uint2(0u, 0u);
-      }
-      __syncthreads();  // nlist read by every thread before it is reset
-      if (t == 0) {
-        w->bar = 0u;
-        w->done = 0u;
-        w->nlist = 0u;
-      }
+      reset_grid_row<kT>(w, words, n, gathered);
     }
   }
 }

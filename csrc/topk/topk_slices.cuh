@@ -363,22 +363,8 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
   int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
   for (int i = t; i < static_cast<int>(last - first); i += kT)
     dst[i] = static_cast<int32_t>(stage[i]);
-  if (s.last) {  // every CTA of the row is done with the block: zero it for the next launch
-    __threadfence();
-    uint4* h = reinterpret_cast<uint4*>(gh);
-    for (int i = t; i < pushed / 4; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
-    for (int i = t; i < n; i += kT) w->counts[i] = 0u;
-    if (gathered) {
-      const int m = static_cast<int>(__ldcg(&w->nlist));
-      for (int i = t; i < m; i += kT) w->list[i] = make_uint2(0u, 0u);
-    }
-    __syncthreads();  // nlist read by every thread before it is reset
-    if (t == 0) {
-      w->bar = 0u;
-      w->done = 0u;
-      w->nlist = 0u;
-    }
-  }
+  // every CTA of the row is done with the block: zero it for the next launch
+  if (s.last) reset_grid_row<kT>(w, pushed, n, gathered);
 }
 
 }  // namespace topk

@@ -330,6 +330,28 @@ def test_regs_kernel_sizes(threads, kind):
                 torch.ops._C_glm52.topk_force(-1)
 
 
+def _forced_rows(force: tuple, logits, lens: list[int], k: int, seed: int, what: str) -> None:
+    """With the kernel forced (topk_force(*force)): decode rows of lengths `lens`, then prefill
+    rows of the same lengths starting at columns 0-5 (inside a vector); both checked, and the
+    workspace left zero-filled for the next launch."""
+    n = logits.shape[1]
+    lens_t = torch.tensor(lens, dtype=torch.int32, device=DEV)
+    out = torch.full((len(lens), k), POISON, dtype=torch.int32, device=DEV)
+    torch.ops._C_glm52.topk_force(*force)
+    try:
+        T.topk_decode(logits, lens_t, out, k, workspace=WS)
+        _check(logits, torch.zeros_like(lens_t), lens_t, out, k, seed, what)
+        ks = torch.tensor([0, 1, 3, 2, 0, 5, 1, 0][:len(lens)], dtype=torch.int32, device=DEV)
+        ke = torch.minimum(lens_t + ks, torch.full_like(lens_t, n))
+        out.fill_(POISON)
+        T.topk_prefill(logits, ks, ke, out, k, workspace=WS)
+        _check(logits, ks, ke, out, k, seed, f"{what} prefill", prefill=True)
+    finally:
+        torch.ops._C_glm52.topk_force(-1)
+    torch.cuda.synchronize()
+    assert int(torch.count_nonzero(WS)) == 0, "workspace not left zero-filled"
+
+
 @pytest.mark.parametrize("vecs", [2, 4])
 @pytest.mark.parametrize("kind", ["randn", "ties", "equal", "descending", "recent", "neginf",
                                   "negnan"])
@@ -346,26 +368,15 @@ def test_grid_kernel_sizes(vecs, kind):
     rows = len(lens)
     for shift in (0, 1):
         logits = _logits(rows, n + 3, kind, g)[:, shift:shift + n]
-        lens_t = torch.tensor(lens, dtype=torch.int32, device=DEV)
-        out = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
         torch.ops._C_glm52.topk_force(3, 0, 0, vecs)
         try:
             algo, ctas, v, _ = torch.ops._C_glm52.topk_plan(rows, n, WS.numel(),
                                                             T.rows_aligned(logits, False))
-            assert (algo, v) == (3, vecs), (algo, ctas, v)
-            T.topk_decode(logits, lens_t, out, k, workspace=WS)
-            _check(logits, torch.zeros_like(lens_t), lens_t, out, k, seed,
-                   f"grid vecs={vecs} shift={shift} {kind}")
-            ks = torch.tensor([0, 1, 3, 2, 0, 5, 1, 0], dtype=torch.int32, device=DEV)
-            ke = torch.minimum(lens_t + ks, torch.full_like(lens_t, n))
-            out.fill_(POISON)
-            T.topk_prefill(logits, ks, ke, out, k, workspace=WS)
-            _check(logits, ks, ke, out, k, seed, f"grid prefill vecs={vecs} shift={shift} "
-                   f"{kind}", prefill=True)
         finally:
             torch.ops._C_glm52.topk_force(-1)
-        torch.cuda.synchronize()
-        assert int(torch.count_nonzero(WS)) == 0, "workspace not left zero-filled"
+        assert (algo, v) == (3, vecs), (algo, ctas, v)
+        _forced_rows((3, 0, 0, vecs), logits, lens, k, seed,
+                     f"grid vecs={vecs} shift={shift} {kind}")
 
 
 @pytest.mark.parametrize("kind", ["randn", "narrow", "ties", "ties10", "equal", "descending",
@@ -392,23 +403,7 @@ def test_slices_kernel_sizes(kind):
     lens = [n, 3 * cta + 1, 2 * slice_, k + 1, k, 5, slice_ - 1, cta - 3]
     for shift in (0, 1):
         logits = _logits(rows, n + 3, kind, g)[:, shift:shift + n]
-        lens_t = torch.tensor(lens, dtype=torch.int32, device=DEV)
-        out = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
-        torch.ops._C_glm52.topk_force(4)
-        try:
-            T.topk_decode(logits, lens_t, out, k, workspace=WS)
-            _check(logits, torch.zeros_like(lens_t), lens_t, out, k, seed,
-                   f"slices shift={shift} {kind}")
-            ks = torch.tensor([0, 1, 3, 2, 0, 5, 1, 0], dtype=torch.int32, device=DEV)
-            ke = torch.minimum(lens_t + ks, torch.full_like(lens_t, n))
-            out.fill_(POISON)
-            T.topk_prefill(logits, ks, ke, out, k, workspace=WS)
-            _check(logits, ks, ke, out, k, seed, f"slices prefill shift={shift} {kind}",
-                   prefill=True)
-        finally:
-            torch.ops._C_glm52.topk_force(-1)
-        torch.cuda.synchronize()
-        assert int(torch.count_nonzero(WS)) == 0, "workspace not left zero-filled"
+        _forced_rows((4,), logits, lens, k, seed, f"slices shift={shift} {kind}")
 
 
 def test_workspace_slot_per_microbatch(monkeypatch):
