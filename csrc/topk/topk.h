@@ -39,8 +39,9 @@ struct Params {
   int32_t* out;            // [num_rows, out_stride] int32; columns [0, k) written
   int64_t out_stride;
   int32_t k;               // 1..kMaxK
-  // Optional scratch of the grid kernel: zero-filled when first passed, left zero-filled by
-  // every launch; rows served = workspace_bytes / kGridRowBytes. nullptr: no grid kernel.
+  // Optional scratch of the grid / slices kernels: zero-filled when first passed, left
+  // zero-filled by every launch; rows served = workspace_bytes / kGridRowBytes. nullptr:
+  // neither kernel.
   uint32_t* workspace;
   int64_t workspace_bytes;
   int32_t grid_ctas;       // set by launch_topk: CTAs per row of the grid / slices kernel
@@ -58,12 +59,12 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream);
 // Params::workspace; needs one; rows written sorted), kAlgoRadix (topk_radix.cuh: one HBM
 // read into shared memory, exact radix passes on chip, rows written sorted) for segments that
 // mostly fit in shared memory, kAlgoStream (topk_kernel.cuh: one streaming read with a
-// running threshold, rows in any order) for the rest. VLLM_GLM52_TOPK_ALGO=regs|grid|radix|
-// stream (read once per process) forces one; a forced regs kernel runs only where the rows fit
-// it (else the radix kernel), a forced grid kernel only where it fits (else the automatic plan).
-// kAlgoSlices (topk_slices.cuh): the grid kernel's row exchange for rows whose CTAs re-read
-// consecutive slices of the row (from L2) instead of holding them in registers; needs the
-// workspace; rows written sorted; forced like the grid kernel.
+// running threshold, rows in any order) for the rest. kAlgoSlices (topk_slices.cuh): the grid
+// kernel's row exchange for rows whose CTAs re-read consecutive slices of the row instead of
+// holding them in registers; needs the workspace; rows written sorted.
+// VLLM_GLM52_TOPK_ALGO=regs|grid|slices|radix|stream (read once per process) forces one; a
+// forced regs kernel runs only where the rows fit it (else the radix kernel), a forced grid or
+// slices kernel only where it fits (else the automatic plan).
 enum Algo : int { kAlgoStream = 0, kAlgoRadix = 1, kAlgoRegs = 2, kAlgoGrid = 3,
                   kAlgoSlices = 4 };
 
@@ -88,10 +89,9 @@ bool segments_aligned(const Params& p);
 // Overrides VLLM_GLM52_TOPK_ALGO / VLLM_GLM52_TOPK_CLUSTER for later launches in this process:
 // algo an Algo or -1 (automatic); cluster 1|2|4|8|16 (radix kernel, where the device allows it)
 // or 0 (automatic); threads 512|1024 (regs kernel) or 0 (automatic); vecs 2|4 float4 per
-// thread (grid kernel) or 0 (automatic). A forced grid or slices kernel
-// runs only where it fits (a workspace for every row, every CTA resident), else the automatic
-// plan. Benchmarks and tests
-// compare the kernels in one process.
+// thread (grid kernel) or 0 (automatic). A forced grid or slices kernel runs only where it
+// fits (a workspace for every row, every CTA resident), else the automatic plan. Benchmarks
+// and tests compare the kernels in one process.
 void set_forced(int algo, int cluster, int threads, int vecs);
 
 }  // namespace topk

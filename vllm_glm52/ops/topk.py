@@ -44,7 +44,7 @@ __all__ = ["topk_prefill", "topk_decode", "top_k_per_row_prefill", "top_k_per_ro
 
 IMPL_ENV = "VLLM_GLM52_TOPK_IMPL"
 MAX_K = 2048  # kernel limit (csrc/topk/topk.h kMaxK); GLM-5.2 uses index_topk = 2048
-GRID_ROW_BYTES = 88192  # workspace bytes per row of the grid / slices kernel (topk.h kGridRowBytes)
+GRID_ROW_BYTES = 88192  # workspace bytes per row of the grid / slices kernels (kGridRowBytes)
 WORKSPACE_BYTES = 8 << 20  # topk_workspace's size: the grid / slices kernel for up to 95 rows
 
 
@@ -168,8 +168,8 @@ def _ubatch_id() -> int:
 
 def topk_workspace(device: torch.device | int | str) -> torch.Tensor:
     """The grid / slices kernels' scratch on ``device``: ``WORKSPACE_BYTES`` zero-filled bytes
-    for the current micro-batch (one slot per DBO micro-batch, all allocated on the first call per
-    device, so create it outside CUDA-graph capture). The kernel leaves it zero-filled; calls
+    for the current micro-batch (one slot per DBO micro-batch, all allocated on the first call
+    per device, so create it outside CUDA-graph capture). The kernel leaves it zero-filled; calls
     that share a slot must run in stream order, which one micro-batch's stream guarantees."""
     dev = torch.device(device)
     index = dev.index if dev.index is not None else torch.cuda.current_device()
