@@ -66,12 +66,12 @@ def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0):
 
 
 def plan(rows: int, n: int, ws_bytes: int, prefill: bool, algo: int = -1,
-         vecs: int = 0) -> list[int]:
+         vecs: int = 0, threads: int = 0) -> list[int]:
     """Our launcher's [algo, CTAs per row, size, slices per CTA] for the shape (with `algo` /
-    `vecs` forced); the benchmark's decode logits are 16-byte aligned, its prefill rows are
-    not taken to be."""
+    `vecs` / `threads` forced); the benchmark's decode logits are 16-byte aligned, its prefill
+    rows are not taken to be."""
     return [int(x) for x in forced(algo, lambda i: torch.ops._C_glm52.topk_plan(
-        rows, n, ws_bytes, not prefill), 0, 0, vecs)(0)]
+        rows, n, ws_bytes, not prefill), 0, threads, vecs)(0)]
 
 
 def with_variants(ours, rows: int, n: int, ws_bytes: int, prefill: bool) -> dict:
@@ -82,6 +82,8 @@ def with_variants(ours, rows: int, n: int, ws_bytes: int, prefill: bool) -> dict
         ops["ours grid"] = forced(3, ours)
     if plan(rows, n, ws_bytes, prefill, 4)[0] == 4:
         ops["ours slices"] = forced(4, ours)
+    if n > REGS_MAX_COLS and plan(rows, n, ws_bytes, prefill, 4, 0, 256)[0] == 4:
+        ops["ours slices256"] = forced(4, ours, 0, 256)  # one 256-thread CTA per row
     return ops
 
 
@@ -254,7 +256,8 @@ def main() -> int:
         decode = [s for s in decode if f"{s[0]}x{s[1]}" in keep]
         prefill = [s for s in prefill if f"{s[0]}x{s[1]}" in keep]
     cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk",
-            "ours radix", "ours stream", "ours regs", "ours grid", "ours slices"]
+            "ours radix", "ours stream", "ours regs", "ours grid", "ours slices",
+            "ours slices256"]
     ws = T.topk_workspace(DEV)  # what the indexer passes (the grid kernel's scratch)
     ws_bytes = ws.numel()
     lines = []
@@ -316,7 +319,7 @@ def main() -> int:
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
             for name in [m for m in ("ours", "ours radix", "ours stream", "ours regs",
-                                     "ours grid", "ours slices") if m in ops]:
+                                     "ours grid", "ours slices", "ours slices256") if m in ops]:
                 out.fill_(-1)
                 ops[name](0)
                 if not check_values(logits_list[0], starts, ends, out):
@@ -367,7 +370,8 @@ def main() -> int:
           "plan = the kernel and CTAs per row (cluster size; T = regs threads per CTA; V = grid "
           "/ slices float4 per thread; S = slices per CTA) our launcher chose (ours, with its "
           "workspace); ours radix / ours stream / ours regs / ours grid / ours slices = each "
-          "kernel forced; "
+          "kernel forced (slices: one CTA per row where several do not fit; slices256: one "
+          "256-thread CTA per row); "
           "x best vLLM = best applicable vLLM op time / ours; % copy BW = one read of the visible logits at our speed, as a "
           "share of D2D copy bandwidth.", "",
           "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]

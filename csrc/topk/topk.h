@@ -74,6 +74,7 @@ struct Plan {
   int res_cap;  // radix: keys kept in shared memory per CTA; regs: threads per CTA; grid and
                 // slices: float4 per thread (per slice)
   int slices;   // slices: slices per CTA; else 0
+  int threads;  // slices: threads per CTA (512; one CTA per row: 512 or 256); else 0
 };
 
 // What launch_topk does for these sizes on the current device, with a workspace of
@@ -88,7 +89,8 @@ bool segments_aligned(const Params& p);
 
 // Overrides VLLM_GLM52_TOPK_ALGO / VLLM_GLM52_TOPK_CLUSTER for later launches in this process:
 // algo an Algo or -1 (automatic); cluster 1|2|4|8|16 (radix kernel, where the device allows it)
-// or 0 (automatic); threads 512|1024 (regs kernel) or 0 (automatic); vecs 2|4 float4 per
+// or 0 (automatic); threads 512|1024 (regs kernel), 256 (slices kernel, one CTA per row) or 0
+// (automatic); vecs 2|4 float4 per
 // thread (grid kernel) or 0 (automatic). A forced grid or slices kernel runs only where it
 // fits (a workspace for every row, every CTA resident), else the automatic plan. Benchmarks
 // and tests compare the kernels in one process.

@@ -34,6 +34,7 @@ struct DeviceInfo {
   int radix_clusters[2][5] = {{0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}};
   int grid_per_sm[2] = {0, 0};  // resident CTAs per SM of the grid kernels (kGridVecs order)
   int slices_per_sm = 0;        // ... of the slices kernel
+  int solo_per_sm[2] = {0, 0};  // ... of its one-CTA-per-row variants (kSoloThreads order)
   cudaError_t err = cudaSuccess;
 };
 
@@ -108,9 +109,13 @@ RegsKernel grid_kernel(int vecs) {
 // Slices kernel (topk_slices.cuh): 512 threads, 4 float4 per thread and slice, i.e. slices of
 // 8192 columns. NOTES: 8 float4 (16384-column slices, half the sweep iterations) was slower on
 // every shape (H100, 8 x 1M: 61.8 us against 48.6, 64 x 128k: 51.8 against 45.0, commit
-// b830264) and spilled at 128 registers.
+// b830264) and spilled at 128 registers. One CTA per row (kSolo): 512 threads (one CTA per
+// SM) or 256 (4096-column slices, two per SM).
 constexpr int kSlicesVecs = 4;
-const RegsKernel kSlicesKernel = topk_slices_kernel<kGridThreads, kSlicesVecs>;
+const RegsKernel kSlicesKernel = topk_slices_kernel<kGridThreads, kSlicesVecs, false>;
+constexpr int kSoloThreads[2] = {512, 256};
+const RegsKernel kSlicesSoloKernel[2] = {topk_slices_kernel<512, kSlicesVecs, true>,
+                                         topk_slices_kernel<256, kSlicesVecs, true>};
 
 void init_device(int dev, DeviceInfo& info) {
   const size_t smem = sizeof(Smem);
@@ -152,10 +157,17 @@ void init_device(int dev, DeviceInfo& info) {
                                                       grid_kernel(kGridVecs[i]), kGridThreads, 0);
   if (e == cudaSuccess)
     e = cudaFuncSetAttribute(kSlicesKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             kSlicesSmemBytes);
+                             kSlicesGridSmemBytes);
   if (e == cudaSuccess)
     e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.slices_per_sm, kSlicesKernel,
-                                                      kGridThreads, kSlicesSmemBytes);
+                                                      kGridThreads, kSlicesGridSmemBytes);
+  for (int i = 0; i < 2 && e == cudaSuccess; ++i) {
+    e = cudaFuncSetAttribute(kSlicesSoloKernel[i], cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             kSlicesSmemBytes);
+    if (e == cudaSuccess)
+      e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+          &info.solo_per_sm[i], kSlicesSoloKernel[i], kSoloThreads[i], kSlicesSmemBytes);
+  }
   if (e != cudaSuccess) {
     info.err = e;
     return;
@@ -326,29 +338,43 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
   return none;
 }
 
-// Slices kernel plan (algo -1 when it does not apply): every row gets a workspace block and
-// G = num_SMs / rows CTAs (at most one per SM, at most the row's slices), each owning S
-// consecutive 8192-column slices. `forced` false: only with G >= 2 and S >= kSlicesMinPer.
+// Slices kernel plan (algo -1 when it does not apply). Rows of several CTAs: every row gets a
+// workspace block and G = num_SMs / rows CTAs (at most one per SM, at most the row's slices),
+// each owning S consecutive 8192-column slices; automatic only with G >= 2 and S >=
+// kSlicesMinPer. Rows of one CTA (kSolo: no workspace, any row count): the whole row's
+// slices, 512 threads (or 256 forced with `threads`); automatic per solo_wins.
 // NOTES: H100, commit 3a3cf68 (one slice in flight): 8 x 1M (S = 8) 47.1 us against the radix
 // kernel's 71.1; 64 x 128k (S = 8) 45.5 against 46.2; 64 x 1M (S = 64, rows 8x L2) 308 us
 // against the streaming kernel's 338: its sweeps cost less per column than the streaming
 // kernel's running threshold even when the re-reads miss L2. b830264: 64 x 32k (S = 2)
-// 18.7 us against the radix kernel's 16.3, so short rows keep the radix kernel. Rows of one
-// CTA (G = 1) are unmeasured and not planned.
+// 18.7 us against the radix kernel's 16.3, so short rows keep the radix kernel.
 constexpr int kSlicesMinPer = 4;
 
+// Rows of one CTA that the solo slices kernel serves automatically (rows the multi-CTA plan
+// leaves). Not yet measured: off.
+bool solo_wins(const DeviceInfo&, int, int) { return false; }
+
 Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes,
-                 bool forced, int shift) {
+                 bool forced, int shift, int threads) {
   const Plan none{-1, 0, 0};
-  if (ws_bytes / kGridRowBytes < num_rows) return none;
-  if (info.slices_per_sm < 1 || num_rows > info.sms) return none;
   const int64_t slice = 4LL * kGridThreads * kSlicesVecs;
   const int64_t total = (static_cast<int64_t>(num_cols) + shift + slice - 1) / slice;
   int64_t g = std::min<int64_t>({info.sms / num_rows, total, kGridMaxCtas});
-  const int64_t per = (total + g - 1) / g;  // slices per CTA
-  g = (total + per - 1) / per;
-  if (!forced && (g < 2 || per < kSlicesMinPer)) return none;
-  return Plan{kAlgoSlices, static_cast<int>(g), kSlicesVecs, static_cast<int>(per)};
+  if (g >= 2 && threads != 256 && ws_bytes / kGridRowBytes >= num_rows &&
+      info.slices_per_sm >= 1) {
+    const int64_t per = (total + g - 1) / g;  // slices per CTA
+    g = (total + per - 1) / per;
+    if (forced || per >= kSlicesMinPer)
+      return Plan{kAlgoSlices, static_cast<int>(g), kSlicesVecs, static_cast<int>(per),
+                  kGridThreads};
+    if (!forced) return none;
+  }
+  if (!forced && !solo_wins(info, num_rows, num_cols)) return none;
+  const int i = threads == 256 ? 1 : 0;
+  if (info.solo_per_sm[i] < 1) return none;
+  const int64_t sl = 4LL * kSoloThreads[i] * kSlicesVecs;
+  const int64_t per = (static_cast<int64_t>(num_cols) + shift + sl - 1) / sl;
+  return Plan{kAlgoSlices, 1, kSlicesVecs, static_cast<int>(per), kSoloThreads[i]};
 }
 
 // The plan without a forced grid kernel (`forced`: -1 or the forced Algo).
@@ -359,14 +385,15 @@ Plan plan_launch_auto(const DeviceInfo& info, int num_rows, int num_cols, int64_
   // included, since its passes lost their per-key validity branch); a forced regs kernel on
   // rows it cannot hold runs the radix kernel.
   if (forced < 0 || forced == kAlgoRegs) {
-    const int threads = plan_regs(num_cols, g_forced_threads.load(std::memory_order_relaxed));
+    const int ft = g_forced_threads.load(std::memory_order_relaxed);
+    const int threads = plan_regs(num_cols, ft == 256 ? 0 : ft);
     if (threads > 0) return Plan{kAlgoRegs, 1, threads};
   }
   // Few long rows: the grid kernel where it fits, else the slices kernel.
   if (forced < 0) {
     const Plan g = plan_grid(info, num_rows, num_cols, ws_bytes, 0, shift);
     if (g.algo == kAlgoGrid) return g;
-    const Plan sl = plan_slices(info, num_rows, num_cols, ws_bytes, false, shift);
+    const Plan sl = plan_slices(info, num_rows, num_cols, ws_bytes, false, shift, 0);
     if (sl.algo == kAlgoSlices) return sl;
   }
   Plan pl = plan_radix(info, num_rows, num_cols);
@@ -386,7 +413,8 @@ Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_
     const int vecs = g_forced_vecs.load(std::memory_order_relaxed);
     const Plan g = forced == kAlgoGrid
                        ? plan_grid(info, num_rows, num_cols, ws_bytes, vecs, shift)
-                       : plan_slices(info, num_rows, num_cols, ws_bytes, true, shift);
+                       : plan_slices(info, num_rows, num_cols, ws_bytes, true, shift,
+                                     g_forced_threads.load(std::memory_order_relaxed));
     if (g.algo == forced) return g;
     return plan_launch_auto(info, num_rows, num_cols, ws_bytes, shift, -1);
   }
@@ -412,7 +440,7 @@ void set_forced(int algo, int cluster, int threads, int vecs) {
   g_forced_algo.store(algo >= kAlgoStream && algo <= kAlgoSlices ? algo : -1,
                       std::memory_order_relaxed);
   g_forced_vecs.store(vecs == 2 || vecs == 4 ? vecs : 0, std::memory_order_relaxed);
-  g_forced_threads.store(threads == 512 || threads == 1024 ? threads : 0,
+  g_forced_threads.store(threads == 256 || threads == 512 || threads == 1024 ? threads : 0,
                          std::memory_order_relaxed);
   g_forced_cluster.store(cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
                          cluster == 16 ? cluster : 0, std::memory_order_relaxed);
@@ -431,6 +459,16 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   const bool radix = pl.algo == kAlgoRadix;
 
   cudaLaunchConfig_t cfg = {};
+  if (pl.algo == kAlgoSlices && c == 1) {  // one CTA per row: an ordinary launch
+    Params q = p;
+    q.grid_ctas = 1;
+    q.grid_slices = pl.slices;
+    cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
+    cfg.blockDim = dim3(static_cast<unsigned>(pl.threads));
+    cfg.dynamicSmemBytes = kSlicesSmemBytes;
+    cfg.stream = stream;
+    return cudaLaunchKernelEx(&cfg, kSlicesSoloKernel[pl.threads == 256 ? 1 : 0], q);
+  }
   if (pl.algo == kAlgoGrid || pl.algo == kAlgoSlices) {
     // NOTES: a cooperative launch, so the runtime refuses a grid that cannot be resident at
     // once (the row barriers would wait forever) instead of trusting the occupancy query.
@@ -446,7 +484,7 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     cfg.attrs = &coop;
     cfg.numAttrs = 1;
     if (pl.algo == kAlgoGrid) return cudaLaunchKernelEx(&cfg, grid_kernel(pl.res_cap), q);
-    cfg.dynamicSmemBytes = kSlicesSmemBytes;
+    cfg.dynamicSmemBytes = kSlicesGridSmemBytes;
     return cudaLaunchKernelEx(&cfg, kSlicesKernel, q);
   }
   if (pl.algo == kAlgoRegs) {

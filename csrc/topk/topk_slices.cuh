@@ -32,35 +32,42 @@
 namespace glm52 {
 namespace topk {
 
-// Static shared memory (~21 KiB): the regs kernel's histograms and scan totals; the gathered
-// list's keys are the kernel's dynamic shared memory (kSlicesSmemBytes).
-constexpr int kSlicesSmemBytes = kSlicesCap * 4;
+// Static shared memory (~21 KiB): the regs kernel's histograms and scan totals. Dynamic
+// shared memory: the gathered list's keys (and, with more than one CTA per row, their owning
+// CTAs): slices_smem_bytes(kSolo).
+constexpr int kSlicesSmemBytes = kSlicesCap * 4;          // one CTA per row (kSolo)
+constexpr int kSlicesGridSmemBytes = kSlicesCap * (4 + 2);  // + uint16 owners
 struct alignas(16) SlicesSmem {
   uint32_t hist0[kGBins];      // pass 0; then the output staging row
   uint32_t hist1[kGBins];      // bits 20..10
   uint32_t hist2[kGBins / 2];  // bits 9..0
   uint32_t wtot[5][32];        // 0-2: bucket searches; 3-4: output scans (by slice parity)
-  uint32_t tot[2];             // counting sweep: the CTA's #above thr, #tied
-  uint32_t red[2];             // gather: lower CTAs' list keys above / at thr
+  uint32_t tot[2];             // the CTA's #above thr, #tied (counting sweep; gather: above bin)
+  uint32_t red[4];             // gather: list keys above / at thr of the lower CTAs, then own
+  uint32_t nlist;              // a row alone in its CTA: keys gathered into lkey
   uint32_t last;               // this CTA is the row's last to finish
 };
 
 // ---------------------------------------------------------------------------------------------
 // p.grid_ctas CTAs of kT threads per row, each owning p.grid_slices slices of 4 * kT * kV
-// segment indices. Cooperative launch (all CTAs resident) with kSlicesSmemBytes of dynamic
-// shared memory, p.workspace holding a GridRow per row (zero-filled; left zero-filled).
+// segment indices, with kSlicesGridSmemBytes of dynamic shared memory. Cooperative launch (all
+// CTAs resident), p.workspace holding a GridRow per row (zero-filled; left zero-filled).
+// kSolo: one CTA per row (p.grid_ctas == 1), any launch, no workspace (p.workspace unused),
+// kSlicesSmemBytes of dynamic shared memory.
 // ---------------------------------------------------------------------------------------------
-template <int kT, int kV>
-__global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
+template <int kT, int kV, bool kSolo>
+__global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(const Params p) {
   constexpr int kE = 4 * kV;        // keys per thread per slice
   constexpr int kSlice = kT * kE;   // segment indices per slice
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
   static_assert(kSlice < (1 << 16), "per-slice counts are packed in 16 bits");
+  static_assert(kGridMaxCtas <= 65536, "owners are 16-bit");
   __shared__ SlicesSmem s;
-  extern __shared__ uint32_t lkey[];  // [kSlicesCap] the gathered list's keys
+  extern __shared__ uint32_t lkey[];  // [kSlicesCap] the gathered list's keys; then (grid)
+  uint16_t* const lown = reinterpret_cast<uint16_t*>(lkey + kSlicesCap);  // their owners
   const int t = static_cast<int>(threadIdx.x);
   const int lane = static_cast<int>(lane_id());
-  const int G = p.grid_ctas;
+  const int G = kSolo ? 1 : p.grid_ctas;
   const int S = p.grid_slices;
   const int row = static_cast<int>(blockIdx.x) / G;
   const int q = static_cast<int>(blockIdx.x) - row * G;
@@ -69,8 +76,9 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
     uint4* h = reinterpret_cast<uint4*>(s.hist0);
     constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
-    if (t == 0) s.tot[0] = s.tot[1] = s.red[0] = s.red[1] = 0u;
+    if (t < 8) (&s.tot[0])[t] = 0u;  // tot, red, nlist, last
   }
+  static_assert(offsetof(SlicesSmem, last) == offsetof(SlicesSmem, tot) + 7 * 4, "cleared");
   int start, end;
   row_bounds(p, row, start, end);
   if (end - start <= p.k) {
@@ -83,14 +91,17 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
   const int i1 = end - start + i0;                // valid segment indices: [i0, i1)
   const float* __restrict__ base = rowp + start - i0;  // 16-byte aligned
   const int W = S * kSlice;                       // segment indices per CTA
-  const int n = (i1 + W - 1) / W;                 // CTAs holding part of the row
+  const int n = kSolo ? 1 : (i1 + W - 1) / W;     // CTAs holding part of the row
   if (q >= n) return;
+  // A row one CTA holds meets nobody: block barriers, the list in shared memory, no
+  // workspace (never touched, so it stays zero-filled).
+  const bool alone = kSolo || n == 1;
   const int ns = min(S, (i1 - q * W + kSlice - 1) / kSlice);  // this CTA's slices
-  GridRow* const w = reinterpret_cast<GridRow*>(p.workspace) + row;
-  uint32_t* const gh = w->hist;
+  GridRow* const w = kSolo ? nullptr : reinterpret_cast<GridRow*>(p.workspace) + row;
+  uint32_t* const gh = kSolo ? nullptr : w->hist;
   uint32_t barriers = 0u;
   auto meet = [&]() {
-    if (n > 1) row_barrier(&w->bar, ++barriers * static_cast<uint32_t>(n));
+    if (!alone) row_barrier(&w->bar, ++barriers * static_cast<uint32_t>(n));
     else __syncthreads();
   };
   // first segment index of thread t's keys in slice sl
@@ -132,13 +143,22 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
     }
     return valid;
   };
+  // NOTES: successive sweeps alternate direction (`back`: last slice first), so each starts on
+  // the slices the previous one read last, the ones most likely still in L2 when a CTA's
+  // slices do not all fit there (one CTA per row: 256 x 128k, the 64k-column prefill chunks).
+  bool back = false;  // direction of the next sweep
   auto sweep = [&](auto&& fn) {
-    issue(0);
-    for (int sl = 0; sl < ns; ++sl) {
+    const bool r = back;
+    back = !back;
+    int sl = r ? ns - 1 : 0;
+    issue(sl);
+    for (int j = 0; j < ns; ++j) {
       uint32_t key[kE];
       const uint32_t valid = take(sl, key);
-      if (sl + 1 < ns) issue(sl + 1);
+      const int nx = r ? sl - 1 : sl + 1;
+      if (j + 1 < ns) issue(nx);
       fn(sl, key, valid);
+      sl = nx;
     }
   };
   __syncthreads();  // histograms cleared
@@ -152,7 +172,8 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
   });
   __syncthreads();
   int pushed = 0;  // histogram words of the row's workspace this launch wrote
-  if (n > 1) {
+  // (`if constexpr`: the exchanges are not instantiated for kSolo, whose rows are alone)
+  if constexpr (!kSolo) if (!alone) {
     push_bins<kGBins, kT>(s.hist0, gh);
     meet();
     pull_bins<kGBins, kT>(gh, s.hist0);
@@ -174,7 +195,7 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
         if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
     });
     __syncthreads();
-    if (n > 1) {
+    if constexpr (!kSolo) if (!alone) {
       push_bins<kGBins, kT>(s.hist1, gh + kGBins);
       meet();
       pull_bins<kGBins, kT>(gh + kGBins, s.hist1);
@@ -193,6 +214,7 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
   // sweep and barrier as the count exchange would.
   bool gathered = false;
   uint32_t gt0 = 0u, eq0 = 0u;  // selected keys of the lower CTAs: above / at thr
+  uint32_t gtc = 0u, eqc = 0u;  // ... of this CTA (gather path, for a backward output sweep)
   if (cnt <= kSlicesCap) {
     gathered = true;
     const uint32_t pre = thr >> sh;
@@ -202,29 +224,52 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
 #pragma unroll
       for (int e = 0; e < kE; ++e) {
         nb += ((valid >> e) & 1u) && (key[e] >> sh) == pre;
-        na += (key[e] >> sh) > pre;
+        if (!alone) na += (key[e] >> sh) > pre;
       }
       const uint32_t ib = warp_incl_scan(nb);  // list slots: one atomic per warp
       uint32_t slot = 0u;
-      if (lane == 31 && ib != 0u) slot = atomicAdd(&w->nlist, ib);
+      if (lane == 31 && ib != 0u) slot = alone ? atomicAdd(&s.nlist, ib)
+                                               : atomicAdd(&w->nlist, ib);
       slot = __shfl_sync(kFull, slot, 31) + ib - nb;
 #pragma unroll
       for (int e = 0; e < kE; ++e)
-        if (((valid >> e) & 1u) && (key[e] >> sh) == pre)
-          w->list[slot++] = make_uint2(key[e], static_cast<uint32_t>(q));
+        if (((valid >> e) & 1u) && (key[e] >> sh) == pre) {
+          if (alone) lkey[slot++] = key[e];
+          else w->list[slot++] = make_uint2(key[e], static_cast<uint32_t>(q));
+        }
     });
-    na = __reduce_add_sync(kFull, na);
-    if (lane == 0 && na != 0u) atomicAdd(&w->counts[q], na);
-    meet();
-    const int m = static_cast<int>(__ldcg(&w->nlist));
-    for (int i = t; i < m; i += kT) {  // the next pass's histogram while the list comes in
-      const uint2 c = __ldcg(&w->list[i]);
-      lkey[i] = c.x;
-      if (sh == 21) atomicAdd(&s.hist1[(c.x >> 10) & (kGBins - 1)], 1u);
-      else if ((c.x >> 10) == (thr >> 10)) atomicAdd(&s.hist2[c.x & 1023u], 1u);
+    int m;
+    if (alone) {
+      __syncthreads();
+      m = static_cast<int>(s.nlist);
+    } else {
+      na = __reduce_add_sync(kFull, na);
+      if (lane == 0 && na != 0u) {
+        atomicAdd(&w->counts[q], na);
+        atomicAdd(&s.tot[0], na);
+      }
+      meet();
+      m = static_cast<int>(__ldcg(&w->nlist));
     }
-    for (int j = lane; j < q; j += 32) gt0 += __ldcg(&w->counts[j]);
-    gt0 = __reduce_add_sync(kFull, gt0);
+    // The next pass's histogram while the list comes in (at level 1 every key of the list
+    // matches thr's 22-bit prefix).
+    for (int i = t; i < m; i += kT) {
+      uint32_t c;
+      if (alone) {
+        c = lkey[i];
+      } else {
+        const uint2 e = __ldcg(&w->list[i]);
+        c = e.x;
+        lkey[i] = c;
+        lown[i] = static_cast<uint16_t>(e.y);
+      }
+      if (sh == 21) atomicAdd(&s.hist1[(c >> 10) & (kGBins - 1)], 1u);
+      else atomicAdd(&s.hist2[c & 1023u], 1u);
+    }
+    if (!alone) {
+      for (int j = lane; j < q; j += 32) gt0 += __ldcg(&w->counts[j]);
+      gt0 = __reduce_add_sync(kFull, gt0);
+    }
     __syncthreads();
     if (sh == 21 && !ge) {
       warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
@@ -244,25 +289,35 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
       thr |= bin;
       ge = cnt == need;
     }
-    uint32_t g = 0u, x = 0u;  // lower CTAs' list keys above / at thr (owners from L2)
-    for (int i = t; i < m; i += kT) {
-      if (__ldcg(&w->list[i].y) >= static_cast<uint32_t>(q)) continue;
-      const uint32_t kk = lkey[i];
-      g += ge ? kk >= thr : kk > thr;
-      x += !ge && kk == thr;
+    if (alone) {
+      // The row's keys above thr number k - need (all of them, k when the bin is taken
+      // whole); the list holds only valid keys, so cnt counts exactly the keys == thr.
+      gtc = ge ? k : k - need;
+      eqc = ge ? 0u : cnt;
+    } else {
+      uint32_t c[4] = {0u, 0u, 0u, 0u};  // list keys above / at thr: lower CTAs, this CTA
+      for (int i = t; i < m; i += kT) {
+        const uint32_t o = lown[i];
+        if (o > static_cast<uint32_t>(q)) continue;
+        const uint32_t kk = lkey[i];
+        const int j = o == static_cast<uint32_t>(q) ? 2 : 0;
+        c[j] += ge ? kk >= thr : kk > thr;
+        c[j + 1] += !ge && kk == thr;
+      }
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        c[j] = __reduce_add_sync(kFull, c[j]);
+        if (lane == 0 && c[j] != 0u) atomicAdd(&s.red[j], c[j]);
+      }
+      __syncthreads();
+      gt0 += s.red[0];
+      eq0 = s.red[1];
+      gtc = s.tot[0] + s.red[2];
+      eqc = s.red[3];
     }
-    g = __reduce_add_sync(kFull, g);
-    x = __reduce_add_sync(kFull, x);
-    if (lane == 0 && (g | x) != 0u) {
-      atomicAdd(&s.red[0], g);
-      atomicAdd(&s.red[1], x);
-    }
-    __syncthreads();
-    gt0 += s.red[0];
-    eq0 = s.red[1];
   } else {
     // Exact pass 2 (unless the bin is taken whole), then every CTA's (#above, #tied) by a
-    // counting sweep and an exchange.
+    // counting sweep and an exchange (a row alone in its CTA needs neither).
     if (!ge) {
       const uint32_t pre = thr >> 10;
       sweep([&](int, const uint32_t (&key)[kE], uint32_t) {
@@ -271,7 +326,7 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
           if ((key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
       });
       __syncthreads();
-      if (n > 1) {
+      if constexpr (!kSolo) if (!alone) {
         push_bins<kGBins / 2, kT>(s.hist2, gh + 2 * kGBins);
         meet();
         pull_bins<kGBins / 2, kT>(gh + 2 * kGBins, s.hist2);
@@ -282,48 +337,58 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
       thr |= bin;
       ge = cnt == need;
     }
-    uint32_t gt = 0u, eq = 0u;
-    sweep([&](int, const uint32_t (&key)[kE], uint32_t valid) {
+    if (!alone) {
+      uint32_t gt = 0u, eq = 0u;
+      sweep([&](int, const uint32_t (&key)[kE], uint32_t valid) {
 #pragma unroll
-      for (int e = 0; e < kE; ++e) {
-        const bool v = (valid >> e) & 1u;
-        gt += v && (ge ? key[e] >= thr : key[e] > thr);
-        eq += v && !ge && key[e] == thr;
+        for (int e = 0; e < kE; ++e) {
+          const bool v = (valid >> e) & 1u;
+          gt += v && (ge ? key[e] >= thr : key[e] > thr);
+          eq += v && !ge && key[e] == thr;
+        }
+      });
+      gt = __reduce_add_sync(kFull, gt);
+      eq = __reduce_add_sync(kFull, eq);
+      if (lane == 0 && (gt | eq) != 0u) {
+        atomicAdd(&s.tot[0], gt);
+        atomicAdd(&s.tot[1], eq);
       }
-    });
-    gt = __reduce_add_sync(kFull, gt);
-    eq = __reduce_add_sync(kFull, eq);
-    if (lane == 0 && (gt | eq) != 0u) {
-      atomicAdd(&s.tot[0], gt);
-      atomicAdd(&s.tot[1], eq);
+      __syncthreads();
+      // NOTES: a CTA may hold up to S * kSlice tied keys; min(eq, need) keeps the packed count
+      // in 16 bits and changes no sum the output reads (min(sum min(e_j, need), need) ==
+      // min(sum e_j, need)).
+      if (t == 0) w->counts[q] = s.tot[0] | (min(s.tot[1], need) << 16);
+      meet();
+      for (int j = lane; j < q; j += 32) {
+        const uint32_t c = __ldcg(&w->counts[j]);
+        gt0 += c & 0xffffu;
+        eq0 += c >> 16;
+      }
+      gt0 = __reduce_add_sync(kFull, gt0);
+      eq0 = __reduce_add_sync(kFull, eq0);
     }
-    __syncthreads();
-    // NOTES: a CTA may hold up to S * kSlice tied keys; min(eq, need) keeps the packed count
-    // in 16 bits and changes no sum the output reads (min(sum min(e_j, need), need) ==
-    // min(sum e_j, need)).
-    if (t == 0) w->counts[q] = s.tot[0] | (min(s.tot[1], need) << 16);
-    meet();
-    for (int j = lane; j < q; j += 32) {
-      const uint32_t c = __ldcg(&w->counts[j]);
-      gt0 += c & 0xffffu;
-      eq0 += c >> 16;
-    }
-    gt0 = __reduce_add_sync(kFull, gt0);
-    eq0 = __reduce_add_sync(kFull, eq0);
   }
 
   // Every read of the row's workspace by this CTA is behind it: count it out.
-  __syncthreads();
-  if (t == 0) {
-    __threadfence();
-    s.last = atomicAdd(&w->done, 1u) == static_cast<uint32_t>(n) - 1u;
+  if (!alone) {
+    __syncthreads();
+    if (t == 0) {
+      __threadfence();
+      s.last = atomicAdd(&w->done, 1u) == static_cast<uint32_t>(n) - 1u;
+    }
   }
 
   // Output: selected = key >= thr when ge, else key > thr plus the `need` lowest-column keys
-  // == thr. Per slice, a block scan of (#above | #tied << 16) per thread; gt_run / eq_run
-  // count the selected keys of the lower CTAs and slices.
+  // == thr. Per slice, a block scan of (#above | #tied << 16) per thread on top of gt_run /
+  // eq_run, the selected keys of the lower CTAs and slices. A backward sweep (gather path
+  // only: it knows this CTA's totals gtc / eqc) starts from the CTA's end and subtracts each
+  // slice's totals before its scan.
+  const bool out_back = back && gathered;
+  if (!out_back) back = false;
   const uint32_t first = gt0 + min(eq0, need);  // this CTA's first output slot
-  uint32_t gt_run = gt0, eq_run = eq0;
+  const uint32_t last = gt0 + gtc + min(eq0 + eqc, need);  // gather path: one past its last
+  uint32_t gt_run = out_back ? gt0 + gtc : gt0;
+  uint32_t eq_run = out_back ? eq0 + eqc : eq0;
   uint32_t* stage = s.hist0;  // k <= kGBins; its last reader passed a barrier since
   static_assert(kMaxK <= kGBins, "the staging row holds k positions");
   const int32_t col_base = -i0;  // segment index -> position relative to start
@@ -346,6 +411,10 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
     const uint32_t wi = warp_incl_scan(x);
     const uint32_t excl = __shfl_sync(kFull, wi - x, static_cast<int>(warp_id())) + incl - mine;
     const uint32_t total = __shfl_sync(kFull, wi, kT / 32 - 1);
+    if (out_back) {
+      gt_run -= total & 0xffffu;
+      eq_run -= total >> 16;
+    }
     const uint32_t gt_before = gt_run + (excl & 0xffffu);
     const uint32_t eq_before = eq_run + (excl >> 16);
     if (em != 0u) take_lowest(gm, em, need > eq_before ? need - eq_before : 0u);
@@ -355,16 +424,18 @@ __global__ void __launch_bounds__(kT, 1) topk_slices_kernel(const Params p) {
       stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
       gm &= gm - 1u;
     }
-    gt_run += total & 0xffffu;
-    eq_run += total >> 16;
+    if (!out_back) {
+      gt_run += total & 0xffffu;
+      eq_run += total >> 16;
+    }
   });
-  const uint32_t last = gt_run + min(eq_run, need);
+  const uint32_t end_slot = out_back ? last : gt_run + min(eq_run, need);
   __syncthreads();
   int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
-  for (int i = t; i < static_cast<int>(last - first); i += kT)
+  for (int i = t; i < static_cast<int>(end_slot - first); i += kT)
     dst[i] = static_cast<int32_t>(stage[i]);
   // every CTA of the row is done with the block: zero it for the next launch
-  if (s.last) reset_grid_row<kT>(w, pushed, n, gathered);
+  if (!alone && s.last) reset_grid_row<kT>(w, pushed, n, gathered);
 }
 
 }  // namespace topk

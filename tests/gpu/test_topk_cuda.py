@@ -110,12 +110,14 @@ ALGO_NAMES = ["stream", "radix", "regs", "grid", "slices"]
 REGS_MAX_COLS = 20477  # the regs kernel's widest rows (1024 threads x 5 float4, less 3)
 
 
-@pytest.fixture(params=[1, 0, 2, 3, 4], ids=["radix", "stream", "regs", "grid", "slices"])
+@pytest.fixture(params=[(1,), (0,), (2,), (3,), (4,), (4, 0, 256)],
+                ids=["radix", "stream", "regs", "grid", "slices", "slices256"])
 def algo(request):
-    """Runs the test with each kernel forced (the launcher's choice is size-dependent)."""
-    torch.ops._C_glm52.topk_force(request.param)
+    """Runs the test with each kernel forced (the launcher's choice is size-dependent; the
+    slices kernel runs one CTA per row where several do not fit, slices256 always)."""
+    torch.ops._C_glm52.topk_force(*request.param)
     T.clear_plan_cache()
-    yield request.param
+    yield request.param[0]
     torch.ops._C_glm52.topk_force(-1)
     T.clear_plan_cache()
 
@@ -275,7 +277,7 @@ def test_writes_sorted_follows_the_plan():
             T.clear_plan_cache()
             try:
                 algo = int(torch.ops._C_glm52.topk_plan(rows, n)[0])
-                assert T.writes_sorted(logits) == (algo in (1, 2)), (rows, n, force)
+                assert T.writes_sorted(logits) == (algo in T.SORTED_ALGOS), (rows, n, force)
                 algo_ws = int(torch.ops._C_glm52.topk_plan(rows, n, WS.numel())[0])
                 assert T.writes_sorted(logits, WS) == (algo_ws in (1, 2, 3, 4)), (rows, n, force)
                 if force in (0, 1):
@@ -330,22 +332,23 @@ def test_regs_kernel_sizes(threads, kind):
                 torch.ops._C_glm52.topk_force(-1)
 
 
-def _forced_rows(force: tuple, logits, lens: list[int], k: int, seed: int, what: str) -> None:
-    """With the kernel forced (topk_force(*force)): decode rows of lengths `lens`, then prefill
-    rows of the same lengths starting at columns 0-5 (inside a vector); both checked, and the
-    workspace left zero-filled for the next launch."""
+def _forced_rows(force: tuple, logits, lens: list[int], k: int, seed: int, what: str,
+                 ws=WS) -> None:
+    """With the kernel forced (topk_force(*force)) and workspace `ws`: decode rows of lengths
+    `lens`, then prefill rows of the same lengths starting at columns 0-5 (inside a vector);
+    both checked, and the workspace left zero-filled for the next launch."""
     n = logits.shape[1]
     lens_t = torch.tensor(lens, dtype=torch.int32, device=DEV)
     out = torch.full((len(lens), k), POISON, dtype=torch.int32, device=DEV)
     torch.ops._C_glm52.topk_force(*force)
     try:
-        T.topk_decode(logits, lens_t, out, k, workspace=WS)
-        _check(logits, torch.zeros_like(lens_t), lens_t, out, k, seed, what)
+        T.topk_decode(logits, lens_t, out, k, workspace=ws)
+        _check(logits, torch.zeros_like(lens_t), lens_t, out, k, seed, what, ws=ws)
         ks = torch.tensor([0, 1, 3, 2, 0, 5, 1, 0][:len(lens)], dtype=torch.int32, device=DEV)
         ke = torch.minimum(lens_t + ks, torch.full_like(lens_t, n))
         out.fill_(POISON)
-        T.topk_prefill(logits, ks, ke, out, k, workspace=WS)
-        _check(logits, ks, ke, out, k, seed, f"{what} prefill", prefill=True)
+        T.topk_prefill(logits, ks, ke, out, k, workspace=ws)
+        _check(logits, ks, ke, out, k, seed, f"{what} prefill", ws=ws, prefill=True)
     finally:
         torch.ops._C_glm52.topk_force(-1)
     torch.cuda.synchronize()
@@ -404,6 +407,25 @@ def test_slices_kernel_sizes(kind):
     for shift in (0, 1):
         logits = _logits(rows, n + 3, kind, g)[:, shift:shift + n]
         _forced_rows((4,), logits, lens, k, seed, f"slices shift={shift} {kind}")
+        # one CTA per row (no workspace): 512 threads / 256 threads (4096-column slices)
+        _forced_rows((4,), logits, lens, k, seed, f"slices solo shift={shift} {kind}", ws=None)
+        _forced_rows((4, 0, 256), logits, lens, k, seed, f"slices solo256 shift={shift} {kind}")
+
+
+def test_slices_solo_plan():
+    """Forced, the slices kernel takes rows too many for several CTAs each (or without a
+    workspace) on one CTA per row: no workspace needed, 8192- or (256 threads) 4096-column
+    slices covering the whole row."""
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    for rows, n, ws, threads, slice_ in ((sms, 65536, WS.numel(), 0, 8192),
+                                         (3, 100000, 0, 0, 8192),
+                                         (2048, 65536, 0, 256, 4096)):
+        torch.ops._C_glm52.topk_force(4, 0, threads)
+        try:
+            plan = [int(x) for x in torch.ops._C_glm52.topk_plan(rows, n, ws, True)]
+        finally:
+            torch.ops._C_glm52.topk_force(-1)
+        assert plan == [4, 1, 4, -(-n // slice_)], (rows, n, plan)
 
 
 def test_workspace_slot_per_microbatch(monkeypatch):

@@ -33,7 +33,7 @@ def test_kernel_compiles_for_sm90a_without_spills(tmp_path):
     names = sorted(name for name, *_ in props)
     assert len([n for n in names if "topk_rows_kernel" in n]) == 2, log  # per-row + cluster
     assert len([n for n in names if "topk_radix_kernel" in n]) == 2, log
-    assert len([n for n in names if "topk_slices_kernel" in n]) == 1, log
+    assert len([n for n in names if "topk_slices_kernel" in n]) == 3, log  # grid + 2 solo
     for name, _stack, stores, loads in props:
         assert stores == "0" and loads == "0", f"{name} spills: {log}"
     # ptxas prints "Compiling entry function 'X'" ... "Used N registers" per kernel
@@ -41,6 +41,7 @@ def test_kernel_compiles_for_sm90a_without_spills(tmp_path):
                            log, flags=re.S))
     for name, regs in used.items():
         # two CTAs per SM: 384-thread streaming kernel <= 80, 512-thread radix kernel <= 64;
-        # the slices kernel runs one 512-thread CTA per SM (launch bounds): <= 128
+        # the slices kernel runs one 512-thread CTA per SM or (solo, 256 threads) two
+        # (launch bounds): <= 128
         limit = 64 if "topk_radix_kernel" in name else 128 if "topk_slices_kernel" in name else 80
         assert int(regs) <= limit, f"{name} uses {regs} registers (> {limit}): {log}"

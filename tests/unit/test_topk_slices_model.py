@@ -69,10 +69,15 @@ def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, thread
         b, above, cnt = warp_bucket(np.bincount((sub >> 10) & 2047, minlength=2048), threads,
                                     need)
         need, thr, ge, sh = need - above, thr | (b << 10), cnt == need - above, 10
+    alone = active == 1  # block barriers, the list in shared memory, no count exchange
+    sweeps = 1 + (sh == 10)  # pass 0, the exact pass 1; the direction alternates per sweep
     gt0 = np.zeros(active, dtype=np.int64)
     eq0 = np.zeros(active, dtype=np.int64)
+    gtc = np.zeros(active, dtype=np.int64)  # gather path: each CTA's own selected above / at thr
+    eqc = np.zeros(active, dtype=np.int64)
     if cnt <= cap:  # also a bin taken whole: the list gives the lower CTAs' counts
         path = f"gather{sh}"
+        sweeps += 1
         pre = thr >> sh
         inbin = allv & ((allk >> sh) == pre)
         lkeys, lcta = allk[inbin], owner[inbin]
@@ -89,11 +94,17 @@ def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, thread
             b, above, cnt = warp_bucket(np.bincount(sub & 1023, minlength=1024), threads, need)
             need, thr, ge = need - above, thr | b, cnt == need - above
         for q in range(active):
-            lower = lcta < q
-            gt0[q] = counts[:q].sum() + int(((lkeys >= thr) if ge else (lkeys > thr))[lower].sum())
+            lower, own = lcta < q, lcta == q
+            sel = (lkeys >= thr) if ge else (lkeys > thr)
+            gt0[q] = counts[:q].sum() + int(sel[lower].sum())
             eq0[q] = 0 if ge else int((lkeys == thr)[lower].sum())
+            gtc[q] = counts[q] + int(sel[own].sum())
+            eqc[q] = 0 if ge else int((lkeys == thr)[own].sum())
+        if alone:  # what the kernel uses instead: the row's totals from the bucket searches
+            assert (gtc[0], eqc[0]) == ((k, 0) if ge else (k - need, cnt))
     else:
         path = "exact"
+        sweeps += (not ge) + (not alone)  # pass 2, the counting sweep
         if not ge:
             sub = allk[(allk >> 10) == (thr >> 10)]
             b, above, cnt = warp_bucket(np.bincount(sub & 1023, minlength=1024), threads, need)
@@ -106,15 +117,21 @@ def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, thread
         gt0 = np.concatenate([[0], np.cumsum(gt_c)[:-1]])
         eq0 = np.concatenate([[0], np.cumsum(eq_c)[:-1]])
 
+    # the output sweep runs backward (from the CTA's totals down) where the alternation says so
+    # and the gather path knows the CTA's totals
+    back = path != "exact" and sweeps % 2 == 1
     out = np.full(k, -2, dtype=np.int64)
     for q, per in enumerate(visited):
         first = int(gt0[q]) + min(int(eq0[q]), need)
-        gt_run, eq_run = int(gt0[q]), int(eq0[q])
-        for idx, keys, valid in per:
+        gt_run, eq_run = int(gt0[q] + gtc[q] * back), int(eq0[q] + eqc[q] * back)
+        for idx, keys, valid in (per[::-1] if back else per):
             gsel = valid & ((keys >= thr) if ge else (keys > thr))
             eq = valid & (keys == thr) & (not ge)
             cg, ce = gsel.sum(axis=1), eq.sum(axis=1)
             assert cg.sum() < 1 << 16 and ce.sum() < 1 << 16, "per-slice packed counts"
+            if back:
+                gt_run -= int(cg.sum())
+                eq_run -= int(ce.sum())
             gt_before = gt_run + np.cumsum(cg) - cg
             eq_before = eq_run + np.cumsum(ce) - ce
             quota = np.maximum(need - eq_before, 0)
@@ -125,8 +142,11 @@ def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, thread
             assert (out[slots] == -2).all() and len(set(slots.tolist())) == len(slots), \
                 "slot written twice"
             out[slots] = cols
-            gt_run += int(cg.sum())
-            eq_run += int(ce.sum())
+            if not back:
+                gt_run += int(cg.sum())
+                eq_run += int(ce.sum())
+        if back:
+            assert (gt_run, eq_run) == (gt0[q], eq0[q]), "backward sweep ends off the lower counts"
     assert (out != -2).all(), "unwritten slots"
     return out.tolist(), path
 
