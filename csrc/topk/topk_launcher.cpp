@@ -227,9 +227,9 @@ void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t ve
   TORCH_CHECK(cluster == 0 || cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
               cluster == 16, "glm52 topk_force: cluster must be 0 (automatic) or 1, 2, 4, 8, "
               "16, got ", num(cluster));
-  TORCH_CHECK(threads == 0 || threads == 512 || threads == 1024,
-              "glm52 topk_force: threads must be 0 (automatic) or 512, 1024, got ",
-              num(threads));
+  TORCH_CHECK(threads == 0 || threads == 256 || threads == 512 || threads == 1024,
+              "glm52 topk_force: threads must be 0 (automatic) or 512, 1024 (regs) or 256 "
+              "(slices, one CTA per row), got ", num(threads));
   tk::set_forced(static_cast<int>(algo), static_cast<int>(cluster), static_cast<int>(threads),
                  static_cast<int>(vecs));
 }
