@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_topk  # noqa: E402  (time_op, K)
 
 K = bench_topk.K
-ALGOS = {"stream": 0, "radix": 1, "regs": 2, "grid": 3, "slices": 4}
+ALGOS = {"stream": 0, "radix": 1, "regs": 2, "grid": 3, "slices": 4, "slices256": 4}
+THREADS = {"slices256": 256}  # topk_force's CTA size for the kernel (0: the planner's)
 
 
 def make(dist: str, rows: int, cols: int) -> torch.Tensor:
@@ -48,7 +49,7 @@ def make(dist: str, rows: int, cols: int) -> torch.Tensor:
 def call(x: torch.Tensor, out: torch.Tensor, lens: torch.Tensor, algo: str, cluster: int):
     from vllm_glm52.ops.topk import topk_workspace
 
-    torch.ops._C_glm52.topk_force(ALGOS[algo], cluster)
+    torch.ops._C_glm52.topk_force(ALGOS[algo], cluster, THREADS.get(algo, 0))
     try:  # the workspace the indexer passes (the grid kernel needs it)
         torch.ops._C_glm52.topk_decode(x, lens, out, K, 1, topk_workspace(x.device))
     finally:
@@ -76,6 +77,8 @@ def main() -> int:
     ap.add_argument("--algo", choices=list(ALGOS), default="radix")
     ap.add_argument("--cluster", type=int, default=0, help="CTAs per row (0: the planner's)")
     ap.add_argument("--dist", default="randn")
+    ap.add_argument("--shapes", default="",
+                    help="dists mode: ';'-separated rows,cols,algo,cluster (default: a fixed set)")
     args = ap.parse_args()
     import vllm_glm52.ops.topk  # noqa: F401  (loads torch.ops._C_glm52)
 
@@ -90,6 +93,9 @@ def main() -> int:
     shapes = [(1, 32768, "radix", 1), (1, 131072, "radix", 0), (64, 32768, "radix", 0),
               (64, 131072, "radix", 2), (64, 131072, "stream", 0), (256, 32768, "radix", 0),
               (2048, 8192, "radix", 0), (256, 131072, "stream", 0)]
+    if args.shapes:
+        shapes = [(int(r), int(c), a, int(k)) for r, c, a, k in
+                  (x.split(",") for x in args.shapes.split(";") if x.strip())]
     dists = ["randn", "bits", "ramp", "uniform"]
     print("| shape | kernel | C | " + " | ".join(dists) + " |")
     print("|---|---|---|" + "---|" * len(dists))

@@ -48,6 +48,24 @@ struct alignas(16) SlicesSmem {
   uint32_t last;               // this CTA is the row's last to finish
 };
 
+// L2 eviction policies for the sweeps' loads (createpolicy: all of a load's lines). NOTES:
+// without them the re-reads of one-CTA rows mostly missed L2 (H100, 2048 x 64k prefill: three
+// sweeps at ~3 TB/s, i.e. from HBM, although the CTAs' rows in flight, 33 MiB, fit in L2):
+// every sweep but the last marks its lines evict_last, the last marks them evict_first, so the
+// lines still to be re-read outlive the ones already done with.
+__device__ __forceinline__ uint64_t l2_policy(bool keep) {
+  uint64_t pol;
+  if (keep) asm("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(pol));
+  else asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
+  return pol;
+}
+__device__ __forceinline__ float4 ldg_hint(const float4* a, uint64_t pol) {
+  float4 v;
+  asm("ld.global.nc.L2::cache_hint.v4.f32 {%0, %1, %2, %3}, [%4], %5;"
+      : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "l"(a), "l"(pol));
+  return v;
+}
+
 // ---------------------------------------------------------------------------------------------
 // p.grid_ctas CTAs of kT threads per row, each owning p.grid_slices slices of 4 * kT * kV
 // segment indices, with kSlicesGridSmemBytes of dynamic shared memory. Cooperative launch (all
@@ -113,12 +131,12 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
   // 8 x 1M 47.7 us, 64 x 128k 46.5, against 47.1 and 45.5), so the sweeps are not bound by
   // load latency.
   float4 f[kV];
-  auto issue = [&](int sl) {
+  auto issue = [&](int sl, uint64_t pol) {
     const int i = first_index(sl);
 #pragma unroll
     for (int u = 0; u < kV; ++u)
       if (i + 4 * u >= i0 && i + 4 * u + 4 <= i1)
-        f[u] = __ldg(reinterpret_cast<const float4*>(base + i + 4 * u));
+        f[u] = ldg_hint(reinterpret_cast<const float4*>(base + i + 4 * u), pol);
   };
   auto take = [&](int sl, uint32_t (&key)[kE]) {
     const int i = first_index(sl);
@@ -147,16 +165,17 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
   // the slices the previous one read last, the ones most likely still in L2 when a CTA's
   // slices do not all fit there (one CTA per row: 256 x 128k, the 64k-column prefill chunks).
   bool back = false;  // direction of the next sweep
-  auto sweep = [&](auto&& fn) {
+  const uint64_t keep = l2_policy(true);
+  auto sweep = [&](auto&& fn, uint64_t pol) {
     const bool r = back;
     back = !back;
     int sl = r ? ns - 1 : 0;
-    issue(sl);
+    issue(sl, pol);
     for (int j = 0; j < ns; ++j) {
       uint32_t key[kE];
       const uint32_t valid = take(sl, key);
       const int nx = r ? sl - 1 : sl + 1;
-      if (j + 1 < ns) issue(nx);
+      if (j + 1 < ns) issue(nx, pol);
       fn(sl, key, valid);
       sl = nx;
     }
@@ -169,7 +188,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
   sweep([&](int, const uint32_t (&key)[kE], uint32_t) {
 #pragma unroll
     for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
-  });
+  }, keep);
   __syncthreads();
   int pushed = 0;  // histogram words of the row's workspace this launch wrote
   // (`if constexpr`: the exchanges are not instantiated for kSolo, whose rows are alone)
@@ -193,7 +212,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
 #pragma unroll
       for (int e = 0; e < kE; ++e)
         if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
-    });
+    }, keep);
     __syncthreads();
     if constexpr (!kSolo) if (!alone) {
       push_bins<kGBins, kT>(s.hist1, gh + kGBins);
@@ -237,7 +256,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
           if (alone) lkey[slot++] = key[e];
           else w->list[slot++] = make_uint2(key[e], static_cast<uint32_t>(q));
         }
-    });
+    }, keep);
     int m;
     if (alone) {
       __syncthreads();
@@ -324,7 +343,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
 #pragma unroll
         for (int e = 0; e < kE; ++e)
           if ((key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
-      });
+      }, keep);
       __syncthreads();
       if constexpr (!kSolo) if (!alone) {
         push_bins<kGBins / 2, kT>(s.hist2, gh + 2 * kGBins);
@@ -346,7 +365,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
           gt += v && (ge ? key[e] >= thr : key[e] > thr);
           eq += v && !ge && key[e] == thr;
         }
-      });
+      }, keep);
       gt = __reduce_add_sync(kFull, gt);
       eq = __reduce_add_sync(kFull, eq);
       if (lane == 0 && (gt | eq) != 0u) {
@@ -428,7 +447,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
       gt_run += total & 0xffffu;
       eq_run += total >> 16;
     }
-  });
+  }, l2_policy(false));
   const uint32_t end_slot = out_back ? last : gt_run + min(eq_run, need);
   __syncthreads();
   int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
