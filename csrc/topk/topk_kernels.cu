@@ -155,18 +155,22 @@ void init_device(int dev, DeviceInfo& info) {
   for (int i = 0; i < 2 && e == cudaSuccess; ++i)
     e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.grid_per_sm[i],
                                                       grid_kernel(kGridVecs[i]), kGridThreads, 0);
+  // the largest dynamic shared memory a launch asks for: the bitmap at its largest
+  const int grid_smem = slices_smem_bytes(false, kSlicesCap * 2 / kGridThreads, kGridThreads);
   if (e == cudaSuccess)
     e = cudaFuncSetAttribute(kSlicesKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             kSlicesGridSmemBytes);
+                             grid_smem);
   if (e == cudaSuccess)
     e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.slices_per_sm, kSlicesKernel,
-                                                      kGridThreads, kSlicesGridSmemBytes);
+                                                      kGridThreads, grid_smem);
   for (int i = 0; i < 2 && e == cudaSuccess; ++i) {
+    const int solo_smem = slices_smem_bytes(true, kSlicesCap * 2 / kSoloThreads[i],
+                                            kSoloThreads[i]);
     e = cudaFuncSetAttribute(kSlicesSoloKernel[i], cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             kSlicesSmemBytes);
+                             solo_smem);
     if (e == cudaSuccess)
       e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-          &info.solo_per_sm[i], kSlicesSoloKernel[i], kSoloThreads[i], kSlicesSmemBytes);
+          &info.solo_per_sm[i], kSlicesSoloKernel[i], kSoloThreads[i], solo_smem);
   }
   if (e != cudaSuccess) {
     info.err = e;
@@ -465,7 +469,7 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     q.grid_slices = pl.slices;
     cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
     cfg.blockDim = dim3(static_cast<unsigned>(pl.threads));
-    cfg.dynamicSmemBytes = kSlicesSmemBytes;
+    cfg.dynamicSmemBytes = slices_smem_bytes(true, pl.slices, pl.threads);
     cfg.stream = stream;
     return cudaLaunchKernelEx(&cfg, kSlicesSoloKernel[pl.threads == 256 ? 1 : 0], q);
   }
@@ -484,7 +488,7 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     cfg.attrs = &coop;
     cfg.numAttrs = 1;
     if (pl.algo == kAlgoGrid) return cudaLaunchKernelEx(&cfg, grid_kernel(pl.res_cap), q);
-    cfg.dynamicSmemBytes = kSlicesGridSmemBytes;
+    cfg.dynamicSmemBytes = slices_smem_bytes(false, pl.slices, kGridThreads);
     return cudaLaunchKernelEx(&cfg, kSlicesKernel, q);
   }
   if (pl.algo == kAlgoRegs) {

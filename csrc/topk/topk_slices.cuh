@@ -33,10 +33,13 @@ namespace glm52 {
 namespace topk {
 
 // Static shared memory (~21 KiB): the regs kernel's histograms and scan totals. Dynamic
-// shared memory: the gathered list's keys (and, with more than one CTA per row, their owning
-// CTAs): slices_smem_bytes(kSolo).
-constexpr int kSlicesSmemBytes = kSlicesCap * 4;          // one CTA per row (kSolo)
-constexpr int kSlicesGridSmemBytes = kSlicesCap * (4 + 2);  // + uint16 owners
+// shared memory (slices_smem_bytes): the gathered list's keys and CTA-local segment indices,
+// with several CTAs per row their owners, and the CTA's selection bitmap where it fits the
+// list keys' space (S * kT / 2 words <= kSlicesCap).
+constexpr int slices_smem_bytes(bool solo, int slices, int threads) {
+  return kSlicesCap * 8 + (solo ? 0 : kSlicesCap * 2) +
+         (slices * (threads / 2) <= kSlicesCap ? slices * (threads / 2) * 4 : 0);
+}
 struct alignas(16) SlicesSmem {
   uint32_t hist0[kGBins];      // pass 0; then the output staging row
   uint32_t hist1[kGBins];      // bits 20..10
@@ -66,12 +69,27 @@ __device__ __forceinline__ float4 ldg_hint(const float4* a, uint64_t pol) {
   return v;
 }
 
+// Block-wide exclusive sum of x over threads (`total`: the block's sum). One barrier inside;
+// wt (kT / 32 words) must not be rewritten until every warp has passed the caller's next
+// barrier.
+template <int kT>
+__device__ __forceinline__ uint32_t block_excl_sum(uint32_t x, uint32_t* wt, uint32_t& total) {
+  const int lane = static_cast<int>(lane_id());
+  const uint32_t incl = warp_incl_scan(x);
+  if (lane == 31) wt[warp_id()] = incl;
+  __syncthreads();
+  const uint32_t y = lane < kT / 32 ? wt[lane] : 0u;
+  const uint32_t wi = warp_incl_scan(y);
+  total = __shfl_sync(kFull, wi, kT / 32 - 1);
+  return __shfl_sync(kFull, wi - y, static_cast<int>(warp_id())) + incl - x;
+}
+
 // ---------------------------------------------------------------------------------------------
 // p.grid_ctas CTAs of kT threads per row, each owning p.grid_slices slices of 4 * kT * kV
-// segment indices, with kSlicesGridSmemBytes of dynamic shared memory. Cooperative launch (all
-// CTAs resident), p.workspace holding a GridRow per row (zero-filled; left zero-filled).
-// kSolo: one CTA per row (p.grid_ctas == 1), any launch, no workspace (p.workspace unused),
-// kSlicesSmemBytes of dynamic shared memory.
+// segment indices, with slices_smem_bytes(kSolo, p.grid_slices, kT) of dynamic shared memory.
+// Cooperative launch (all CTAs resident), p.workspace holding a GridRow per row (zero-filled;
+// left zero-filled). kSolo: one CTA per row (p.grid_ctas == 1), any launch, no workspace
+// (p.workspace unused).
 // ---------------------------------------------------------------------------------------------
 template <int kT, int kV, bool kSolo>
 __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(const Params p) {
@@ -79,14 +97,22 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
   constexpr int kSlice = kT * kE;   // segment indices per slice
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
   static_assert(kSlice < (1 << 16), "per-slice counts are packed in 16 bits");
-  static_assert(kGridMaxCtas <= 65536, "owners are 16-bit");
+  static_assert(kE == 16, "a thread pair's keys of a slice make one 32-bit bitmap word");
+  static_assert(kGridMaxCtas <= (1 << 14), "list entries pack the owner above 18 index bits");
   __shared__ SlicesSmem s;
-  extern __shared__ uint32_t lkey[];  // [kSlicesCap] the gathered list's keys; then (grid)
-  uint16_t* const lown = reinterpret_cast<uint16_t*>(lkey + kSlicesCap);  // their owners
+  // Dynamic shared memory (slices_smem_bytes): the gathered list's keys, their CTA-local
+  // segment indices, (not kSolo) their owning CTAs, then the selection bitmap.
+  extern __shared__ uint32_t lkey[];                  // [kSlicesCap]
+  uint32_t* const lpos = lkey + kSlicesCap;           // [kSlicesCap]
+  uint16_t* const lown = reinterpret_cast<uint16_t*>(lpos + kSlicesCap);  // [kSlicesCap]
+  uint32_t* const selbm = lpos + kSlicesCap + (kSolo ? 0 : kSlicesCap / 2);  // [S * kT / 2]
   const int t = static_cast<int>(threadIdx.x);
   const int lane = static_cast<int>(lane_id());
   const int G = kSolo ? 1 : p.grid_ctas;
   const int S = p.grid_slices;
+  // Bitmap output (the gather path's selection kept on chip, no output sweep) when a CTA's
+  // bitmap, one bit per segment index, fits the list keys' space (its tie bitmap's alias).
+  const bool bitmap = S * (kT / 2) <= kSlicesCap;
   const int row = static_cast<int>(blockIdx.x) / G;
   const int q = static_cast<int>(blockIdx.x) - row * G;
 
@@ -232,31 +258,52 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
   // exact pass 1 that is common): the list then gives the lower CTAs' counts in the same one
   // sweep and barrier as the count exchange would.
   bool gathered = false;
+  int nlist = 0;                // gather path: the list's length
   uint32_t gt0 = 0u, eq0 = 0u;  // selected keys of the lower CTAs: above / at thr
   uint32_t gtc = 0u, eqc = 0u;  // ... of this CTA (gather path, for a backward output sweep)
   if (cnt <= kSlicesCap) {
     gathered = true;
     const uint32_t pre = thr >> sh;
     uint32_t na = 0u;  // this thread's keys above the bin (invalid keys are 0: never above)
-    sweep([&](int, const uint32_t (&key)[kE], uint32_t valid) {
-      uint32_t nb = 0u;
+    sweep([&](int sl, const uint32_t (&key)[kE], uint32_t valid) {
+      uint32_t am = 0u, bm = 0u;  // keys above / in the bin
 #pragma unroll
       for (int e = 0; e < kE; ++e) {
-        nb += ((valid >> e) & 1u) && (key[e] >> sh) == pre;
-        if (!alone) na += (key[e] >> sh) > pre;
+        am |= static_cast<uint32_t>((key[e] >> sh) > pre) << e;
+        bm |= static_cast<uint32_t>((key[e] >> sh) == pre) << e;
       }
+      bm &= valid;
+      if (!alone) na += __popc(am);
+      if (bitmap) {  // thread pair (t, t + 1) holds one 32-column word: the even one stores it
+        const uint32_t hi = __shfl_down_sync(kFull, am, 1);
+        if ((t & 1) == 0) selbm[sl * (kT / 2) + (t >> 1)] = am | (hi << 16);
+      }
+      const uint32_t nb = static_cast<uint32_t>(__popc(bm));
       const uint32_t ib = warp_incl_scan(nb);  // list slots: one atomic per warp
       uint32_t slot = 0u;
       if (lane == 31 && ib != 0u) slot = alone ? atomicAdd(&s.nlist, ib)
                                                : atomicAdd(&w->nlist, ib);
       slot = __shfl_sync(kFull, slot, 31) + ib - nb;
+      // NOTES: one iteration per key of the bin (a randn slice puts ~0.4 per thread there), the
+      // key picked out of the registers by selects: an unrolled predicated store per key cost
+      // 12% of the kernel's instructions (Nsight Compute, 2048 x 64k, one CTA per row).
+      const uint32_t idx0 = static_cast<uint32_t>(sl * kSlice + kE * t);  // CTA-local index
+      while (bm != 0u) {
+        const int e = __ffs(bm) - 1;
+        bm &= bm - 1u;
+        uint32_t kv = key[0];
 #pragma unroll
-      for (int e = 0; e < kE; ++e)
-        if (((valid >> e) & 1u) && (key[e] >> sh) == pre) {
-          if (alone) lkey[slot++] = key[e];
-          else w->list[slot++] = make_uint2(key[e], static_cast<uint32_t>(q));
+        for (int j = 1; j < kE; ++j) kv = e == j ? key[j] : kv;
+        const uint32_t ix = idx0 + static_cast<uint32_t>(e);
+        if (alone) {
+          lkey[slot] = kv;
+          lpos[slot] = ix;
+        } else {  // the index is only read in bitmap mode (< 2^18 there)
+          w->list[slot] = make_uint2(kv, (static_cast<uint32_t>(q) << 18) | (ix & 0x3ffffu));
         }
-    }, keep);
+        ++slot;
+      }
+    }, bitmap ? l2_policy(false) : keep);  // bitmap: the row's last sweep
     int m;
     if (alone) {
       __syncthreads();
@@ -270,6 +317,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
       meet();
       m = static_cast<int>(__ldcg(&w->nlist));
     }
+    nlist = m;
     // The next pass's histogram while the list comes in (at level 1 every key of the list
     // matches thr's 22-bit prefix).
     for (int i = t; i < m; i += kT) {
@@ -280,7 +328,8 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
         const uint2 e = __ldcg(&w->list[i]);
         c = e.x;
         lkey[i] = c;
-        lown[i] = static_cast<uint16_t>(e.y);
+        lpos[i] = e.y & 0x3ffffu;
+        lown[i] = static_cast<uint16_t>(e.y >> 18);
       }
       if (sh == 21) atomicAdd(&s.hist1[(c >> 10) & (kGBins - 1)], 1u);
       else atomicAdd(&s.hist2[c & 1023u], 1u);
@@ -397,58 +446,106 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
     }
   }
 
-  // Output: selected = key >= thr when ge, else key > thr plus the `need` lowest-column keys
-  // == thr. Per slice, a block scan of (#above | #tied << 16) per thread on top of gt_run /
-  // eq_run, the selected keys of the lower CTAs and slices. A backward sweep (gather path
-  // only: it knows this CTA's totals gtc / eqc) starts from the CTA's end and subtracts each
-  // slice's totals before its scan.
-  const bool out_back = back && gathered;
-  if (!out_back) back = false;
   const uint32_t first = gt0 + min(eq0, need);  // this CTA's first output slot
-  const uint32_t last = gt0 + gtc + min(eq0 + eqc, need);  // gather path: one past its last
-  uint32_t gt_run = out_back ? gt0 + gtc : gt0;
-  uint32_t eq_run = out_back ? eq0 + eqc : eq0;
   uint32_t* stage = s.hist0;  // k <= kGBins; its last reader passed a barrier since
   static_assert(kMaxK <= kGBins, "the staging row holds k positions");
   const int32_t col_base = -i0;  // segment index -> position relative to start
-  sweep([&](int sl, const uint32_t (&key)[kE], uint32_t valid) {
-    uint32_t gm = 0u, em = 0u;
-#pragma unroll
-    for (int e = 0; e < kE; ++e) {
-      gm |= static_cast<uint32_t>(ge ? key[e] >= thr : key[e] > thr) << e;
-      em |= static_cast<uint32_t>(!ge && key[e] == thr) << e;
+  uint32_t end_slot;
+  if (gathered && bitmap) {
+    // Output from the bitmap: the gather sweep's bits of the keys above the bin, plus the list
+    // keys selected (above thr; at thr within this CTA's tie quota, lowest columns first);
+    // thread t scans the consecutive words [t * wpt, (t + 1) * wpt).
+    const uint32_t quota = need > eq0 ? need - eq0 : 0u;  // tied keys this CTA may take
+    const bool partial = !ge && eqc > quota;
+    const int nw = ns * (kT / 2);  // bitmap words the gather sweep wrote
+    const int wpt = (nw + kT - 1) / kT;
+    const int j0 = min(t * wpt, nw), j1 = min(j0 + wpt, nw);
+    for (int i = t; i < nlist; i += kT) {
+      if (!alone && lown[i] != static_cast<uint16_t>(q)) continue;
+      const uint32_t kk = lkey[i], ix = lpos[i];
+      const bool tie = !ge && kk == thr;
+      if (ge ? kk >= thr : (kk > thr || (tie && !partial)))
+        atomicOr(&selbm[ix >> 5], 1u << (ix & 31u));
+      if (partial) lpos[i] = tie ? ix : ~0u;
     }
-    gm &= valid;
-    em &= valid;
-    const uint32_t mine = static_cast<uint32_t>(__popc(gm)) |
-                          (static_cast<uint32_t>(__popc(em)) << 16);
-    const uint32_t incl = warp_incl_scan(mine);
-    uint32_t* wt = s.wtot[3 + (sl & 1)];
-    if (lane == 31) wt[warp_id()] = incl;
+    if (partial) {  // the tie bitmap takes the list keys' space (no longer read)
+      uint32_t* const tiebm = lkey;
+      __syncthreads();
+      for (int j = t; j < nw; j += kT) tiebm[j] = 0u;
+      __syncthreads();
+      for (int i = t; i < nlist; i += kT) {
+        const uint32_t ix = lpos[i];
+        if (ix != ~0u && (alone || lown[i] == static_cast<uint16_t>(q)))
+          atomicOr(&tiebm[ix >> 5], 1u << (ix & 31u));
+      }
+      __syncthreads();
+      uint32_t c = 0u, tot;
+      for (int j = j0; j < j1; ++j) c += static_cast<uint32_t>(__popc(tiebm[j]));
+      uint32_t before = block_excl_sum<kT>(c, s.wtot[3], tot);
+      for (int j = j0; j < j1; ++j) {
+        const uint32_t wd = tiebm[j];
+        uint32_t take = 0u;
+        take_lowest(take, wd, quota > before ? quota - before : 0u);
+        selbm[j] |= take;
+        before += static_cast<uint32_t>(__popc(wd));
+      }
+    }
     __syncthreads();
-    const uint32_t x = lane < kT / 32 ? wt[lane] : 0u;
-    const uint32_t wi = warp_incl_scan(x);
-    const uint32_t excl = __shfl_sync(kFull, wi - x, static_cast<int>(warp_id())) + incl - mine;
-    const uint32_t total = __shfl_sync(kFull, wi, kT / 32 - 1);
-    if (out_back) {
-      gt_run -= total & 0xffffu;
-      eq_run -= total >> 16;
+    uint32_t c = 0u, tot;
+    for (int j = j0; j < j1; ++j) c += static_cast<uint32_t>(__popc(selbm[j]));
+    uint32_t pos = block_excl_sum<kT>(c, s.wtot[4], tot);
+    const int32_t cta0 = col_base + q * W;  // position of the CTA's segment index 0
+    for (int j = j0; j < j1; ++j) {
+      uint32_t wd = selbm[j];
+      while (wd != 0u) {
+        stage[pos++] = static_cast<uint32_t>(cta0 + 32 * j + __ffs(wd) - 1);
+        wd &= wd - 1u;
+      }
     }
-    const uint32_t gt_before = gt_run + (excl & 0xffffu);
-    const uint32_t eq_before = eq_run + (excl >> 16);
-    if (em != 0u) take_lowest(gm, em, need > eq_before ? need - eq_before : 0u);
-    uint32_t pos = gt_before + min(eq_before, need) - first;
-    const int32_t col0 = col_base + first_index(sl);
-    while (gm != 0u) {
-      stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
-      gm &= gm - 1u;
-    }
-    if (!out_back) {
-      gt_run += total & 0xffffu;
-      eq_run += total >> 16;
-    }
-  }, l2_policy(false));
-  const uint32_t end_slot = out_back ? last : gt_run + min(eq_run, need);
+    end_slot = first + tot;
+  } else {
+    // Output sweep: selected = key >= thr when ge, else key > thr plus the `need`
+    // lowest-column keys == thr. Per slice, a block scan of (#above | #tied << 16) per thread
+    // on top of gt_run / eq_run, the selected keys of the lower CTAs and slices. A backward
+    // sweep (gather path only: it knows this CTA's totals gtc / eqc) starts from the CTA's
+    // end and subtracts each slice's totals before its scan.
+    const bool out_back = back && gathered;
+    if (!out_back) back = false;
+    uint32_t gt_run = out_back ? gt0 + gtc : gt0;
+    uint32_t eq_run = out_back ? eq0 + eqc : eq0;
+    sweep([&](int sl, const uint32_t (&key)[kE], uint32_t valid) {
+      uint32_t gm = 0u, em = 0u;
+#pragma unroll
+      for (int e = 0; e < kE; ++e) {
+        gm |= static_cast<uint32_t>(ge ? key[e] >= thr : key[e] > thr) << e;
+        em |= static_cast<uint32_t>(!ge && key[e] == thr) << e;
+      }
+      gm &= valid;
+      em &= valid;
+      const uint32_t mine = static_cast<uint32_t>(__popc(gm)) |
+                            (static_cast<uint32_t>(__popc(em)) << 16);
+      uint32_t total;
+      const uint32_t excl = block_excl_sum<kT>(mine, s.wtot[3 + (sl & 1)], total);
+      if (out_back) {
+        gt_run -= total & 0xffffu;
+        eq_run -= total >> 16;
+      }
+      const uint32_t gt_before = gt_run + (excl & 0xffffu);
+      const uint32_t eq_before = eq_run + (excl >> 16);
+      if (em != 0u) take_lowest(gm, em, need > eq_before ? need - eq_before : 0u);
+      uint32_t pos = gt_before + min(eq_before, need) - first;
+      const int32_t col0 = col_base + first_index(sl);
+      while (gm != 0u) {
+        stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
+        gm &= gm - 1u;
+      }
+      if (!out_back) {
+        gt_run += total & 0xffffu;
+        eq_run += total >> 16;
+      }
+    }, l2_policy(false));
+    end_slot = out_back ? gt0 + gtc + min(eq0 + eqc, need) : gt_run + min(eq_run, need);
+  }
   __syncthreads();
   int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
   for (int i = t; i < static_cast<int>(end_slot - first); i += kT)

@@ -59,6 +59,11 @@ def _logits(rows: int, n: int, kind: str, g: torch.Generator) -> torch.Tensor:
         sign = torch.where(torch.rand(rows, n, generator=g, device=DEV) < 0.5, -1.0, 1.0)
         mag = torch.where(torch.rand(rows, n, generator=g, device=DEV) < 0.5, 2.0**-15, 2.0**16)
         x = sign * mag * (1 + 1e-3 * torch.rand(rows, n, generator=g, device=DEV).sub(0.5))
+    elif kind == "kthtie":  # the 2000th largest value of a row repeated ~n/400 times: a tie
+        # quota that runs out inside a CTA on the slices kernel's gather path
+        kth = torch.sort(x, dim=1, descending=True).values[:, min(1999, n - 1)]
+        hit = torch.rand(rows, n, generator=g, device=DEV) < 1 / 400
+        x = torch.where(hit, kth[:, None], x)
     elif kind == "narrow":  # uniform in [2, 2.5): one pass-0 bin holds every key
         x = 2 + 0.5 * torch.rand(rows, n, generator=g, device=DEV)
     elif kind == "negnan":  # 1% ordinary values in NaNs 0xffffffff (key 0, the regs kernel's
@@ -382,8 +387,8 @@ def test_grid_kernel_sizes(vecs, kind):
                      f"grid vecs={vecs} shift={shift} {kind}")
 
 
-@pytest.mark.parametrize("kind", ["randn", "narrow", "ties", "ties10", "equal", "descending",
-                                  "recent", "neginf", "negnan"])
+@pytest.mark.parametrize("kind", ["randn", "narrow", "kthtie", "ties", "ties10", "equal",
+                                  "descending", "recent", "neginf", "negnan"])
 def test_slices_kernel_sizes(kind):
     """The slices kernel (8192-column slices) on rows of several slices per CTA that end around
     slice and CTA boundaries (a last CTA with 1 key, rows one CTA holds, CTAs past a row's
@@ -407,9 +412,14 @@ def test_slices_kernel_sizes(kind):
     for shift in (0, 1):
         logits = _logits(rows, n + 3, kind, g)[:, shift:shift + n]
         _forced_rows((4,), logits, lens, k, seed, f"slices shift={shift} {kind}")
-        # one CTA per row (no workspace): 512 threads / 256 threads (4096-column slices)
-        _forced_rows((4,), logits, lens, k, seed, f"slices solo shift={shift} {kind}", ws=None)
-        _forced_rows((4, 0, 256), logits, lens, k, seed, f"slices solo256 shift={shift} {kind}")
+        # one CTA per row (no workspace): 512 threads / 256 threads (4096-column slices); 40
+        # slices are too many for the bitmap output (the output sweep), 24 are not
+        for m in (n, 24 * slice_ + 5):
+            sub = logits[:, :m]
+            ls = [min(x, m) for x in lens]
+            _forced_rows((4,), sub, ls, k, seed, f"slices solo {m} shift={shift} {kind}",
+                         ws=None)
+            _forced_rows((4, 0, 256), sub, ls, k, seed, f"slices solo256 {m} shift={shift} {kind}")
 
 
 def test_slices_solo_plan():

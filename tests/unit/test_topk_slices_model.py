@@ -31,8 +31,12 @@ CAP = 8192  # topk_regs.cuh kSlicesCap: gathered keys per row
 
 def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
                      vecs: int, slices: int, ctas: int, base_mis: int, cap: int = CAP,
-                     rng=None) -> tuple[list[int], str]:
-    """What the slices kernel writes for one row (k slots) and which path it took."""
+                     bitmap: bool | None = None, rng=None) -> tuple[list[int], str]:
+    """What the slices kernel writes for one row (k slots) and which path it took. `bitmap`:
+    whether the gather path outputs from the on-chip selection bitmap (the kernel: when a CTA's
+    bitmap, slices * threads / 2 words, fits the list keys' space of CAP words)."""
+    if bitmap is None:
+        bitmap = slices * (threads // 2) <= CAP
     n = end - start
     if n <= k:
         return list(range(n)) + [-1] * (k - n), "short"
@@ -80,11 +84,12 @@ def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, thread
         sweeps += 1
         pre = thr >> sh
         inbin = allv & ((allk >> sh) == pre)
-        lkeys, lcta = allk[inbin], owner[inbin]
+        lkeys, lcta, lidx = allk[inbin], owner[inbin], np.flatnonzero(inbin)
         assert len(lkeys) <= cap
         order = (rng or np.random.default_rng(0)).permutation(len(lkeys))  # any order
-        lkeys, lcta = lkeys[order], lcta[order]
-        counts = np.bincount(owner[(allk >> sh) > pre], minlength=active)  # above the bin
+        lkeys, lcta, lidx = lkeys[order], lcta[order], lidx[order]
+        above_bin = (allk >> sh) > pre  # the gather sweep's bitmap bits (invalid keys: 0)
+        counts = np.bincount(owner[above_bin], minlength=active)
         if sh == 21 and not ge:
             b, above, cnt = warp_bucket(np.bincount((lkeys >> 10) & 2047, minlength=2048),
                                         threads, need)
@@ -117,10 +122,31 @@ def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, thread
         gt0 = np.concatenate([[0], np.cumsum(gt_c)[:-1]])
         eq0 = np.concatenate([[0], np.cumsum(eq_c)[:-1]])
 
+    out = np.full(k, -2, dtype=np.int64)
+    if path != "exact" and bitmap:  # no output sweep: the CTA's bitmap in column order
+        # flat position p of allk / allv / owner: CTA-major, then slice, thread, key = columns
+        colpos = np.concatenate([(a_al + idx - start).ravel() for per in visited
+                                 for idx, _, _ in per])
+        for q in range(active):
+            quota = max(need - int(eq0[q]), 0)
+            partial = (not ge) and eqc[q] > quota
+            sel = above_bin & (owner == q)
+            mine = lcta == q
+            take = (lkeys >= thr) if ge else ((lkeys > thr) | ((lkeys == thr) & (not partial)))
+            sel[lidx[mine & take]] = True
+            if partial:  # the lowest-column `quota` of the CTA's tied list keys
+                tied = np.sort(lidx[mine & (lkeys == thr)])
+                sel[tied[:quota]] = True
+            first = int(gt0[q]) + min(int(eq0[q]), need)
+            cols = colpos[sel]
+            assert np.all(np.diff(cols) > 0) and first + len(cols) <= k, "slots"
+            assert (out[first:first + len(cols)] == -2).all(), "slot written twice"
+            out[first:first + len(cols)] = cols
+        assert (out != -2).all(), "unwritten slots"
+        return out.tolist(), path + "-bitmap"
     # the output sweep runs backward (from the CTA's totals down) where the alternation says so
     # and the gather path knows the CTA's totals
     back = path != "exact" and sweeps % 2 == 1
-    out = np.full(k, -2, dtype=np.int64)
     for q, per in enumerate(visited):
         first = int(gt0[q]) + min(int(eq0[q]), need)
         gt_run, eq_run = int(gt0[q] + gtc[q] * back), int(eq0[q] + eqc[q] * back)
@@ -174,7 +200,8 @@ def test_slices_model_small(kind):
         start = 0 if rng.random() < 0.5 else int(rng.integers(0, 7))
         end = int(rng.integers(min(start + k + 1, cols), cols + 1))
         _check(vals, start, end, k, threads=threads, vecs=vecs, slices=slices, ctas=ctas,
-               base_mis=int(rng.integers(0, 4)), cap=int(rng.choice([16, 64, 4096])), rng=rng)
+               base_mis=int(rng.integers(0, 4)), cap=int(rng.choice([16, 64, 4096])),
+               bitmap=bool(rng.integers(0, 2)), rng=rng)
 
 
 def test_slices_model_paths():
@@ -184,12 +211,30 @@ def test_slices_model_paths():
     rng = np.random.default_rng(7)
     geo = dict(threads=512, vecs=4, slices=4, ctas=10, base_mis=0, rng=rng)
     x = rng.standard_normal(300000).astype(np.float32)
-    assert _check(x, 0, 300000, 2048, **geo) == "gather21"
-    assert _check(x, 0, 300000, 2048, cap=4096, **geo) == "gather10"
+    assert _check(x, 0, 300000, 2048, **geo) == "gather21-bitmap"
+    assert _check(x, 0, 300000, 2048, cap=4096, **geo) == "gather10-bitmap"
     t10 = (x.view(np.uint32) & ~np.uint32(0x3FF)).view(np.float32)
-    assert _check(t10, 1, 300000, 2048, cap=1024, **geo) == "gather10"
+    assert _check(t10, 1, 300000, 2048, cap=1024, **geo) == "gather10-bitmap"
     ties = np.round(rng.standard_normal(300000)).astype(np.float32)  # ~18k keys tie at 2.0
     assert _check(ties, 3, 299999, 2048, **geo) == "exact"
+    # 33 slices per CTA (16896 bitmap words): past the list keys' space, the output sweep
+    wide = dict(geo, slices=33, ctas=2)
+    assert _check(x, 0, 300000, 2048, **wide) == "gather21"
+
+
+@pytest.mark.parametrize("ctas", [1, 3])
+@pytest.mark.parametrize("bitmap", [True, False])
+def test_slices_model_tied_threshold(ctas, bitmap):
+    """The k-th key repeated 300 times across CTAs: the gather path's tie quota takes the
+    lowest columns, in the CTA where it runs out only part of its tied keys (the bitmap path's
+    tie bitmap)."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(120000).astype(np.float32)
+    kth = np.sort(x)[-2000]
+    x[rng.choice(120000, 300, replace=False)] = kth
+    path = _check(x, 0, 120000, 2048, threads=512, vecs=4, slices=-(-120000 // (8192 * ctas)),
+                  ctas=ctas, base_mis=0, bitmap=bitmap, rng=rng)
+    assert path.startswith("gather") and path.endswith("-bitmap") == bitmap
 
 
 @pytest.mark.parametrize("kind", ["randn", "ties", "equal", "negnan"])
