@@ -346,7 +346,8 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
 // workspace block and G = num_SMs / rows CTAs (at most one per SM, at most the row's slices),
 // each owning S consecutive 8192-column slices; automatic only with G >= 2 and S >=
 // kSlicesMinPer. Rows of one CTA (kSolo: no workspace, any row count): the whole row's
-// slices, 512 threads (or 256 forced with `threads`); automatic per solo_wins.
+// slices; automatic per solo_wins (256 threads), forced with 512 threads (256 with
+// `threads`).
 // NOTES: H100, commit 3a3cf68 (one slice in flight): 8 x 1M (S = 8) 47.1 us against the radix
 // kernel's 71.1; 64 x 128k (S = 8) 45.5 against 46.2; 64 x 1M (S = 64, rows 8x L2) 308 us
 // against the streaming kernel's 338: its sweeps cost less per column than the streaming
@@ -354,9 +355,18 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
 // 18.7 us against the radix kernel's 16.3, so short rows keep the radix kernel.
 constexpr int kSlicesMinPer = 4;
 
-// Rows of one CTA that the solo slices kernel serves automatically (rows the multi-CTA plan
-// leaves). Not yet measured: off.
-bool solo_wins(const DeviceInfo&, int, int) { return false; }
+// Rows the one-CTA-per-row slices kernel (256 threads) serves automatically: rows too many for
+// two CTAs each (the multi-CTA plan's G < 2) and short enough for the bitmap output (<= 64
+// slices of 4096 columns; longer rows take a third sweep and lose to the streaming kernel).
+// NOTES: H100, commit 594b054, ms: prefill 2048 x 64k 0.342 (radix 0.605, vLLM's per-row op
+// 0.404), 8192 x 64k 1.199 (2.133, 1.465), decode 256 x 128k 0.101 (512 threads 0.099; stream
+// 0.166, vLLM 0.122), 256 x 32k 0.030 (radix 0.0315); 256 x 1M (no bitmap) 1.048 against the
+// streaming kernel's 0.704. 64 x 32k (G = 2) keeps the radix kernel (0.0163 against 0.0179).
+bool solo_wins(const DeviceInfo& info, int num_rows, int num_cols, int shift) {
+  return 2 * num_rows > info.sms &&
+         static_cast<int64_t>(num_cols) + shift <= 4LL * kSoloThreads[1] * kSlicesVecs *
+                                                       (kSlicesCap * 2 / kSoloThreads[1]);
+}
 
 Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes,
                  bool forced, int shift, int threads) {
@@ -371,10 +381,10 @@ Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_
     if (forced || per >= kSlicesMinPer)
       return Plan{kAlgoSlices, static_cast<int>(g), kSlicesVecs, static_cast<int>(per),
                   kGridThreads};
-    if (!forced) return none;
+    return none;  // short rows: the radix kernel (64 x 32k)
   }
-  if (!forced && !solo_wins(info, num_rows, num_cols)) return none;
-  const int i = threads == 256 ? 1 : 0;
+  if (!forced && !solo_wins(info, num_rows, num_cols, shift)) return none;
+  const int i = !forced || threads == 256 ? 1 : 0;  // forced: 512 threads unless asked
   if (info.solo_per_sm[i] < 1) return none;
   const int64_t sl = 4LL * kSoloThreads[i] * kSlicesVecs;
   const int64_t per = (static_cast<int64_t>(num_cols) + shift + sl - 1) / sl;

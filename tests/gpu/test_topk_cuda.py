@@ -295,7 +295,7 @@ def test_writes_sorted_follows_the_plan():
     # automatic: the regs kernel for short rows at any row count
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     for rows, n, want in [(1, 4096, 2), (4 * sms + 1, 8192, 2), (8192, REGS_MAX_COLS, 2),
-                          (8, REGS_MAX_COLS + 1, 1), (8192, 65536, 1)]:
+                          (8, REGS_MAX_COLS + 1, 1), (8192, 65536, 4)]:
         assert int(torch.ops._C_glm52.topk_plan(rows, n)[0]) == want, (rows, n)
     assert int(torch.ops._C_glm52.topk_plan(1, 1 << 20, WS.numel())[0]) == 3
 
@@ -425,7 +425,7 @@ def test_slices_kernel_sizes(kind):
 def test_slices_solo_plan():
     """Forced, the slices kernel takes rows too many for several CTAs each (or without a
     workspace) on one CTA per row: no workspace needed, 8192- or (256 threads) 4096-column
-    slices covering the whole row."""
+    slices covering the whole row. Automatically it takes such rows of up to 64 slices."""
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     for rows, n, ws, threads, slice_ in ((sms, 65536, WS.numel(), 0, 8192),
                                          (3, 100000, 0, 0, 8192),
@@ -436,6 +436,12 @@ def test_slices_solo_plan():
         finally:
             torch.ops._C_glm52.topk_force(-1)
         assert plan == [4, 1, 4, -(-n // slice_)], (rows, n, plan)
+    # automatic: rows too many for two CTAs each, up to 64 slices of 4096 columns (the bitmap
+    # output), 256 threads; longer rows or fewer rows do not take it
+    assert [int(x) for x in torch.ops._C_glm52.topk_plan(2048, 65536, 0, False)] == [4, 1, 4, 17]
+    assert [int(x) for x in torch.ops._C_glm52.topk_plan(sms, 262144, 0, True)] == [4, 1, 4, 64]
+    assert int(torch.ops._C_glm52.topk_plan(sms, 262145, 0, True)[0]) != 4
+    assert int(torch.ops._C_glm52.topk_plan(sms // 2, 65536, 0, True)[0]) != 4
 
 
 def test_workspace_slot_per_microbatch(monkeypatch):
