@@ -355,17 +355,20 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
 // 18.7 us against the radix kernel's 16.3, so short rows keep the radix kernel.
 constexpr int kSlicesMinPer = 4;
 
-// Rows the one-CTA-per-row slices kernel (256 threads) serves automatically: rows too many for
-// two CTAs each (the multi-CTA plan's G < 2) and short enough for the bitmap output (<= 64
-// slices of 4096 columns; longer rows take a third sweep and lose to the streaming kernel).
-// NOTES: H100, commit 594b054, ms: prefill 2048 x 64k 0.342 (radix 0.605, vLLM's per-row op
-// 0.404), 8192 x 64k 1.199 (2.133, 1.465), decode 256 x 128k 0.101 (512 threads 0.099; stream
-// 0.166, vLLM 0.122), 256 x 32k 0.030 (radix 0.0315); 256 x 1M (no bitmap) 1.048 against the
-// streaming kernel's 0.704. 64 x 32k (G = 2) keeps the radix kernel (0.0163 against 0.0179).
+// Rows the one-CTA-per-row slices kernel serves automatically: rows too many for two CTAs
+// each (the multi-CTA plan's G < 2) and short enough for the bitmap output (<= 262144
+// columns: 32 slices of 8192, 64 of 4096; longer rows take a third sweep and lose to the
+// streaming kernel). 512 threads while the rows fit one wave of one CTA per SM, else 256 (two
+// per SM). NOTES: H100, commit 67d9023, ms, 512 / 256 threads (best other kernel, best vLLM
+// op): 96 x 256k 0.083 / 0.118 (stream 0.171, 0.125); 128 x 32k 0.017 / 0.021 (radix 0.019,
+// 0.019); 128 x 128k 0.052 / 0.067 (radix 0.099, 0.071); 256 x 32k 0.033 / 0.030 (radix
+// 0.031, 0.035); 256 x 128k 0.099 / 0.101 (stream 0.167, 0.122); prefill 2048 x 64k
+// 0.392 / 0.342 (radix 0.608, 0.405), 8192 x 64k 1.428 / 1.195 (radix 2.129, 1.464);
+// 256 x 1M (no bitmap) 1.043 / 1.046 against the streaming kernel's 0.703. 64 x 32k (G = 2)
+// keeps the radix kernel (0.0163 against 0.0179).
 bool solo_wins(const DeviceInfo& info, int num_rows, int num_cols, int shift) {
   return 2 * num_rows > info.sms &&
-         static_cast<int64_t>(num_cols) + shift <= 4LL * kSoloThreads[1] * kSlicesVecs *
-                                                       (kSlicesCap * 2 / kSoloThreads[1]);
+         static_cast<int64_t>(num_cols) + shift <= 4LL * kSlicesVecs * 2 * kSlicesCap;
 }
 
 Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes,
@@ -384,7 +387,8 @@ Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_
     return none;  // short rows: the radix kernel (64 x 32k)
   }
   if (!forced && !solo_wins(info, num_rows, num_cols, shift)) return none;
-  const int i = !forced || threads == 256 ? 1 : 0;  // forced: 512 threads unless asked
+  // forced: 512 threads unless asked for 256
+  const int i = forced ? (threads == 256 ? 1 : 0) : (num_rows > info.sms ? 1 : 0);
   if (info.solo_per_sm[i] < 1) return none;
   const int64_t sl = 4LL * kSoloThreads[i] * kSlicesVecs;
   const int64_t per = (static_cast<int64_t>(num_cols) + shift + sl - 1) / sl;

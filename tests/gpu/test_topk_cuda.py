@@ -436,10 +436,11 @@ def test_slices_solo_plan():
         finally:
             torch.ops._C_glm52.topk_force(-1)
         assert plan == [4, 1, 4, -(-n // slice_)], (rows, n, plan)
-    # automatic: rows too many for two CTAs each, up to 64 slices of 4096 columns (the bitmap
-    # output), 256 threads; longer rows or fewer rows do not take it
+    # automatic: rows too many for two CTAs each, of up to 262144 columns (the bitmap output);
+    # 512 threads (8192-column slices) up to one row per SM, else 256 (4096 columns); longer
+    # rows or fewer rows do not take it
     assert [int(x) for x in torch.ops._C_glm52.topk_plan(2048, 65536, 0, False)] == [4, 1, 4, 17]
-    assert [int(x) for x in torch.ops._C_glm52.topk_plan(sms, 262144, 0, True)] == [4, 1, 4, 64]
+    assert [int(x) for x in torch.ops._C_glm52.topk_plan(sms, 262144, 0, True)] == [4, 1, 4, 32]
     assert int(torch.ops._C_glm52.topk_plan(sms, 262145, 0, True)[0]) != 4
     assert int(torch.ops._C_glm52.topk_plan(sms // 2, 65536, 0, True)[0]) != 4
 
