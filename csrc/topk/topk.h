@@ -59,9 +59,10 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream);
 // Params::workspace; needs one; rows written sorted), kAlgoRadix (topk_radix.cuh: one HBM
 // read into shared memory, exact radix passes on chip, rows written sorted) for segments that
 // mostly fit in shared memory, kAlgoStream (topk_kernel.cuh: one streaming read with a
-// running threshold, rows in any order) for the rest. kAlgoSlices (topk_slices.cuh): the grid
-// kernel's row exchange for rows whose CTAs re-read consecutive slices of the row instead of
-// holding them in registers; needs the workspace; rows written sorted.
+// running threshold, rows in any order) for the rest. kAlgoSlices (topk_slices.cuh): rows
+// whose CTAs re-read consecutive slices of the row instead of holding them in registers,
+// several CTAs per row through the grid kernel's row exchange (needs the workspace) or one CTA
+// per row (needs none); rows written sorted.
 // VLLM_GLM52_TOPK_ALGO=regs|grid|slices|radix|stream (read once per process) forces one; a
 // forced regs kernel runs only where the rows fit it (else the radix kernel), a forced grid or
 // slices kernel only where it fits (else the automatic plan).

@@ -76,8 +76,9 @@ struct alignas(16) GridRow {
   uint32_t hist[2 * kGBins + kGBins / 2];  // bits 31..21, 20..10, 9..0 (only the passes run)
   uint32_t counts[kGridMaxCtas];  // CTA q: #selected above thr | #tied << 16 (exact passes)
                                   // or #keys above the first pass's bin (gather path)
-  uint2 list[kSlicesCap];         // gather path: (key, CTA) of the bin's keys, any order
-                                  // (the grid kernel uses the first kGridCap)
+  uint2 list[kSlicesCap];         // gather path: the bin's keys, any order: (key, CTA) (grid
+                                  // kernel, the first kGridCap) or (key, CTA << 18 | the key's
+                                  // CTA-local index) (slices kernel)
 };
 static_assert(sizeof(GridRow) == kGridRowBytes, "topk.h kGridRowBytes is the GridRow size");
 
@@ -101,6 +102,19 @@ __device__ __forceinline__ void reset_grid_row(GridRow* w, int words, int n, boo
     w->done = 0u;
     w->nlist = 0u;
   }
+}
+
+// Adds the packed (#above | #tied << 16) counts of CTAs 0..q-1 (published before a row
+// barrier) to gt0 / eq0; every lane gets the sums.
+__device__ __forceinline__ void add_lower_counts(const uint32_t* counts, int q, uint32_t& gt0,
+                                                 uint32_t& eq0) {
+  for (int j = static_cast<int>(lane_id()); j < q; j += 32) {
+    const uint32_t c = __ldcg(&counts[j]);
+    gt0 += c & 0xffffu;
+    eq0 += c >> 16;
+  }
+  gt0 = __reduce_add_sync(kFull, gt0);
+  eq0 = __reduce_add_sync(kFull, eq0);
 }
 
 // The row's n CTAs meet for the j-th time (target = j * n). CUTLASS's GenericBarrier, per
@@ -468,13 +482,7 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
     } else {  // exchange the CTAs' counts at one more row barrier
       if (t == 0) w->counts[q] = total;
       row_barrier(&w->bar, ++barriers * n);
-      for (int j = lane; j < q; j += 32) {
-        const uint32_t c = __ldcg(&w->counts[j]);
-        gt0 += c & 0xffffu;
-        eq0 += c >> 16;
-      }
-      gt0 = __reduce_add_sync(kFull, gt0);
-      eq0 = __reduce_add_sync(kFull, eq0);
+      add_lower_counts(w->counts, q, gt0, eq0);
     }
     gt_before += gt0;
     eq_before += eq0;

@@ -1,29 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
-// DSA indexer top-k, "slices" kernel: the grid kernel's row exchange (topk_regs.cuh, kGrid) for
-// rows too long for the grid's CTAs to hold in registers, but whose logits fit in L2 (decode
-// 8 x 1M, 64 x 32k-128k on H100). Same contract, tie rule and sorted output as the other
-// kernels.
+// DSA indexer top-k, "slices" kernel, for rows too long for the regs / grid kernels'
+// registers: few rows (decode 8 x 1M, 64 x 128k-1M on H100) on G co-resident CTAs each that
+// exchange through the workspace as the grid kernel's (topk_regs.cuh, kGrid) do, many rows
+// (kSolo: decode 256 x 32k-128k, 64k-column prefill chunks) on one CTA each. Same contract,
+// tie rule and sorted output as the other kernels.
 //
 // NOTES: why a fifth kernel. With one CTA per SM, the grid kernel holds at most
 // num_SMs x 8192 columns; past that the radix kernel ran on 16-CTA clusters (8 x 1M: 71 us,
-// `cooperative_topk` 44 us). Here a row still gets G co-resident CTAs (G = num_SMs / rows),
-// but CTA q owns S consecutive *slices* of 4 * kT * kV columns and re-reads them for every
-// pass: pass 0 from HBM, the later sweeps mostly from L2. Each sweep keeps the next slice's
-// loads in flight while it works on the current one.
+// `cooperative_topk` 44 us). Here CTA q owns S consecutive *slices* of 4 * kT * kV columns and
+// re-reads them for every pass: pass 0 from HBM, the later sweeps mostly from L2. Each sweep
+// keeps the next slice's loads in flight while it works on the current one.
 //   * Slice sl of CTA q holds segment indices [(q * S + sl) * kSlice, ... + kSlice); thread t
 //     owns vectors [t * kV, (t + 1) * kV) of it: column order == (CTA, slice, thread) order.
-//   * Pass 0: histogram over all slices, the row's bins summed in the workspace at a row
-//     barrier (as in the grid kernel), the same bucket search in every CTA.
+//   * Pass 0: histogram over all slices (several CTAs: the row's bins summed in the workspace
+//     at a row barrier, the same bucket search in every CTA).
 //   * Gather at level 0 or 1: when the chosen bin holds <= kSlicesCap keys in the row, one sweep
-//     appends them (key, CTA) to the row's list and counts the CTA's keys above the bin; one
-//     row barrier, then every CTA finishes the remaining passes on the list locally and knows
-//     every lower CTA's selected count (the list's keys sit in 32 KiB of dynamic shared
-//     memory: randn rows of 128k-1M columns put 4-6k keys in the pass-0 bin). When the bin is
-//     larger, one exact pass 1 through the row's histogram narrows it to a 22-bit prefix first
-//     and the gather runs there. Rows whose bins stay large (ties) take exact passes 1-2, a
-//     counting sweep and a count exchange.
-//   * Output: one sweep, a block scan per slice with the running (#above, #tied) of the lower
-//     slices and CTAs; positions staged in shared memory and stored coalesced.
+//     appends them (key, CTA-local index, CTA) to the list, counts the CTA's keys above the
+//     bin and keeps their bits in the CTA's selection bitmap; one row barrier, then every CTA
+//     finishes the remaining passes on the list's keys in shared memory and knows every lower
+//     CTA's selected count (randn rows of 32k-1M columns put 1-6k keys in the pass-0 bin).
+//     When the bin is larger, one exact pass 1 through the row's histogram narrows it to a
+//     22-bit prefix first and the gather runs there. Rows whose bins stay large (ties) take
+//     exact passes 1-2, a counting sweep and a count exchange.
+//   * Output, gather path: the selected list keys OR-ed into the bitmap, one block scan of its
+//     popcounts, positions in column order: no output sweep (the bitmap must fit: S * kT / 2
+//     <= kSlicesCap words). Otherwise one sweep, a block scan per slice with the running
+//     (#above, #tied) of the lower slices and CTAs. Positions staged in shared memory and
+//     stored coalesced.
 // A row that one CTA holds (n == 1) meets nobody: its row barriers are block barriers.
 #pragma once
 
@@ -51,11 +54,12 @@ struct alignas(16) SlicesSmem {
   uint32_t last;               // this CTA is the row's last to finish
 };
 
-// L2 eviction policies for the sweeps' loads (createpolicy: all of a load's lines). NOTES:
-// without them the re-reads of one-CTA rows mostly missed L2 (H100, 2048 x 64k prefill: three
-// sweeps at ~3 TB/s, i.e. from HBM, although the CTAs' rows in flight, 33 MiB, fit in L2):
-// every sweep but the last marks its lines evict_last, the last marks them evict_first, so the
-// lines still to be re-read outlive the ones already done with.
+// L2 eviction policies for the sweeps' loads (createpolicy: all of a load's lines): every sweep
+// but the row's last marks its lines evict_last, the last marks them evict_first, so the lines
+// still to be re-read outlive the ones already done with. NOTES: H100, commit d5c8143 against
+// ee63c2f (three sweeps, no bitmap): 2048 x 64k on one 256-thread CTA per row 0.532 -> 0.515
+// ms, 64 x 1M 0.295 -> 0.290; the re-reads then cost about one HBM read in all (Nsight
+// Compute: DRAM throughput 30% at 567 us for 512 MiB of logits).
 __device__ __forceinline__ uint64_t l2_policy(bool keep) {
   uint64_t pol;
   if (keep) asm("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(pol));
@@ -427,13 +431,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
       // min(sum e_j, need)).
       if (t == 0) w->counts[q] = s.tot[0] | (min(s.tot[1], need) << 16);
       meet();
-      for (int j = lane; j < q; j += 32) {
-        const uint32_t c = __ldcg(&w->counts[j]);
-        gt0 += c & 0xffffu;
-        eq0 += c >> 16;
-      }
-      gt0 = __reduce_add_sync(kFull, gt0);
-      eq0 = __reduce_add_sync(kFull, eq0);
+      add_lower_counts(w->counts, q, gt0, eq0);
     }
   }
 
