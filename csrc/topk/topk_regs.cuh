@@ -213,6 +213,20 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
   cnt = __shfl_sync(kFull, cb, l);
 }
 
+// One more digit of the threshold: the bucket search over h (NB bins) for the need-th largest
+// key of thr's prefix; thr gains the bin at bit `shift`, need drops by the keys above it, ge
+// says the bin is taken whole, cnt is its count. One barrier inside (warp_bucket's).
+template <int NB, int kT>
+__device__ __forceinline__ void narrow_threshold(const uint32_t* h, uint32_t* wtot, int shift,
+                                                 uint32_t& need, uint32_t& thr, bool& ge,
+                                                 uint32_t& cnt) {
+  uint32_t bin, above;
+  warp_bucket<NB, kT>(h, wtot, need, bin, above, cnt);
+  need -= above;
+  thr |= bin << shift;
+  ge = cnt == need;
+}
+
 // Columns a row may have for the regs kernel of kT threads x kV float4 each (the segment may
 // start up to 3 columns into its first vector).
 __host__ __device__ constexpr int regs_capacity(int threads, int vecs) {
@@ -340,6 +354,8 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
     row_barrier(&w->bar, ++barriers * n);
     pull_bins<kGBins, kT>(gh, s.hist0);
   }
+  // NOTES: this pass and the non-gathered passes 1-2 below keep narrow_threshold open-coded:
+  // calling it here changed the regs kernels' SASS (+16 to +32 instructions, untimed).
   uint32_t bin, above, cnt;
   warp_bucket<kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
   uint32_t need = k - above;  // keys still to take at or below thr
@@ -384,19 +400,13 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
       for (int j = lane; j < q; j += 32) gt0 += __ldcg(&w->counts[j]);
       gt0 = __reduce_add_sync(kFull, gt0);
       __syncthreads();
-      warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
-      need -= above;
-      thr |= bin << 10;
-      ge = cnt == need;
+      narrow_threshold<kGBins, kT>(s.hist1, s.wtot[1], 10, need, thr, ge, cnt);
       if (!ge) {
         const uint32_t pre1 = thr >> 10;
         for (int i = t; i < m; i += kT)
           if ((gs.key[i] >> 10) == pre1) atomicAdd(&s.hist2[gs.key[i] & 1023u], 1u);
         __syncthreads();
-        warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
-        need -= above;
-        thr |= bin;
-        ge = cnt == need;
+        narrow_threshold<kGBins / 2, kT>(s.hist2, s.wtot[2], 0, need, thr, ge, cnt);
       }
       // lower CTAs' list keys above / at thr, summed into s.red before the output scan's
       // barrier and read after it

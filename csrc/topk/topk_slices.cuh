@@ -228,11 +228,9 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
     pull_bins<kGBins, kT>(gh, s.hist0);
     pushed = kGBins;
   }
-  uint32_t bin, above, cnt;
-  warp_bucket<kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
-  uint32_t need = k - above;
-  uint32_t thr = bin << 21;
-  bool ge = cnt == need;
+  uint32_t need = k, thr = 0u, cnt;
+  bool ge;
+  narrow_threshold<kGBins, kT>(s.hist0, s.wtot[0], 21, need, thr, ge, cnt);
   int sh = 21;  // key bits >= sh of thr are fixed
 
   // Exact pass 1 through the row's histogram when the pass-0 bin is too large to gather.
@@ -250,10 +248,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
       pull_bins<kGBins, kT>(gh + kGBins, s.hist1);
       pushed = 2 * kGBins;
     }
-    warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
-    need -= above;
-    thr |= bin << 10;
-    ge = cnt == need;
+    narrow_threshold<kGBins, kT>(s.hist1, s.wtot[1], 10, need, thr, ge, cnt);
     sh = 10;
   }
 
@@ -344,10 +339,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
     }
     __syncthreads();
     if (sh == 21 && !ge) {
-      warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
-      need -= above;
-      thr |= bin << 10;
-      ge = cnt == need;
+      narrow_threshold<kGBins, kT>(s.hist1, s.wtot[1], 10, need, thr, ge, cnt);
       if (!ge) {
         const uint32_t pre1 = thr >> 10;
         for (int i = t; i < m; i += kT)
@@ -356,10 +348,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
       }
     }
     if (!ge) {
-      warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
-      need -= above;
-      thr |= bin;
-      ge = cnt == need;
+      narrow_threshold<kGBins / 2, kT>(s.hist2, s.wtot[2], 0, need, thr, ge, cnt);
     }
     if (alone) {
       // The row's keys above thr number k - need (all of them, k when the bin is taken
@@ -404,10 +393,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
         pull_bins<kGBins / 2, kT>(gh + 2 * kGBins, s.hist2);
         pushed = 2 * kGBins + kGBins / 2;
       }
-      warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
-      need -= above;
-      thr |= bin;
-      ge = cnt == need;
+      narrow_threshold<kGBins / 2, kT>(s.hist2, s.wtot[2], 0, need, thr, ge, cnt);
     }
     if (!alone) {
       uint32_t gt = 0u, eq = 0u;
