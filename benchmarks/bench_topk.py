@@ -52,16 +52,17 @@ REGS_MAX_COLS = 20477  # the regs kernel's widest rows
 GRID_VECS = (2, 4)     # the grid kernel's float4 per thread (4096 / 8192 columns per CTA)
 
 
-def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0):
+def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0, sample: int = 1):
     """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 grid, 4 slices)
-    and, if given, a cluster size (radix), CTA size (regs) or float4 per thread (grid). The
-    choice is made at launch, so a CUDA graph captured through this replays it."""
+    and, if given, a cluster size (radix), CTA size (regs) or float4 per thread (grid), or the
+    slices kernel's sampled bound off (sample=0). The choice is made at launch, so a CUDA graph
+    captured through this replays it."""
     def run(i):
-        torch.ops._C_glm52.topk_force(algo, cluster, threads, vecs)
+        torch.ops._C_glm52.topk_force(algo, cluster, threads, vecs, sample)
         try:
             return fn(i)
         finally:
-            torch.ops._C_glm52.topk_force(-1, 0, 0, 0)
+            torch.ops._C_glm52.topk_force(-1, 0, 0, 0, 1)
     return run
 
 
@@ -82,6 +83,8 @@ def with_variants(ours, rows: int, n: int, ws_bytes: int, prefill: bool) -> dict
         ops["ours grid"] = forced(3, ours)
     if plan(rows, n, ws_bytes, prefill, 4)[0] == 4:
         ops["ours slices"] = forced(4, ours)
+        if n > REGS_MAX_COLS:  # the same without the sampled bound (two sweeps of each row)
+            ops["ours slices exact"] = forced(4, ours, sample=0)
     if n > REGS_MAX_COLS and plan(rows, n, ws_bytes, prefill, 4, 0, 256)[0] == 4:
         ops["ours slices256"] = forced(4, ours, 0, 256)  # one 256-thread CTA per row
     return ops
@@ -257,7 +260,7 @@ def main() -> int:
         prefill = [s for s in prefill if f"{s[0]}x{s[1]}" in keep]
     cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk",
             "ours radix", "ours stream", "ours regs", "ours grid", "ours slices",
-            "ours slices256"]
+            "ours slices exact", "ours slices256"]
     ws = T.topk_workspace(DEV)  # what the indexer passes (the grid kernel's scratch)
     ws_bytes = ws.numel()
     lines = []
@@ -319,7 +322,8 @@ def main() -> int:
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
             for name in [m for m in ("ours", "ours radix", "ours stream", "ours regs",
-                                     "ours grid", "ours slices", "ours slices256") if m in ops]:
+                                     "ours grid", "ours slices", "ours slices exact",
+                                     "ours slices256") if m in ops]:
                 out.fill_(-1)
                 ops[name](0)
                 if not check_values(logits_list[0], starts, ends, out):
@@ -370,8 +374,8 @@ def main() -> int:
           "plan = the kernel and CTAs per row (cluster size; T = regs threads per CTA; V = grid "
           "/ slices float4 per thread; S = slices per CTA) our launcher chose (ours, with its "
           "workspace); ours radix / ours stream / ours regs / ours grid / ours slices = each "
-          "kernel forced (slices: one CTA per row where several do not fit; slices256: one "
-          "256-thread CTA per row); "
+          "kernel forced (slices: one CTA per row where several do not fit; slices exact: the "
+          "same without the sampled bound; slices256: one 256-thread CTA per row); "
           "x best vLLM = best applicable vLLM op time / ours; % copy BW = one read of the visible logits at our speed, as a "
           "share of D2D copy bandwidth.", "",
           "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]

@@ -46,6 +46,8 @@ struct Params {
   int64_t workspace_bytes;
   int32_t grid_ctas;       // set by launch_topk: CTAs per row of the grid / slices kernel
   int32_t grid_slices;     // set by launch_topk: slices per CTA of the slices kernel
+  int32_t slices_sample;   // set by launch_topk: 1 = the slices kernel may bound a row from a
+                           // sample of its slices (one sweep instead of two), 0 = never
 };
 
 // Launches the top-k for `p` on `stream`; returns the launch error (or that of the one-time
@@ -92,10 +94,11 @@ bool segments_aligned(const Params& p);
 // algo an Algo or -1 (automatic); cluster 1|2|4|8|16 (radix kernel, where the device allows it)
 // or 0 (automatic); threads 512|1024 (regs kernel), 256 (slices kernel, one CTA per row) or 0
 // (automatic); vecs 2|4 float4 per
-// thread (grid kernel) or 0 (automatic). A forced grid or slices kernel runs only where it
+// thread (grid kernel) or 0 (automatic); sample 1 (the slices kernel bounds rows from a sample
+// where it can) or 0 (it never does: the exact first sweep). A forced grid or slices kernel runs only where it
 // fits (a workspace for every row, every CTA resident), else the automatic plan. Benchmarks
 // and tests compare the kernels in one process.
-void set_forced(int algo, int cluster, int threads, int vecs);
+void set_forced(int algo, int cluster, int threads, int vecs, int sample = 1);
 
 }  // namespace topk
 }  // namespace glm52

@@ -240,7 +240,19 @@ __device__ __forceinline__ void block_reduce3(Smem& s, int nc, uint32_t& mn, uin
 template <int kPer>
 __device__ __forceinline__ void load_bins(const uint32_t* h, int NB, int t, uint32_t (&c)[kPer]) {
   const uint32_t* w = h + (NB - (t + 1) * kPer);  // 16-byte aligned for kPer >= 4
-  if constexpr (kPer == 8) {
+  if constexpr (kPer == 16) {  // (the slices kernel's 12-bit sample at 256 threads)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int r = (j + t) & 3;  // 16-byte quarters in an order rotated by lane
+      const uint4 x = reinterpret_cast<const uint4*>(w)[r];
+      uint32_t v[4] = {x.w, x.z, x.y, x.x};
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int rr = 0; rr < 4; ++rr)
+          if (r == rr) c[(3 - rr) * 4 + i] = v[i];
+    }
+  } else if constexpr (kPer == 8) {
     const int rot = (t >> 2) & 1;
     const uint4 x = reinterpret_cast<const uint4*>(w)[rot];
     const uint4 y = reinterpret_cast<const uint4*>(w)[rot ^ 1];
@@ -254,7 +266,7 @@ __device__ __forceinline__ void load_bins(const uint32_t* h, int NB, int t, uint
     const uint2 x = *reinterpret_cast<const uint2*>(w);
     c[0] = x.y; c[1] = x.x;
   } else {
-    static_assert(kPer == 1, "1, 2, 4 or 8 bins per thread");
+    static_assert(kPer == 1, "1, 2, 4, 8 or 16 bins per thread");
     c[0] = w[0];
   }
 }

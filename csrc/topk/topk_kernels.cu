@@ -45,6 +45,7 @@ std::atomic<int> g_forced_algo{kUnset};
 std::atomic<int> g_forced_cluster{0};  // set_forced's cluster size, 0 = automatic
 std::atomic<int> g_forced_threads{0};  // set_forced's regs-kernel CTA size, 0 = automatic
 std::atomic<int> g_forced_vecs{0};     // set_forced's grid / slices float4 per thread, 0 = auto
+std::atomic<int> g_sample{1};          // set_forced's sample: Params::slices_sample
 std::once_flag g_once[kMaxDevices];
 
 // Makes `cfg` launch clusters of `cs` CTAs along x (`attr` must outlive the launch or query).
@@ -156,7 +157,8 @@ void init_device(int dev, DeviceInfo& info) {
     e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.grid_per_sm[i],
                                                       grid_kernel(kGridVecs[i]), kGridThreads, 0);
   // the largest dynamic shared memory a launch asks for: the bitmap at its largest
-  const int grid_smem = slices_smem_bytes(false, kSlicesCap * 2 / kGridThreads, kGridThreads);
+  const int grid_smem = slices_smem_bytes(false, kBitmapWordsMulti * 2 / kGridThreads,
+                                          kGridThreads);
   if (e == cudaSuccess)
     e = cudaFuncSetAttribute(kSlicesKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              grid_smem);
@@ -164,7 +166,7 @@ void init_device(int dev, DeviceInfo& info) {
     e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.slices_per_sm, kSlicesKernel,
                                                       kGridThreads, grid_smem);
   for (int i = 0; i < 2 && e == cudaSuccess; ++i) {
-    const int solo_smem = slices_smem_bytes(true, kSlicesCap * 2 / kSoloThreads[i],
+    const int solo_smem = slices_smem_bytes(true, kBitmapWordsSolo * 2 / kSoloThreads[i],
                                             kSoloThreads[i]);
     e = cudaFuncSetAttribute(kSlicesSoloKernel[i], cudaFuncAttributeMaxDynamicSharedMemorySize,
                              solo_smem);
@@ -356,10 +358,10 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
 constexpr int kSlicesMinPer = 4;
 
 // Rows the one-CTA-per-row slices kernel serves automatically: rows too many for two CTAs
-// each (the multi-CTA plan's G < 2) and short enough for the bitmap output (<= 262144
-// columns: 32 slices of 8192, 64 of 4096; longer rows take a third sweep and lose to the
-// streaming kernel). 512 threads while the rows fit one wave of one CTA per SM, else 256 (two
-// per SM). NOTES: H100, commit 67d9023, ms, 512 / 256 threads (best other kernel, best vLLM
+// each (the multi-CTA plan's G < 2) and short enough for the bitmap output (<= 32 x
+// kBitmapWordsSolo columns; longer rows take an output sweep and lose to the streaming
+// kernel). 512 threads while the rows fit one wave of one CTA per SM or are longer than
+// 262144 columns (their bitmap leaves room for one CTA per SM), else 256 (two per SM). NOTES: H100, commit 67d9023, ms, 512 / 256 threads (best other kernel, best vLLM
 // op): 96 x 256k 0.083 / 0.118 (stream 0.171, 0.125); 128 x 32k 0.017 / 0.021 (radix 0.019,
 // 0.019); 128 x 128k 0.052 / 0.067 (radix 0.099, 0.071); 256 x 32k 0.033 / 0.030 (radix
 // 0.031, 0.035); 256 x 128k 0.099 / 0.101 (stream 0.167, 0.122); prefill 2048 x 64k
@@ -368,8 +370,9 @@ constexpr int kSlicesMinPer = 4;
 // keeps the radix kernel (0.0163 against 0.0179).
 bool solo_wins(const DeviceInfo& info, int num_rows, int num_cols, int shift) {
   return 2 * num_rows > info.sms &&
-         static_cast<int64_t>(num_cols) + shift <= 4LL * kSlicesVecs * 2 * kSlicesCap;
+         static_cast<int64_t>(num_cols) + shift <= 32LL * kBitmapWordsSolo;
 }
+constexpr int64_t kSolo256MaxCols = 262144;
 
 Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes,
                  bool forced, int shift, int threads) {
@@ -388,7 +391,9 @@ Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_
   }
   if (!forced && !solo_wins(info, num_rows, num_cols, shift)) return none;
   // forced: 512 threads unless asked for 256
-  const int i = forced ? (threads == 256 ? 1 : 0) : (num_rows > info.sms ? 1 : 0);
+  const int i = forced ? (threads == 256 ? 1 : 0)
+                      : (num_rows > info.sms &&
+                         static_cast<int64_t>(num_cols) + shift <= kSolo256MaxCols ? 1 : 0);
   if (info.solo_per_sm[i] < 1) return none;
   const int64_t sl = 4LL * kSoloThreads[i] * kSlicesVecs;
   const int64_t per = (static_cast<int64_t>(num_cols) + shift + sl - 1) / sl;
@@ -454,7 +459,8 @@ bool segments_aligned(const Params& p) {
          (p.num_rows == 1 || p.row_stride % 4 == 0);
 }
 
-void set_forced(int algo, int cluster, int threads, int vecs) {
+void set_forced(int algo, int cluster, int threads, int vecs, int sample) {
+  g_sample.store(sample != 0 ? 1 : 0, std::memory_order_relaxed);
   g_forced_algo.store(algo >= kAlgoStream && algo <= kAlgoSlices ? algo : -1,
                       std::memory_order_relaxed);
   g_forced_vecs.store(vecs == 2 || vecs == 4 ? vecs : 0, std::memory_order_relaxed);
@@ -481,6 +487,7 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     Params q = p;
     q.grid_ctas = 1;
     q.grid_slices = pl.slices;
+    q.slices_sample = g_sample.load(std::memory_order_relaxed);
     cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
     cfg.blockDim = dim3(static_cast<unsigned>(pl.threads));
     cfg.dynamicSmemBytes = slices_smem_bytes(true, pl.slices, pl.threads);
@@ -493,6 +500,7 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     Params q = p;
     q.grid_ctas = c;
     q.grid_slices = pl.slices;
+    q.slices_sample = g_sample.load(std::memory_order_relaxed);
     cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
     cfg.blockDim = dim3(kGridThreads);
     cfg.stream = stream;

@@ -218,8 +218,10 @@ std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
 // 2 regs kernel (where the rows fit it, else radix), 3 grid / 4 slices kernel (where it fits,
 // else automatic); cluster 0 automatic or 1|2|4|8|16 CTAs per row (radix kernel); threads 0
 // automatic or 512|1024 per CTA (regs kernel); vecs 0 automatic or 2|4 float4 per thread
-// (grid kernel).
-void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t vecs) {
+// (grid kernel); sample 1 (the slices kernel bounds rows from a sample of their slices where
+// it can) or 0 (never: its exact first sweep).
+void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t vecs,
+                      int64_t sample) {
   TORCH_CHECK(algo >= -1 && algo <= 4, "glm52 topk_force: algo must be -1 (automatic), 0 "
               "(stream), 1 (radix), 2 (regs), 3 (grid) or 4 (slices), got ", num(algo));
   TORCH_CHECK(vecs == 0 || vecs == 2 || vecs == 4,
@@ -230,6 +232,9 @@ void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t ve
   TORCH_CHECK(threads == 0 || threads == 256 || threads == 512 || threads == 1024,
               "glm52 topk_force: threads must be 0 (automatic) or 512, 1024 (regs) or 256 "
               "(slices, one CTA per row), got ", num(threads));
+  TORCH_CHECK(sample == 0 || sample == 1,
+              "glm52 topk_force: sample must be 1 (slices kernel: sampled bound where it "
+              "applies) or 0 (never), got ", num(sample));
   tk::set_forced(static_cast<int>(algo), static_cast<int>(cluster), static_cast<int>(threads),
-                 static_cast<int>(vecs));
+                 static_cast<int>(vecs), static_cast<int>(sample));
 }

@@ -61,6 +61,9 @@ struct alignas(16) RegsSmem {
 constexpr int kGridMaxCtas = 512;
 constexpr int kGridCap = 4096;  // gathered keys of the first pass's bin (gather path)
 constexpr int kSlicesCap = 8192;  // ... of the slices kernel (its list in dynamic smem)
+// Slices kernel, several CTAs per row: list entries pack (CTA << kOwnerShift | CTA-local
+// segment index); the index is read only in bitmap mode, < 2^19 there (kBitmapWordsMulti).
+constexpr int kOwnerShift = 20;
 
 // Grid mode's extra shared memory (24 KiB): the gathered list's keys and owning CTAs.
 struct GridSmem {
@@ -72,35 +75,40 @@ struct alignas(16) GridRow {
   uint32_t bar;    // arrivals at the row's barriers: j * G once the j-th has completed
   uint32_t done;   // CTAs that have finished; the last resets the block
   uint32_t nlist;  // gather path: entries in `list`
-  uint32_t pad[29];
+  uint32_t ncand;  // slices kernel, sampled bound: candidates appended to `list` (may pass
+                   // kSlicesCap: those past it were not written)
+  uint32_t pad[28];
   uint32_t hist[2 * kGBins + kGBins / 2];  // bits 31..21, 20..10, 9..0 (only the passes run)
   uint32_t counts[kGridMaxCtas];  // CTA q: #selected above thr | #tied << 16 (exact passes)
                                   // or #keys above the first pass's bin (gather path)
   uint2 list[kSlicesCap];         // gather path: the bin's keys, any order: (key, CTA) (grid
-                                  // kernel, the first kGridCap) or (key, CTA << 18 | the key's
-                                  // CTA-local index) (slices kernel)
+                                  // kernel, the first kGridCap) or (key, CTA << kOwnerShift |
+                                  // the key's CTA-local index) (slices kernel; with a sampled
+                                  // bound: every key at or above it)
 };
 static_assert(sizeof(GridRow) == kGridRowBytes, "topk.h kGridRowBytes is the GridRow size");
 
 // Run by every thread of a row's last CTA to finish (all CTAs of the row are done with w):
-// zeroes the first `words` histogram words, the n CTAs' counts and (gathered) the list
-// entries, then the counters, for the next launch.
+// zeroes the first `words` histogram words, the n CTAs' counts and (listed) the list entries
+// written (gathered keys or sampled-bound candidates), then the counters, for the next launch.
 template <int kT>
-__device__ __forceinline__ void reset_grid_row(GridRow* w, int words, int n, bool gathered) {
+__device__ __forceinline__ void reset_grid_row(GridRow* w, int words, int n, bool listed) {
   const int t = static_cast<int>(threadIdx.x);
   __threadfence();
   uint4* h = reinterpret_cast<uint4*>(w->hist);
   for (int i = t; i < words / 4; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
   for (int i = t; i < n; i += kT) w->counts[i] = 0u;
-  if (gathered) {
-    const int m = static_cast<int>(__ldcg(&w->nlist));
+  if (listed) {
+    const int m = max(static_cast<int>(__ldcg(&w->nlist)),
+                      min(static_cast<int>(__ldcg(&w->ncand)), kSlicesCap));
     for (int i = t; i < m; i += kT) w->list[i] = make_uint2(0u, 0u);
   }
-  __syncthreads();  // nlist read by every thread before it is reset
+  __syncthreads();  // nlist / ncand read by every thread before they are reset
   if (t == 0) {
     w->bar = 0u;
     w->done = 0u;
     w->nlist = 0u;
+    w->ncand = 0u;
   }
 }
 
@@ -143,9 +151,9 @@ __device__ __forceinline__ void row_barrier(uint32_t* bar, uint32_t target) {
 // the two dependent ones of searching g in place. Barrier inside.
 template <int NB, int kT>
 __device__ __forceinline__ void pull_bins(const uint32_t* g, uint32_t* h) {
-  static_assert(NB / 4 <= kT, "one 16-byte load per thread");
-  const int i = static_cast<int>(threadIdx.x);
-  if (i < NB / 4) reinterpret_cast<uint4*>(h)[i] = __ldcg(reinterpret_cast<const uint4*>(g) + i);
+#pragma unroll
+  for (int i = static_cast<int>(threadIdx.x); i < NB / 4; i += kT)
+    reinterpret_cast<uint4*>(h)[i] = __ldcg(reinterpret_cast<const uint4*>(g) + i);
   __syncthreads();
 }
 

@@ -35,23 +35,46 @@
 namespace glm52 {
 namespace topk {
 
+// Selection bitmap words a CTA may have (one bit per segment index; the rest of the dynamic
+// shared memory is the list): one CTA per row up to 34816 words (rows of ~1.1M columns; 200
+// KiB of dynamic shared memory with the list, one CTA per SM), several CTAs per row up to
+// 16384 (the owners' array takes 16 KiB more; list entries hold 19-bit CTA-local indices).
+constexpr int kBitmapWordsSolo = 34816;
+constexpr int kBitmapWordsMulti = 16384;
+__host__ __device__ constexpr int slices_bitmap_cap(bool solo) {
+  return solo ? kBitmapWordsSolo : kBitmapWordsMulti;
+}
+static_assert(kBitmapWordsMulti * 32 <= (1 << (kOwnerShift)), "list entries' index bits");
+
 // Static shared memory (~21 KiB): the regs kernel's histograms and scan totals. Dynamic
 // shared memory (slices_smem_bytes): the gathered list's keys and CTA-local segment indices,
-// with several CTAs per row their owners, and the CTA's selection bitmap where it fits the
-// list keys' space (S * kT / 2 words <= kSlicesCap).
+// with several CTAs per row their owners, and the CTA's selection bitmap where it fits
+// (S * kT / 2 words <= slices_bitmap_cap).
 constexpr int slices_smem_bytes(bool solo, int slices, int threads) {
   return kSlicesCap * 8 + (solo ? 0 : kSlicesCap * 2) +
-         (slices * (threads / 2) <= kSlicesCap ? slices * (threads / 2) * 4 : 0);
+         (slices * (threads / 2) <= slices_bitmap_cap(solo) ? slices * (threads / 2) * 4 : 0);
 }
+
+// Sampled bound (Params::slices_sample): every kSampleEvery-th slice of each CTA (from its
+// first) is histogrammed on the top 12 key bits (eight bins per octave: adjacent bins' tail
+// counts of a randn row differ by < 2x, so one always lands in the window below); the bound
+// is the highest bin whose keys at or above it the sample puts at >= 1.3 k in the row
+// (kBoundMargin10 / 10) and at most 0.9 kSlicesCap (kBoundFill10 / 10). Rows of fewer than
+// kSampleMinSlices slices are not sampled.
+constexpr int kSampleEvery = 8;
+constexpr int kSampleMinSlices = 4;
+constexpr uint64_t kBoundMargin10 = 13;
+constexpr uint64_t kBoundFill10 = 9;
 struct alignas(16) SlicesSmem {
-  uint32_t hist0[kGBins];      // pass 0; then the output staging row
-  uint32_t hist1[kGBins];      // bits 20..10
+  uint32_t hist0[kGBins];      // pass 0; then the output staging row (with hist1: the sample's
+  uint32_t hist1[kGBins];      // 12-bit bins) bits 20..10
   uint32_t hist2[kGBins / 2];  // bits 9..0
   uint32_t wtot[5][32];        // 0-2: bucket searches; 3-4: output scans (by slice parity)
   uint32_t tot[2];             // the CTA's #above thr, #tied (counting sweep; gather: above bin)
   uint32_t red[4];             // gather: list keys above / at thr of the lower CTAs, then own
   uint32_t nlist;              // a row alone in its CTA: keys gathered into lkey
   uint32_t last;               // this CTA is the row's last to finish
+  uint32_t ncand;              // a row alone in its CTA: sampled-bound candidates in lkey
 };
 
 // L2 eviction policies for the sweeps' loads (createpolicy: all of a load's lines): every sweep
@@ -102,7 +125,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
   static_assert(kSlice < (1 << 16), "per-slice counts are packed in 16 bits");
   static_assert(kE == 16, "a thread pair's keys of a slice make one 32-bit bitmap word");
-  static_assert(kGridMaxCtas <= (1 << 14), "list entries pack the owner above 18 index bits");
+  static_assert(kGridMaxCtas <= (1 << (32 - kOwnerShift)), "list entries pack the owner");
   __shared__ SlicesSmem s;
   // Dynamic shared memory (slices_smem_bytes): the gathered list's keys, their CTA-local
   // segment indices, (not kSolo) their owning CTAs, then the selection bitmap.
@@ -115,8 +138,8 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
   const int G = kSolo ? 1 : p.grid_ctas;
   const int S = p.grid_slices;
   // Bitmap output (the gather path's selection kept on chip, no output sweep) when a CTA's
-  // bitmap, one bit per segment index, fits the list keys' space (its tie bitmap's alias).
-  const bool bitmap = S * (kT / 2) <= kSlicesCap;
+  // bitmap, one bit per segment index, fits (slices_smem_bytes allotted it).
+  const bool bitmap = S * (kT / 2) <= slices_bitmap_cap(kSolo);
   const int row = static_cast<int>(blockIdx.x) / G;
   const int q = static_cast<int>(blockIdx.x) - row * G;
 
@@ -124,9 +147,9 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
     uint4* h = reinterpret_cast<uint4*>(s.hist0);
     constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
-    if (t < 8) (&s.tot[0])[t] = 0u;  // tot, red, nlist, last
+    if (t < 9) (&s.tot[0])[t] = 0u;  // tot, red, nlist, last, ncand
   }
-  static_assert(offsetof(SlicesSmem, last) == offsetof(SlicesSmem, tot) + 7 * 4, "cleared");
+  static_assert(offsetof(SlicesSmem, ncand) == offsetof(SlicesSmem, tot) + 8 * 4, "cleared");
   int start, end;
   row_bounds(p, row, start, end);
   if (end - start <= p.k) {
@@ -210,115 +233,202 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
       sl = nx;
     }
   };
+  // Appends this thread's keys of slice sl flagged in bm to the row's list: the workspace's
+  // (several CTAs; slots from *gctr) or lkey / lpos (alone; slots from *sctr). Slots past
+  // kSlicesCap are counted, not written. NOTES: one iteration per key of the bin (a randn
+  // slice puts ~0.4 per thread there), the key picked out of the registers by selects: an
+  // unrolled predicated store per key cost 12% of the kernel's instructions (Nsight Compute,
+  // 2048 x 64k, one CTA per row).
+  auto append = [&](int sl, const uint32_t (&key)[kE], uint32_t bm, uint32_t* gctr,
+                    uint32_t* sctr) {
+    const uint32_t nb = static_cast<uint32_t>(__popc(bm));
+    const uint32_t ib = warp_incl_scan(nb);  // list slots: one atomic per warp
+    uint32_t slot = 0u;
+    if (lane == 31 && ib != 0u) slot = alone ? atomicAdd(sctr, ib) : atomicAdd(gctr, ib);
+    slot = __shfl_sync(kFull, slot, 31) + ib - nb;
+    const uint32_t idx0 = static_cast<uint32_t>(sl * kSlice + kE * t);  // CTA-local index
+    while (bm != 0u) {
+      const int e = __ffs(bm) - 1;
+      bm &= bm - 1u;
+      uint32_t kv = key[0];
+#pragma unroll
+      for (int j = 1; j < kE; ++j) kv = e == j ? key[j] : kv;
+      const uint32_t ix = idx0 + static_cast<uint32_t>(e);
+      if (slot < static_cast<uint32_t>(kSlicesCap)) {
+        if (alone) {
+          lkey[slot] = kv;
+          lpos[slot] = ix;
+        } else {  // the index is only read in bitmap mode (< 2^kOwnerShift there)
+          w->list[slot] = make_uint2(kv, (static_cast<uint32_t>(q) << kOwnerShift) |
+                                             (ix & ((1u << kOwnerShift) - 1u)));
+        }
+      }
+      ++slot;
+    }
+  };
   __syncthreads();  // histograms cleared
 
-  // Pass 0: top 11 key bits of every slice. NOTES: invalid keys are 0 and histogrammed too,
-  // as in the regs kernel (they lie in the lowest bin of any pass that admits them and cannot
-  // move the chosen bin or the counts above it).
-  sweep([&](int, const uint32_t (&key)[kE], uint32_t) {
+  // Sampled bound. NOTES: the exact pass 0 (a histogram sweep, 16 shared-memory atomics per
+  // thread and slice) and the gather sweep cost two sweeps of the row. Instead, every
+  // kSampleEvery-th slice is histogrammed (rows: summed in the workspace), the bound is the
+  // highest bin above which the sample puts >= 1.3 k keys in the row, and ONE sweep appends
+  // every key at or above it to the list (a compare per key; randn rows of 32k-1M columns:
+  // 2-7k candidates). The list then holds every key the row selects: passes 0-2 run on it on
+  // chip. When the sample finds no bound that fits, or the sweep finds fewer than k or more
+  // than kSlicesCap candidates, the exact path runs from zeroed bins (several CTAs: one more
+  // row barrier, after which each CTA zeroes its share of the row's sampled bins).
+  const int T = (i1 + kSlice - 1) / kSlice;  // the row's slices (the same in every CTA)
+  const bool sampling = p.slices_sample != 0 && T >= kSampleMinSlices;
+  uint32_t* const h12 = s.hist0;  // the sample's 2 * kGBins bins: hist0 and hist1
+  static_assert(offsetof(SlicesSmem, hist1) == offsetof(SlicesSmem, hist0) + 4 * kGBins, "");
+  bool bounded = false;  // the list holds every key >= the bound (m of them), the row's top k
+  bool listed = false;   // candidates went to the workspace list (reset it)
+  int m = 0;
+  int pushed = 0;        // histogram words of the row's workspace this launch wrote
+  if (sampling) {
+    issue(0, keep);
+    for (int sl = 0; sl < ns; sl += kSampleEvery) {
+      uint32_t key[kE];
+      take(sl, key);
+      if (sl + kSampleEvery < ns) issue(sl + kSampleEvery, keep);
 #pragma unroll
-    for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
-  }, keep);
-  __syncthreads();
-  int pushed = 0;  // histogram words of the row's workspace this launch wrote
-  // (`if constexpr`: the exchanges are not instantiated for kSolo, whose rows are alone)
-  if constexpr (!kSolo) if (!alone) {
-    push_bins<kGBins, kT>(s.hist0, gh);
-    meet();
-    pull_bins<kGBins, kT>(gh, s.hist0);
-    pushed = kGBins;
-  }
-  uint32_t need = k, thr = 0u, cnt;
-  bool ge;
-  narrow_threshold<kGBins, kT>(s.hist0, s.wtot[0], 21, need, thr, ge, cnt);
-  int sh = 21;  // key bits >= sh of thr are fixed
-
-  // Exact pass 1 through the row's histogram when the pass-0 bin is too large to gather.
-  if (!ge && cnt > kSlicesCap) {
-    const uint32_t pre = thr >> 21;
-    sweep([&](int, const uint32_t (&key)[kE], uint32_t) {
-#pragma unroll
-      for (int e = 0; e < kE; ++e)
-        if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
-    }, keep);
+      for (int e = 0; e < kE; ++e) atomicAdd(&h12[key[e] >> 20], 1u);
+    }
     __syncthreads();
-    if constexpr (!kSolo) if (!alone) {
-      push_bins<kGBins, kT>(s.hist1, gh + kGBins);
+    if constexpr (!kSolo) if (!alone) {  // the row's pass-0 and pass-1 bins hold the sample's
+      push_bins<2 * kGBins, kT>(h12, gh);
       meet();
-      pull_bins<kGBins, kT>(gh + kGBins, s.hist1);
+      pull_bins<2 * kGBins, kT>(gh, h12);
       pushed = 2 * kGBins;
     }
-    narrow_threshold<kGBins, kT>(s.hist1, s.wtot[1], 10, need, thr, ge, cnt);
-    sh = 10;
+    // Sampled slices of the row: ceil(S / kSampleEvery) per full CTA, and the last CTA's.
+    const int per = (S + kSampleEvery - 1) / kSampleEvery;
+    const uint64_t sampled = static_cast<uint64_t>(
+        (n - 1) * per + (T - (n - 1) * S + kSampleEvery - 1) / kSampleEvery);
+    const uint64_t tl = static_cast<uint64_t>(T);
+    // The sample holds sampled * kSlice >= want keys (T >= 4 slices of >= 4096, k <= 2048).
+    const uint32_t want = static_cast<uint32_t>(
+        (kBoundMargin10 * k * sampled + 10 * tl - 1) / (10 * tl));
+    uint32_t bnd, ab, bc;
+    warp_bucket<2 * kGBins, kT>(h12, s.wtot[0], want, bnd, ab, bc);
+    // bin 0 holds the invalid keys (0) and -inf: never a bound
+    bounded = bnd >= 1u &&
+              static_cast<uint64_t>(ab + bc) * tl * 10 <= kBoundFill10 * kSlicesCap * sampled;
+    __syncthreads();  // every warp's bucket search is done with the bins
+    for (int i = t; i < kGBins / 2; i += kT)
+      reinterpret_cast<uint4*>(h12)[i] = make_uint4(0u, 0u, 0u, 0u);
+    bool swept = false;
+    if (bounded) {
+      if (bitmap)  // filled by the list's selected keys only
+        for (int j = t; j < ns * (kT / 2); j += kT) selbm[j] = 0u;
+      const uint32_t bkey = bnd << 20;
+      sweep([&](int sl, const uint32_t (&key)[kE], uint32_t) {
+        uint32_t bm = 0u;  // invalid keys are 0, below any bound
+#pragma unroll
+        for (int e = 0; e < kE; ++e) bm |= static_cast<uint32_t>(key[e] >= bkey) << e;
+        append(sl, key, bm, kSolo ? nullptr : &w->ncand, &s.ncand);
+      }, bitmap ? l2_policy(false) : keep);  // bitmap: the row's last sweep
+      listed = !alone;
+      swept = true;
+      meet();
+      m = static_cast<int>(alone ? s.ncand : __ldcg(&w->ncand));
+      bounded = m >= static_cast<int>(k) && m <= kSlicesCap;
+    }
+    if (!bounded) {  // the exact pass 0 below starts on zero bins
+      if constexpr (!kSolo) if (!alone) {
+        if (!swept) meet();  // every CTA has pulled the sample's bins: zero the row's share
+        uint4* const g4 = reinterpret_cast<uint4*>(gh);
+        for (int i = q * kT + t; i < kGBins / 2; i += n * kT) g4[i] = make_uint4(0u, 0u, 0u, 0u);
+      }
+      meet();  // (alone: the cleared bins before the adds)
+    }
+  }
+
+  uint32_t need = k, thr = 0u, cnt = 0u;
+  bool ge = false;
+  int sh = 21;  // key bits >= sh of thr are fixed
+  if (!bounded) {
+    // Pass 0: top 11 key bits of every slice. NOTES: invalid keys are 0 and histogrammed too,
+    // as in the regs kernel (they lie in the lowest bin of any pass that admits them and
+    // cannot move the chosen bin or the counts above it).
+    sweep([&](int, const uint32_t (&key)[kE], uint32_t) {
+#pragma unroll
+      for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
+    }, keep);
+    __syncthreads();
+    // (`if constexpr`: the exchanges are not instantiated for kSolo, whose rows are alone)
+    if constexpr (!kSolo) if (!alone) {
+      push_bins<kGBins, kT>(s.hist0, gh);
+      meet();
+      pull_bins<kGBins, kT>(gh, s.hist0);
+      pushed = max(pushed, kGBins);
+    }
+    narrow_threshold<kGBins, kT>(s.hist0, s.wtot[0], 21, need, thr, ge, cnt);
+
+    // Exact pass 1 through the row's histogram when the pass-0 bin is too large to gather.
+    if (!ge && cnt > kSlicesCap) {
+      const uint32_t pre = thr >> 21;
+      sweep([&](int, const uint32_t (&key)[kE], uint32_t) {
+#pragma unroll
+        for (int e = 0; e < kE; ++e)
+          if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
+      }, keep);
+      __syncthreads();
+      if constexpr (!kSolo) if (!alone) {
+        push_bins<kGBins, kT>(s.hist1, gh + kGBins);
+        meet();
+        pull_bins<kGBins, kT>(gh + kGBins, s.hist1);
+        pushed = 2 * kGBins;
+      }
+      narrow_threshold<kGBins, kT>(s.hist1, s.wtot[1], 10, need, thr, ge, cnt);
+      sh = 10;
+    }
   }
 
   // Gather: the keys of the chosen level-sh bin, then the remaining passes on chip. NOTES: also
   // when the bin is taken whole (ge; a 22-bit bin of a randn row holds 1-3 keys, so after an
   // exact pass 1 that is common): the list then gives the lower CTAs' counts in the same one
-  // sweep and barrier as the count exchange would.
+  // sweep and barrier as the count exchange would. A bounded row's list is already complete.
   bool gathered = false;
   int nlist = 0;                // gather path: the list's length
   uint32_t gt0 = 0u, eq0 = 0u;  // selected keys of the lower CTAs: above / at thr
   uint32_t gtc = 0u, eqc = 0u;  // ... of this CTA (gather path, for a backward output sweep)
-  if (cnt <= kSlicesCap) {
+  if (bounded || cnt <= kSlicesCap) {
     gathered = true;
-    const uint32_t pre = thr >> sh;
-    uint32_t na = 0u;  // this thread's keys above the bin (invalid keys are 0: never above)
-    sweep([&](int sl, const uint32_t (&key)[kE], uint32_t valid) {
-      uint32_t am = 0u, bm = 0u;  // keys above / in the bin
+    if (!bounded) {
+      const uint32_t pre = thr >> sh;
+      uint32_t na = 0u;  // this thread's keys above the bin (invalid keys are 0: never above)
+      sweep([&](int sl, const uint32_t (&key)[kE], uint32_t valid) {
+        uint32_t am = 0u, bm = 0u;  // keys above / in the bin
 #pragma unroll
-      for (int e = 0; e < kE; ++e) {
-        am |= static_cast<uint32_t>((key[e] >> sh) > pre) << e;
-        bm |= static_cast<uint32_t>((key[e] >> sh) == pre) << e;
-      }
-      bm &= valid;
-      if (!alone) na += __popc(am);
-      if (bitmap) {  // thread pair (t, t + 1) holds one 32-column word: the even one stores it
-        const uint32_t hi = __shfl_down_sync(kFull, am, 1);
-        if ((t & 1) == 0) selbm[sl * (kT / 2) + (t >> 1)] = am | (hi << 16);
-      }
-      const uint32_t nb = static_cast<uint32_t>(__popc(bm));
-      const uint32_t ib = warp_incl_scan(nb);  // list slots: one atomic per warp
-      uint32_t slot = 0u;
-      if (lane == 31 && ib != 0u) slot = alone ? atomicAdd(&s.nlist, ib)
-                                               : atomicAdd(&w->nlist, ib);
-      slot = __shfl_sync(kFull, slot, 31) + ib - nb;
-      // NOTES: one iteration per key of the bin (a randn slice puts ~0.4 per thread there), the
-      // key picked out of the registers by selects: an unrolled predicated store per key cost
-      // 12% of the kernel's instructions (Nsight Compute, 2048 x 64k, one CTA per row).
-      const uint32_t idx0 = static_cast<uint32_t>(sl * kSlice + kE * t);  // CTA-local index
-      while (bm != 0u) {
-        const int e = __ffs(bm) - 1;
-        bm &= bm - 1u;
-        uint32_t kv = key[0];
-#pragma unroll
-        for (int j = 1; j < kE; ++j) kv = e == j ? key[j] : kv;
-        const uint32_t ix = idx0 + static_cast<uint32_t>(e);
-        if (alone) {
-          lkey[slot] = kv;
-          lpos[slot] = ix;
-        } else {  // the index is only read in bitmap mode (< 2^18 there)
-          w->list[slot] = make_uint2(kv, (static_cast<uint32_t>(q) << 18) | (ix & 0x3ffffu));
+        for (int e = 0; e < kE; ++e) {
+          am |= static_cast<uint32_t>((key[e] >> sh) > pre) << e;
+          bm |= static_cast<uint32_t>((key[e] >> sh) == pre) << e;
         }
-        ++slot;
+        bm &= valid;
+        if (!alone) na += __popc(am);
+        if (bitmap) {  // thread pair (t, t + 1) holds one 32-column word: the even one stores it
+          const uint32_t hi = __shfl_down_sync(kFull, am, 1);
+          if ((t & 1) == 0) selbm[sl * (kT / 2) + (t >> 1)] = am | (hi << 16);
+        }
+        append(sl, key, bm, kSolo ? nullptr : &w->nlist, &s.nlist);
+      }, bitmap ? l2_policy(false) : keep);  // bitmap: the row's last sweep
+      if (alone) {
+        __syncthreads();
+        m = static_cast<int>(s.nlist);
+      } else {
+        na = __reduce_add_sync(kFull, na);
+        if (lane == 0 && na != 0u) {
+          atomicAdd(&w->counts[q], na);
+          atomicAdd(&s.tot[0], na);
+        }
+        meet();
+        m = static_cast<int>(__ldcg(&w->nlist));
       }
-    }, bitmap ? l2_policy(false) : keep);  // bitmap: the row's last sweep
-    int m;
-    if (alone) {
-      __syncthreads();
-      m = static_cast<int>(s.nlist);
-    } else {
-      na = __reduce_add_sync(kFull, na);
-      if (lane == 0 && na != 0u) {
-        atomicAdd(&w->counts[q], na);
-        atomicAdd(&s.tot[0], na);
-      }
-      meet();
-      m = static_cast<int>(__ldcg(&w->nlist));
     }
     nlist = m;
-    // The next pass's histogram while the list comes in (at level 1 every key of the list
-    // matches thr's 22-bit prefix).
+    // The next pass's histogram while the list comes in (bounded: pass 0; at level 1 every key
+    // of the list matches thr's 22-bit prefix).
     for (int i = t; i < m; i += kT) {
       uint32_t c;
       if (alone) {
@@ -327,10 +437,11 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
         const uint2 e = __ldcg(&w->list[i]);
         c = e.x;
         lkey[i] = c;
-        lpos[i] = e.y & 0x3ffffu;
-        lown[i] = static_cast<uint16_t>(e.y >> 18);
+        lpos[i] = e.y & ((1u << kOwnerShift) - 1u);
+        lown[i] = static_cast<uint16_t>(e.y >> kOwnerShift);
       }
-      if (sh == 21) atomicAdd(&s.hist1[(c >> 10) & (kGBins - 1)], 1u);
+      if (bounded) atomicAdd(&s.hist0[c >> 21], 1u);
+      else if (sh == 21) atomicAdd(&s.hist1[(c >> 10) & (kGBins - 1)], 1u);
       else atomicAdd(&s.hist2[c & 1023u], 1u);
     }
     if (!alone) {
@@ -338,6 +449,15 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
       gt0 = __reduce_add_sync(kFull, gt0);
     }
     __syncthreads();
+    if (bounded) {  // pass 0 on the list (it holds every key >= the bound, >= k of them)
+      narrow_threshold<kGBins, kT>(s.hist0, s.wtot[0], 21, need, thr, ge, cnt);
+      if (!ge) {
+        const uint32_t pre0 = thr >> 21;
+        for (int i = t; i < m; i += kT)
+          if ((lkey[i] >> 21) == pre0) atomicAdd(&s.hist1[(lkey[i] >> 10) & (kGBins - 1)], 1u);
+        __syncthreads();
+      }
+    }
     if (sh == 21 && !ge) {
       narrow_threshold<kGBins, kT>(s.hist1, s.wtot[1], 10, need, thr, ge, cnt);
       if (!ge) {
@@ -452,26 +572,36 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
         atomicOr(&selbm[ix >> 5], 1u << (ix & 31u));
       if (partial) lpos[i] = tie ? ix : ~0u;
     }
-    if (partial) {  // the tie bitmap takes the list keys' space (no longer read)
+    if (partial) {
+      // The tie bitmap takes the list keys' space (no longer read), kSlicesCap words at a
+      // time: bitmap words [w0, w0 + kSlicesCap) per round, the ties of lower rounds carried.
       uint32_t* const tiebm = lkey;
-      __syncthreads();
-      for (int j = t; j < nw; j += kT) tiebm[j] = 0u;
-      __syncthreads();
-      for (int i = t; i < nlist; i += kT) {
-        const uint32_t ix = lpos[i];
-        if (ix != ~0u && (alone || lown[i] == static_cast<uint16_t>(q)))
-          atomicOr(&tiebm[ix >> 5], 1u << (ix & 31u));
-      }
-      __syncthreads();
-      uint32_t c = 0u, tot;
-      for (int j = j0; j < j1; ++j) c += static_cast<uint32_t>(__popc(tiebm[j]));
-      uint32_t before = block_excl_sum<kT>(c, s.wtot[3], tot);
-      for (int j = j0; j < j1; ++j) {
-        const uint32_t wd = tiebm[j];
-        uint32_t take = 0u;
-        take_lowest(take, wd, quota > before ? quota - before : 0u);
-        selbm[j] |= take;
-        before += static_cast<uint32_t>(__popc(wd));
+      uint32_t carry = 0u;
+      for (int w0 = 0; w0 < nw; w0 += kSlicesCap) {
+        const int w1 = min(w0 + kSlicesCap, nw);
+        __syncthreads();
+        for (int j = w0 + t; j < w1; j += kT) tiebm[j - w0] = 0u;
+        __syncthreads();
+        for (int i = t; i < nlist; i += kT) {
+          const uint32_t ix = lpos[i];
+          const int wd = static_cast<int>(ix >> 5);
+          if (ix != ~0u && wd >= w0 && wd < w1 &&
+              (alone || lown[i] == static_cast<uint16_t>(q)))
+            atomicOr(&tiebm[wd - w0], 1u << (ix & 31u));
+        }
+        __syncthreads();
+        const int a0 = max(j0, w0), a1 = min(j1, w1);
+        uint32_t c = 0u, tot;
+        for (int j = a0; j < a1; ++j) c += static_cast<uint32_t>(__popc(tiebm[j - w0]));
+        uint32_t before = carry + block_excl_sum<kT>(c, s.wtot[3], tot);
+        for (int j = a0; j < a1; ++j) {
+          const uint32_t wd = tiebm[j - w0];
+          uint32_t take = 0u;
+          take_lowest(take, wd, quota > before ? quota - before : 0u);
+          selbm[j] |= take;
+          before += static_cast<uint32_t>(__popc(wd));
+        }
+        carry += tot;
       }
     }
     __syncthreads();
@@ -535,7 +665,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
   for (int i = t; i < static_cast<int>(end_slot - first); i += kT)
     dst[i] = static_cast<int32_t>(stage[i]);
   // every CTA of the row is done with the block: zero it for the next launch
-  if (!alone && s.last) reset_grid_row<kT>(w, pushed, n, gathered);
+  if (!alone && s.last) reset_grid_row<kT>(w, pushed, n, gathered || listed);
 }
 
 }  // namespace topk

@@ -115,11 +115,12 @@ ALGO_NAMES = ["stream", "radix", "regs", "grid", "slices"]
 REGS_MAX_COLS = 20477  # the regs kernel's widest rows (1024 threads x 5 float4, less 3)
 
 
-@pytest.fixture(params=[(1,), (0,), (2,), (3,), (4,), (4, 0, 256)],
-                ids=["radix", "stream", "regs", "grid", "slices", "slices256"])
+@pytest.fixture(params=[(1,), (0,), (2,), (3,), (4,), (4, 0, 0, 0, 0), (4, 0, 256)],
+                ids=["radix", "stream", "regs", "grid", "slices", "slices-exact", "slices256"])
 def algo(request):
     """Runs the test with each kernel forced (the launcher's choice is size-dependent; the
-    slices kernel runs one CTA per row where several do not fit, slices256 always)."""
+    slices kernel runs one CTA per row where several do not fit, slices256 always;
+    slices-exact: without the sampled bound)."""
     torch.ops._C_glm52.topk_force(*request.param)
     T.clear_plan_cache()
     yield request.param[0]
@@ -349,7 +350,8 @@ def _forced_rows(force: tuple, logits, lens: list[int], k: int, seed: int, what:
     try:
         T.topk_decode(logits, lens_t, out, k, workspace=ws)
         _check(logits, torch.zeros_like(lens_t), lens_t, out, k, seed, what, ws=ws)
-        ks = torch.tensor([0, 1, 3, 2, 0, 5, 1, 0][:len(lens)], dtype=torch.int32, device=DEV)
+        ks = torch.tensor(([0, 1, 3, 2, 0, 5, 1, 0] * len(lens))[:len(lens)], dtype=torch.int32,
+                          device=DEV)
         ke = torch.minimum(lens_t + ks, torch.full_like(lens_t, n))
         out.fill_(POISON)
         T.topk_prefill(logits, ks, ke, out, k, workspace=ws)
@@ -395,7 +397,8 @@ def test_slices_kernel_sizes(kind):
     end), mixed with rows no longer than k; aligned and misaligned decode rows, prefill rows
     starting inside a vector; the workspace stays zero-filled for the next launch. randn rows
     take the gather at level 0, narrow rows (every key in one pass-0 bin) at level 1 after an
-    exact pass 1, tie-heavy rows the exact passes and the count exchange."""
+    exact pass 1, tie-heavy rows the exact passes and the count exchange; with the sampled
+    bound (the default) randn rows take the bounded path, the others its fallbacks."""
     g, seed = _gen()
     k = 2048
     vecs = 4
@@ -412,14 +415,42 @@ def test_slices_kernel_sizes(kind):
     for shift in (0, 1):
         logits = _logits(rows, n + 3, kind, g)[:, shift:shift + n]
         _forced_rows((4,), logits, lens, k, seed, f"slices shift={shift} {kind}")
+        _forced_rows((4, 0, 0, 0, 0), logits, lens, k, seed, f"slices exact shift={shift} {kind}")
         # one CTA per row (no workspace): 512 threads / 256 threads (4096-column slices); 40
-        # slices are too many for the bitmap output (the output sweep), 24 are not
+        # slices: a bitmap of 10240 words (the tie bitmap in two rounds)
         for m in (n, 24 * slice_ + 5):
             sub = logits[:, :m]
             ls = [min(x, m) for x in lens]
             _forced_rows((4,), sub, ls, k, seed, f"slices solo {m} shift={shift} {kind}",
                          ws=None)
             _forced_rows((4, 0, 256), sub, ls, k, seed, f"slices solo256 {m} shift={shift} {kind}")
+
+
+@pytest.mark.parametrize("kind", ["randn", "kthtie", "ties", "recent"])
+def test_slices_wide_bitmap(kind):
+    """Rows of more than 32 slices per CTA: several CTAs per row (66 rows, two CTAs each, 41
+    slices per CTA: a 10496-word bitmap, the tie bitmap in two rounds), one CTA per row past
+    the bitmap (137 slices: the output sweep), with and without the sampled bound."""
+    g, seed = _gen()
+    k = 2048
+    slice_ = 8192
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    rows, n = sms // 2, 82 * slice_ - 7
+    logits = _logits(rows, n, kind, g)
+    lens = ([n, n - 1, 41 * slice_ + 1, 41 * slice_, k + 1, 5] * rows)[:rows]
+    torch.ops._C_glm52.topk_force(4)
+    try:
+        algo, ctas, _, per = torch.ops._C_glm52.topk_plan(rows, n, WS.numel(), True)
+    finally:
+        torch.ops._C_glm52.topk_force(-1)
+    assert (algo, ctas, per) == (4, 2, 41), (algo, ctas, per)
+    _forced_rows((4,), logits, lens, k, seed, f"slices wide {kind}")
+    _forced_rows((4, 0, 0, 0, 0), logits, lens, k, seed, f"slices wide exact {kind}")
+    del logits
+    m = 137 * slice_ - 2
+    wide = _logits(4, m, kind, g)
+    _forced_rows((4,), wide, [m, m - 5, 70 * slice_, k + 3], k, seed, f"slices solo wide {kind}",
+                 ws=None)
 
 
 def test_slices_solo_plan():
@@ -436,12 +467,15 @@ def test_slices_solo_plan():
         finally:
             torch.ops._C_glm52.topk_force(-1)
         assert plan == [4, 1, 4, -(-n // slice_)], (rows, n, plan)
-    # automatic: rows too many for two CTAs each, of up to 262144 columns (the bitmap output);
-    # 512 threads (8192-column slices) up to one row per SM, else 256 (4096 columns); longer
-    # rows or fewer rows do not take it
+    # automatic: rows too many for two CTAs each, of up to 32 x 34816 columns (the bitmap
+    # output); 512 threads (8192-column slices) up to one row per SM or past 262144 columns,
+    # else 256 (4096 columns); longer rows or fewer rows do not take it
     assert [int(x) for x in torch.ops._C_glm52.topk_plan(2048, 65536, 0, False)] == [4, 1, 4, 17]
     assert [int(x) for x in torch.ops._C_glm52.topk_plan(sms, 262144, 0, True)] == [4, 1, 4, 32]
-    assert int(torch.ops._C_glm52.topk_plan(sms, 262145, 0, True)[0]) != 4
+    assert [int(x) for x in torch.ops._C_glm52.topk_plan(sms, 262145, 0, True)] == [4, 1, 4, 33]
+    assert [int(x) for x in torch.ops._C_glm52.topk_plan(2 * sms, 1 << 20, 0, True)] == \
+        [4, 1, 4, 128]
+    assert int(torch.ops._C_glm52.topk_plan(sms, 32 * 34816 + 1, 0, True)[0]) != 4
     assert int(torch.ops._C_glm52.topk_plan(sms // 2, 65536, 0, True)[0]) != 4
 
 
