@@ -59,10 +59,15 @@ constexpr int slices_smem_bytes(bool solo, int slices, int threads) {
 // first) is histogrammed on the top 12 key bits (eight bins per octave: adjacent bins' tail
 // counts of a randn row differ by < 2x, so one always lands in the window below); the bound
 // is the highest bin whose keys at or above it the sample puts at >= 1.3 k in the row
-// (kBoundMargin10 / 10) and at most 0.9 kSlicesCap (kBoundFill10 / 10). Rows of fewer than
-// kSampleMinSlices slices are not sampled.
+// (kBoundMargin10 / 10) and at most 0.9 kSlicesCap (kBoundFill10 / 10). Only launches of at
+// least kSampleMinSlices[kSolo] slices per CTA sample, and only rows of >= 4 slices. NOTES:
+// H100, commit 6383abf (sampling from 4 slices per CTA and row): several CTAs per row with
+// 2 or 4 slices each lost to the exact pass 0 (64 x 32k forced: 21.9 us against 18.3; 64 x
+// 64k: 24.7 against 24.1: the sample is a quarter to half of a sweep, and its 4096 bins cost
+// more to exchange), one CTA per row with 4 won (128 x 32k: 16.1 against 16.9).
 constexpr int kSampleEvery = 8;
-constexpr int kSampleMinSlices = 4;
+constexpr int kSampleMinSlices[2] = {8, 4};  // several CTAs per row, one CTA per row
+constexpr int kSampleMinRowSlices = 4;
 constexpr uint64_t kBoundMargin10 = 13;
 constexpr uint64_t kBoundFill10 = 9;
 struct alignas(16) SlicesSmem {
@@ -278,7 +283,8 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
   // than kSlicesCap candidates, the exact path runs from zeroed bins (several CTAs: one more
   // row barrier, after which each CTA zeroes its share of the row's sampled bins).
   const int T = (i1 + kSlice - 1) / kSlice;  // the row's slices (the same in every CTA)
-  const bool sampling = p.slices_sample != 0 && T >= kSampleMinSlices;
+  const bool sampling = p.slices_sample != 0 && S >= kSampleMinSlices[kSolo ? 1 : 0] &&
+                        T >= kSampleMinRowSlices;
   uint32_t* const h12 = s.hist0;  // the sample's 2 * kGBins bins: hist0 and hist1
   static_assert(offsetof(SlicesSmem, hist1) == offsetof(SlicesSmem, hist0) + 4 * kGBins, "");
   bool bounded = false;  // the list holds every key >= the bound (m of them), the row's top k

@@ -4,7 +4,8 @@ The kernel cannot run in CI, so this restates its algorithm in numpy: CTA q of a
 consecutive slices (segment indices [(q * S + sl) * slice, ...)), thread t of a slice owns
 4 * vecs consecutive indices after the 16-byte alignment shift; CTAs past the row's end
 leave and a CTA sweeps only the slices holding valid indices; invalid keys of a visited slice
-are 0 and histogrammed too. With a sampled bound (rows of >= 4 slices): every 8th slice of each
+are 0 and histogrammed too. With a sampled bound (launches of >= 8 slices per CTA, >= 4 with one CTA per row; rows of
+>= 4 slices): every 8th slice of each
 CTA histogrammed on 12 key bits, the highest bin above which the sample puts >= 1.3 k keys in the row
 (and <= 0.9 `cap`), one sweep lists every key at or above it; with k..cap candidates passes 0-2
 run on the list ("bounded"), else the kernel falls back to the exact pass 0. Pass 0 on the
@@ -31,7 +32,9 @@ from test_topk_regs_model import ALL_KINDS, _row_scaled, warp_bucket
 from vllm_glm52.ops.topk_ref import float_to_key_np, reference_topk_row
 
 CAP = 8192  # topk_regs.cuh kSlicesCap: gathered keys per row
-SAMPLE_EVERY, SAMPLE_MIN = 8, 4  # topk_slices.cuh kSampleEvery, kSampleMinSlices
+SAMPLE_EVERY = 8  # topk_slices.cuh kSampleEvery
+SAMPLE_MIN = {True: 4, False: 8}  # kSampleMinSlices: one CTA per row (kSolo) / several
+SAMPLE_MIN_ROW = 4  # kSampleMinRowSlices
 
 
 def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
@@ -76,7 +79,7 @@ def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, thread
     alone = active == 1  # block barriers, the list in shared memory, no count exchange
     n_slices = -(-i1 // slice_)  # the row's slices
     bounded, cand_sweep, tag = False, 0, ""  # tag: why a sampled row took the exact pass 0
-    if sample and n_slices >= SAMPLE_MIN:
+    if sample and slices >= SAMPLE_MIN[ctas == 1] and n_slices >= SAMPLE_MIN_ROW:
         per_cta = -(-slices // SAMPLE_EVERY)
         n_samp = (active - 1) * per_cta + -(-(n_slices - (active - 1) * slices) // SAMPLE_EVERY)
         samp = [kk.ravel() for per in visited for sl, (_, kk, _) in enumerate(per)
@@ -231,7 +234,7 @@ def test_slices_model_small(kind):
     rng = np.random.default_rng(abs(hash(("slices", kind))) % 2**32)
     for _ in range(10):
         threads, vecs = 32, int(rng.choice([1, 2]))
-        slices, ctas = int(rng.integers(1, 5)), int(rng.integers(1, 6))
+        slices, ctas = int(rng.integers(1, 10)), int(rng.integers(1, 6))
         width = threads * 4 * vecs * slices
         k = int(rng.integers(1, 120))
         cols = int(rng.integers(k + 1, max(k + 2, ctas * width - 3)))
@@ -288,7 +291,7 @@ def test_slices_model_shipped_width(kind):
            base_mis=0, rng=rng)
 
 
-@pytest.mark.parametrize("ctas,slices", [(1, 37), (3, 13), (10, 4), (2, 64)])
+@pytest.mark.parametrize("ctas,slices", [(1, 37), (1, 4), (3, 13), (10, 8), (2, 64)])
 def test_slices_model_bounded(ctas, slices):
     """The sampled bound on randn rows of the shipped geometry (one and several CTAs, 64 slices
     per CTA as at 64 x 1M): one sweep lists every key at or above the bound and the passes run
@@ -300,6 +303,9 @@ def test_slices_model_bounded(ctas, slices):
     assert _check(x, 0, n, 2048, **geo) == "bounded-bitmap"
     assert _check(x, 3, n, 2048, bitmap=False, **geo) == "bounded"
     assert _check(x, 0, n, 512, **geo) == "bounded-bitmap"
+    if (ctas, slices) in ((1, 4), (10, 8)):  # the fewest slices per CTA that sample
+        assert _check(x, 0, n, 2048, **dict(geo, slices=slices - 1, ctas=ctas + 2)) == \
+            "gather21-bitmap"
 
 
 def test_slices_model_bound_fallbacks():
