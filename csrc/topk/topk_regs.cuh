@@ -353,9 +353,14 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
   __syncthreads();  // A: histograms cleared
 
   // Step 3 (pass 0): top 11 key bits. Then the bin of the k-th largest key (grid: of the
-  // row's histogram, the same bin in every CTA).
+  // row's histogram, the same bin in every CTA). NOTES: threads holding no valid key (whole
+  // warps past a short row's end: thread order == column order, so the branch is warp-uniform
+  // but for one warp) skip it: their keys are all 0, and every one of those adds would hit
+  // bin 0 (a causal prefill chunk's rows hold 1..8192 valid keys of the CTA's 10240).
+  if (valid != 0u) {
 #pragma unroll
-  for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
+    for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
+  }
   __syncthreads();  // B
   if constexpr (kGrid) {
     push_bins<kGBins, kT>(s.hist0, gh);
