@@ -2,7 +2,7 @@
 // DSA indexer top-k, "slices" kernel, for rows too long for the regs / grid kernels'
 // registers: few rows (decode 8 x 1M, 64 x 128k-1M on H100) on G co-resident CTAs each that
 // exchange through the workspace as the grid kernel's (topk_regs.cuh, kGrid) do, many rows
-// (kSolo: decode 256 x 32k-128k, 64k-column prefill chunks) on one CTA each. Same contract,
+// (kSolo: decode 256 x 32k-1M, 64k-column prefill chunks) on one CTA each. Same contract,
 // tie rule and sorted output as the other kernels.
 //
 // NOTES: why a fifth kernel. With one CTA per SM, the grid kernel holds at most
@@ -12,6 +12,10 @@
 // keeps the next slice's loads in flight while it works on the current one.
 //   * Slice sl of CTA q holds segment indices [(q * S + sl) * kSlice, ... + kSlice); thread t
 //     owns vectors [t * kV, (t + 1) * kV) of it: column order == (CTA, slice, thread) order.
+//   * Sampled bound (the default where a launch has enough slices per CTA): a 12-bit
+//     histogram of every 8th slice picks a bound, ONE sweep lists every key at or above it,
+//     passes 0-2 run on the list (see the NOTES at the sample below). Otherwise, or when the
+//     sample misjudged the row, the exact passes:
 //   * Pass 0: histogram over all slices (several CTAs: the row's bins summed in the workspace
 //     at a row barrier, the same bucket search in every CTA).
 //   * Gather at level 0 or 1: when the chosen bin holds <= kSlicesCap keys in the row, one sweep
@@ -22,9 +26,9 @@
 //     When the bin is larger, one exact pass 1 through the row's histogram narrows it to a
 //     22-bit prefix first and the gather runs there. Rows whose bins stay large (ties) take
 //     exact passes 1-2, a counting sweep and a count exchange.
-//   * Output, gather path: the selected list keys OR-ed into the bitmap, one block scan of its
-//     popcounts, positions in column order: no output sweep (the bitmap must fit: S * kT / 2
-//     <= kSlicesCap words). Otherwise one sweep, a block scan per slice with the running
+//   * Output, gather and bounded paths: the selected list keys OR-ed into the bitmap, one
+//     block scan of its popcounts, positions in column order: no output sweep (the bitmap must
+//     fit: S * kT / 2 <= slices_bitmap_cap words). Otherwise one sweep, a block scan per slice with the running
 //     (#above, #tied) of the lower slices and CTAs. Positions staged in shared memory and
 //     stored coalesced.
 // A row that one CTA holds (n == 1) meets nobody: its row barriers are block barriers.
