@@ -235,6 +235,36 @@ __device__ __forceinline__ void narrow_threshold(const uint32_t* h, uint32_t* wt
   ge = cnt == need;
 }
 
+// A thread's kV consecutive float4 at segment indices i, i + 4, ... (base 16-byte aligned) as
+// keys: the vectors whole inside [lo, hi) from f (loaded by the caller, all in flight at
+// once), the others as masked scalars read from base, 0 outside [lo, hi). Returns the mask of
+// keys inside (bit 4 * u + j).
+template <int kV>
+__device__ __forceinline__ uint32_t vecs_to_keys(const float4 (&f)[kV],
+                                                 const float* __restrict__ base, int i, int lo,
+                                                 int hi, uint32_t (&key)[4 * kV]) {
+  uint32_t in_mask = 0u;
+#pragma unroll
+  for (int u = 0; u < kV; ++u) {
+    const int iu = i + 4 * u;
+    if (iu >= lo && iu + 4 <= hi) {
+      key[4 * u + 0] = float_to_key(f[u].x);
+      key[4 * u + 1] = float_to_key(f[u].y);
+      key[4 * u + 2] = float_to_key(f[u].z);
+      key[4 * u + 3] = float_to_key(f[u].w);
+      in_mask |= 0xfu << (4 * u);
+    } else {
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const bool in = iu + j >= lo && iu + j < hi;
+        key[4 * u + j] = in ? float_to_key(base[iu + j]) : 0u;
+        in_mask |= static_cast<uint32_t>(in) << (4 * u + j);
+      }
+    }
+  }
+  return in_mask;
+}
+
 // Columns a row may have for the regs kernel of kT threads x kV float4 each (the segment may
 // start up to 3 columns into its first vector).
 __host__ __device__ constexpr int regs_capacity(int threads, int vecs) {
@@ -284,24 +314,7 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
       const int i = ofs + 4 * (t * kV + u);
       if (i >= lo && i + 4 <= hi) f[u] = __ldg(reinterpret_cast<const float4*>(base + i));
     }
-#pragma unroll
-    for (int u = 0; u < kV; ++u) {
-      const int i = ofs + 4 * (t * kV + u);
-      if (i >= lo && i + 4 <= hi) {
-        key[4 * u + 0] = float_to_key(f[u].x);
-        key[4 * u + 1] = float_to_key(f[u].y);
-        key[4 * u + 2] = float_to_key(f[u].z);
-        key[4 * u + 3] = float_to_key(f[u].w);
-        loaded |= 0xfu << (4 * u);
-      } else {
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const bool in = i + j >= lo && i + j < hi;
-          key[4 * u + j] = in ? float_to_key(base[i + j]) : 0u;
-          loaded |= static_cast<uint32_t>(in) << (4 * u + j);
-        }
-      }
-    }
+    loaded |= vecs_to_keys<kV>(f, base, ofs + 4 * t * kV, lo, hi, key);
   };
   // Decode rows start at column 0: load columns [0, num_cols) before the length is known.
   const bool early = p.mode != kModePrefill;

@@ -201,27 +201,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
         f[u] = ldg_hint(reinterpret_cast<const float4*>(base + i + 4 * u), pol);
   };
   auto take = [&](int sl, uint32_t (&key)[kE]) {
-    const int i = first_index(sl);
-    uint32_t valid = 0u;
-#pragma unroll
-    for (int u = 0; u < kV; ++u) {
-      const int iu = i + 4 * u;
-      if (iu >= i0 && iu + 4 <= i1) {
-        key[4 * u + 0] = float_to_key(f[u].x);
-        key[4 * u + 1] = float_to_key(f[u].y);
-        key[4 * u + 2] = float_to_key(f[u].z);
-        key[4 * u + 3] = float_to_key(f[u].w);
-        valid |= 0xfu << (4 * u);
-      } else {
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const bool in = iu + j >= i0 && iu + j < i1;
-          key[4 * u + j] = in ? float_to_key(base[iu + j]) : 0u;
-          valid |= static_cast<uint32_t>(in) << (4 * u + j);
-        }
-      }
-    }
-    return valid;
+    return vecs_to_keys<kV>(f, base, first_index(sl), i0, i1, key);
   };
   // NOTES: successive sweeps alternate direction (`back`: last slice first), so each starts on
   // the slices the previous one read last, the ones most likely still in L2 when a CTA's
