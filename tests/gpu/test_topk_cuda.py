@@ -426,17 +426,29 @@ def test_slices_kernel_sizes(kind):
             _forced_rows((4, 0, 256), sub, ls, k, seed, f"slices solo256 {m} shift={shift} {kind}")
 
 
-@pytest.mark.parametrize("kind", ["randn", "kthtie", "ties", "recent"])
+def _lift_sampled(x: torch.Tensor, per_cta: int, slice_: int = 8192) -> torch.Tensor:
+    """x with 3.0 added to the slices the slices kernel samples (every 8th of each CTA of
+    `per_cta` slices): the sample then puts its bound where the unsampled slices hold almost no
+    key, the sweep lists fewer than k, and the kernel falls back to the exact pass 0."""
+    sl = torch.arange(x.shape[1], device=x.device) // slice_
+    return x + 3.0 * ((sl % per_cta) % 8 == 0).to(x.dtype)[None, :]
+
+
+@pytest.mark.parametrize("kind", ["randn", "kthtie", "ties", "recent", "samplehi"])
 def test_slices_wide_bitmap(kind):
     """Rows of more than 32 slices per CTA: several CTAs per row (66 rows, two CTAs each, 41
     slices per CTA: a 10496-word bitmap, the tie bitmap in two rounds), one CTA per row past
-    the bitmap (137 slices: the output sweep), with and without the sampled bound."""
+    the bitmap (137 slices: the output sweep), with and without the sampled bound; samplehi
+    rows take the fallback after the candidate sweep (the workspace list then reset from
+    ncand)."""
     g, seed = _gen()
     k = 2048
     slice_ = 8192
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows, n = sms // 2, 82 * slice_ - 7
-    logits = _logits(rows, n, kind, g)
+    logits = _logits(rows, n, "randn" if kind == "samplehi" else kind, g)
+    if kind == "samplehi":
+        logits = _lift_sampled(logits, 41)
     lens = ([n, n - 1, 41 * slice_ + 1, 41 * slice_, k + 1, 5] * rows)[:rows]
     torch.ops._C_glm52.topk_force(4)
     try:
@@ -448,7 +460,9 @@ def test_slices_wide_bitmap(kind):
     _forced_rows((4, 0, 0, 0, 0), logits, lens, k, seed, f"slices wide exact {kind}")
     del logits
     m = 137 * slice_ - 2
-    wide = _logits(4, m, kind, g)
+    wide = _logits(4, m, "randn" if kind == "samplehi" else kind, g)
+    if kind == "samplehi":
+        wide = _lift_sampled(wide, 137)
     _forced_rows((4,), wide, [m, m - 5, 70 * slice_, k + 3], k, seed, f"slices solo wide {kind}",
                  ws=None)
 
