@@ -48,7 +48,7 @@ def load_vllm_ops() -> tuple[dict, str]:
 
 
 ALGO_NAMES = ["stream", "radix", "regs", "grid", "slices"]
-REGS_MAX_COLS = 20477  # the regs kernel's widest rows
+REGS_MAX_COLS = 20480  # the regs kernel's widest rows
 GRID_VECS = (2, 4)     # the grid kernel's float4 per thread (4096 / 8192 columns per CTA)
 
 

@@ -55,7 +55,7 @@ struct Params {
 // call on the device has run the set-up eagerly.
 cudaError_t launch_topk(const Params& p, cudaStream_t stream);
 
-// Kernels: kAlgoRegs (topk_regs.cuh: rows of up to 20477 columns held in registers, one CTA
+// Kernels: kAlgoRegs (topk_regs.cuh: rows of up to 20480 columns held in registers, one CTA
 // per row, rows written sorted), kAlgoGrid (the same kernel with a few long rows split over
 // up to hundreds of co-resident CTAs that exchange histograms and counts through
 // Params::workspace; needs one; rows written sorted), kAlgoRadix (topk_radix.cuh: one HBM
@@ -93,8 +93,8 @@ bool segments_aligned(const Params& p);
 // Overrides VLLM_GLM52_TOPK_ALGO / VLLM_GLM52_TOPK_CLUSTER for later launches in this process:
 // algo an Algo or -1 (automatic); cluster 1|2|4|8|16 (radix kernel, where the device allows it)
 // or 0 (automatic); threads 512|1024 (regs kernel), 256 (slices kernel, one CTA per row) or 0
-// (automatic); vecs 2|4 float4 per
-// thread (grid kernel) or 0 (automatic); sample 1 (the slices kernel bounds rows from a sample
+// (automatic); vecs 1-5 float4 per thread (regs kernel, where that width holds the rows), 2|4
+// (grid kernel) or 0 (automatic); sample 1 (the slices kernel bounds rows from a sample
 // where it can) or 0 (it never does: the exact first sweep). A forced grid or slices kernel runs only where it
 // fits (a workspace for every row, every CTA resident), else the automatic plan. Benchmarks
 // and tests compare the kernels in one process.

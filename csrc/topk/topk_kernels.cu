@@ -281,37 +281,50 @@ Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
   return pl;
 }
 
-// Regs kernel configurations: CTA sizes, and float4 per thread (the smallest that holds the
-// row is used). NOTES: 512 threads (two CTAs per SM at 64 registers) up to 10237 columns, then
-// 1024; the register budget caps a thread at 5 float4 (20 keys) without spills.
-constexpr int kRegsVecs[3] = {2, 3, 5};
+// Regs kernel configurations: float4 per thread at each CTA size, fewest first (the automatic
+// plan takes the first that holds the row). NOTES: 512 threads while 5 float4 hold the row,
+// then 1024; the register budget caps a thread at 5 float4 (20 keys).
+constexpr int kRegsVecs512[4] = {2, 3, 4, 5};
+constexpr int kRegsVecs1024[4] = {1, 2, 3, 5};
 
-// The regs kernel's CTA size for rows of num_cols columns (`threads` 0: automatic), 0 if the
-// rows do not fit it.
-int plan_regs(int num_cols, int threads) {
-  if (threads == 0) threads = num_cols <= regs_capacity(512, 5) ? 512 : 1024;
-  return num_cols <= regs_capacity(threads, kRegsVecs[2]) ? threads : 0;
-}
-
-int regs_vecs(int threads, int num_cols) {
-  for (int v : kRegsVecs)
-    if (num_cols <= regs_capacity(threads, v)) return v;
+// The float4 per thread of the regs kernel of `threads` for rows of num_cols columns (`vecs` >
+// 0: only that width), 0 if none holds them.
+int regs_vecs(int threads, int num_cols, int vecs) {
+  for (int v : threads == 512 ? kRegsVecs512 : kRegsVecs1024)
+    if ((vecs == 0 || v == vecs) && num_cols <= regs_capacity(threads, v)) return v;
   return 0;
 }
 
-template <int kT>
-RegsKernel regs_kernel_for(int vecs) {
-  switch (vecs) {
-    case 2: return topk_regs_kernel<kT, 2, false>;
-    case 3: return topk_regs_kernel<kT, 3, false>;
-    default: return topk_regs_kernel<kT, 5, false>;
-  }
+// The regs kernel's plan (threads, float4 per thread) for rows of num_cols columns (`threads`,
+// `vecs` 0: automatic; a forced width that does not hold the rows is ignored); algo -1 if no
+// configuration holds them.
+Plan plan_regs(int num_cols, int threads, int vecs) {
+  if (threads == 0) threads = regs_vecs(512, num_cols, 0) > 0 ? 512 : 1024;
+  int v = regs_vecs(threads, num_cols, vecs);
+  if (v == 0) v = regs_vecs(threads, num_cols, 0);
+  if (v == 0) return Plan{-1, 0, 0};
+  return Plan{kAlgoRegs, 1, threads, v};
 }
 
+// NOTES: launch bounds of 3 or 4 CTAs per SM (40 / 32 registers) where that costs no or few
+// spills: CTAs of these short rows mostly wait on their own dependent instructions and
+// barriers, so more resident CTAs per SM is what makes many-row launches faster (H100, session
+// 12 in docs/benchmarks.md: prefill 8192 x 8192 at 4 float4 per thread 187 -> 161 us with 3
+// CTAs per SM instead of 2). Rows of at most 4096 columns at 1024 threads: 2 per SM.
 RegsKernel regs_kernel(int threads, int vecs) {
-  switch (threads) {
-    case 512: return regs_kernel_for<512>(vecs);
-    default: return regs_kernel_for<1024>(vecs);
+  if (threads == 512) {
+    switch (vecs) {
+      case 2: return topk_regs_kernel<512, 2, false, 4>;
+      case 3: return topk_regs_kernel<512, 3, false, 3>;
+      case 4: return topk_regs_kernel<512, 4, false, 3>;
+      default: return topk_regs_kernel<512, 5, false, 3>;
+    }
+  }
+  switch (vecs) {
+    case 1: return topk_regs_kernel<1024, 1, false, 2>;
+    case 2: return topk_regs_kernel<1024, 2, false, 2>;
+    case 3: return topk_regs_kernel<1024, 3, false>;
+    default: return topk_regs_kernel<1024, 5, false>;
   }
 }
 
@@ -409,8 +422,10 @@ Plan plan_launch_auto(const DeviceInfo& info, int num_rows, int num_cols, int64_
   // rows it cannot hold runs the radix kernel.
   if (forced < 0 || forced == kAlgoRegs) {
     const int ft = g_forced_threads.load(std::memory_order_relaxed);
-    const int threads = plan_regs(num_cols, ft == 256 ? 0 : ft);
-    if (threads > 0) return Plan{kAlgoRegs, 1, threads};
+    const Plan r = plan_regs(num_cols, ft == 256 ? 0 : ft,
+                             forced == kAlgoRegs ? g_forced_vecs.load(std::memory_order_relaxed)
+                                                 : 0);
+    if (r.algo == kAlgoRegs) return r;
   }
   // Few long rows: the grid kernel where it fits, else the slices kernel.
   if (forced < 0) {
@@ -463,7 +478,7 @@ void set_forced(int algo, int cluster, int threads, int vecs, int sample) {
   g_sample.store(sample != 0 ? 1 : 0, std::memory_order_relaxed);
   g_forced_algo.store(algo >= kAlgoStream && algo <= kAlgoSlices ? algo : -1,
                       std::memory_order_relaxed);
-  g_forced_vecs.store(vecs == 2 || vecs == 4 ? vecs : 0, std::memory_order_relaxed);
+  g_forced_vecs.store(vecs >= 1 && vecs <= 5 ? vecs : 0, std::memory_order_relaxed);
   g_forced_threads.store(threads == 256 || threads == 512 || threads == 1024 ? threads : 0,
                          std::memory_order_relaxed);
   g_forced_cluster.store(cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
@@ -518,7 +533,7 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
     cfg.blockDim = dim3(static_cast<unsigned>(threads));
     cfg.stream = stream;
-    return cudaLaunchKernelEx(&cfg, regs_kernel(threads, regs_vecs(threads, p.num_cols)), p);
+    return cudaLaunchKernelEx(&cfg, regs_kernel(threads, pl.slices), p);
   }
   cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
   cfg.blockDim = dim3(radix ? kRThreads : kThreads);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// DSA indexer top-k, "regs" kernel for short rows (up to 20477 columns): one CTA per row holds
+// DSA indexer top-k, "regs" kernel for short rows (up to 20480 columns): one CTA per row holds
 // its whole segment in registers, so the selection passes read no memory at all and the CTA
 // synchronises as little as the algorithm allows. Same contract, tie rule and sorted output as
 // topk_radix_kernel (topk_radix.cuh).
@@ -53,8 +53,9 @@ struct alignas(16) RegsSmem {
   uint32_t hist1[kGBins];      // bits 20..10
   uint32_t hist2[kGBins / 2];  // bits 9..0
   uint32_t wtot[4][32];
-  uint32_t last;    // grid mode: this CTA is the row's last to finish
-  uint32_t red[2];  // grid gather path: lower CTAs' list keys above / at thr
+  uint32_t tail[4];  // one CTA per row: the keys past the CTA's slice (thread kT-1's)
+  uint32_t last;     // grid mode: this CTA is the row's last to finish
+  uint32_t red[2];   // grid gather path: lower CTAs' list keys above / at thr
 };
 
 // One row's block of Params::workspace in grid mode (zero between launches).
@@ -265,11 +266,13 @@ __device__ __forceinline__ uint32_t vecs_to_keys(const float4 (&f)[kV],
   return in_mask;
 }
 
-// Columns a row may have for the regs kernel of kT threads x kV float4 each (the segment may
-// start up to 3 columns into its first vector).
+// Columns a row may have for the regs kernel of kT threads x kV float4 each (one CTA per row),
+// wherever in its first vector its segment starts: the up to 3 segment indices past the CTA's
+// 4 * kT * kV are the tail, thread kT-1's extra keys.
 __host__ __device__ constexpr int regs_capacity(int threads, int vecs) {
-  return 4 * threads * vecs - 3;
+  return 4 * threads * vecs;
 }
+constexpr int kRegsTail = 3;
 
 // ---------------------------------------------------------------------------------------------
 // One CTA of kT threads per row (kGrid: p.grid_ctas CTAs per row, CTA q of a row holding its
@@ -280,8 +283,8 @@ __host__ __device__ constexpr int regs_capacity(int threads, int vecs) {
 // ---------------------------------------------------------------------------------------------
 // NOTES: grid launches keep one CTA per SM (the planner's automatic choice, measured faster),
 // so the grid kernel may use up to 128 registers: at 64 the gather path spilled.
-template <int kT, int kV, bool kGrid>
-__global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(const Params p) {
+template <int kT, int kV, bool kGrid, int kMinB = (kGrid ? 1 : 1024 / kT)>
+__global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   constexpr int kE = 4 * kV;        // keys per thread
   constexpr int kSlice = kT * kE;   // segment indices per CTA
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
@@ -344,6 +347,15 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
   const int n = kGrid ? (i1 + kSlice - 1) / kSlice : 1;
   if (kGrid && q >= n) return;
   if (!early) load(rowp + (a - i0), i0, i1);
+  // The tail (one CTA per row): segment indices [kSlice, i1), at most kRegsTail of them (a row
+  // of up to kSlice columns that starts inside its first vector), the row's last columns, so
+  // thread kT-1's after its own. Kept in shared memory (read back by that thread only), not in
+  // registers every thread would carry.
+  const int ntail = kGrid ? 0 : max(i1 - kSlice, 0);
+  if (!kGrid && ntail > 0 && t == kT - 1) {
+    const float* __restrict__ seg = rowp + (a - i0);
+    for (int j = 0; j < ntail; ++j) s.tail[j] = float_to_key(seg[kSlice + j]);
+  }
   // NOTES: invalid keys are 0 and histogrammed like the others, so the passes run without a
   // per-key validity test (a branch per key in SASS, ~2x the instructions of a pass; 10-15% of
   // the short shapes' time on H100, docs/benchmarks.md). Safe: key 0 lies in the lowest bin of
@@ -374,6 +386,8 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
 #pragma unroll
     for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
   }
+  if (ntail > 0 && t == kT - 1)
+    for (int j = 0; j < ntail; ++j) atomicAdd(&s.hist0[s.tail[j] >> 21], 1u);
   __syncthreads();  // B
   if constexpr (kGrid) {
     push_bins<kGBins, kT>(s.hist0, gh);
@@ -458,6 +472,9 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
 #pragma unroll
     for (int e = 0; e < kE; ++e)
       if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
+    if (ntail > 0 && t == kT - 1)
+      for (int j = 0; j < ntail; ++j)
+        if ((s.tail[j] >> 21) == pre) atomicAdd(&s.hist1[(s.tail[j] >> 10) & (kGBins - 1)], 1u);
     __syncthreads();
     if constexpr (kGrid) {
       push_bins<kGBins, kT>(s.hist1, gh + kGBins);
@@ -474,6 +491,9 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
 #pragma unroll
     for (int e = 0; e < kE; ++e)
       if ((key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
+    if (ntail > 0 && t == kT - 1)
+      for (int j = 0; j < ntail; ++j)
+        if ((s.tail[j] >> 10) == pre) atomicAdd(&s.hist2[s.tail[j] & 1023u], 1u);
     __syncthreads();
     if constexpr (kGrid) {
       push_bins<kGBins / 2, kT>(s.hist2, gh + 2 * kGBins);
@@ -497,6 +517,14 @@ __global__ void __launch_bounds__(kT, kGrid ? 1 : 1024 / kT) topk_regs_kernel(co
   }
   gm &= valid;  // an invalid key (0) passes only when thr is 0
   em &= valid;
+  static_assert(kE + kRegsTail <= 32, "the tail's bits follow the thread's keys");
+  if (ntail > 0 && t == kT - 1) {  // bits kE.. (columns col0 + kE ..: see below)
+    for (int j = 0; j < ntail; ++j) {
+      const uint32_t kk = s.tail[j];
+      gm |= static_cast<uint32_t>(ge ? kk >= thr : kk > thr) << (kE + j);
+      em |= static_cast<uint32_t>(!ge && kk == thr) << (kE + j);
+    }
+  }
   const uint32_t mine = static_cast<uint32_t>(__popc(gm)) | (static_cast<uint32_t>(__popc(em)) << 16);
   const uint32_t incl = warp_incl_scan(mine);
   if (lane_id() == 31u) s.wtot[3][warp_id()] = incl;

@@ -272,6 +272,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
   uint32_t* const h12 = s.hist0;  // the sample's 2 * kGBins bins: hist0 and hist1
   static_assert(offsetof(SlicesSmem, hist1) == offsetof(SlicesSmem, hist0) + 4 * kGBins, "");
   bool bounded = false;  // the list holds every key >= the bound (m of them), the row's top k
+  uint32_t bkey = 0u;    // bounded: the bound's lowest key
   bool listed = false;   // candidates went to the workspace list (reset it)
   int m = 0;
   int pushed = 0;        // histogram words of the row's workspace this launch wrote
@@ -311,7 +312,7 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
     if (bounded) {
       if (bitmap)  // filled by the list's selected keys only
         for (int j = t; j < ns * (kT / 2); j += kT) selbm[j] = 0u;
-      const uint32_t bkey = bnd << 20;
+      bkey = bnd << 20;
       sweep([&](int sl, const uint32_t (&key)[kE], uint32_t) {
         uint32_t bm = 0u;  // invalid keys are 0, below any bound
 #pragma unroll
@@ -441,6 +442,10 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
     __syncthreads();
     if (bounded) {  // pass 0 on the list (it holds every key >= the bound, >= k of them)
       narrow_threshold<kGBins, kT>(s.hist0, s.wtot[0], 21, need, thr, ge, cnt);
+      // NOTES: the bound has 12 bits, this bin 11: with an odd bound the bin's lower half lies
+      // below it and holds row keys the list does not, so "every key >= thr" must start at
+      // the bound (the output sweep tests every key; the bitmap output sets list keys only).
+      if (ge) thr = max(thr, bkey);
       if (!ge) {
         const uint32_t pre0 = thr >> 21;
         for (int i = t; i < m; i += kT)

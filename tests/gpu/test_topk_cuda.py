@@ -112,7 +112,8 @@ def _check(logits, starts, ends, got, k, seed, what, ws=WS, prefill=False):
 
 
 ALGO_NAMES = ["stream", "radix", "regs", "grid", "slices"]
-REGS_MAX_COLS = 20477  # the regs kernel's widest rows (1024 threads x 5 float4, less 3)
+REGS_MAX_COLS = 20480  # the regs kernel's widest rows (1024 threads x 5 float4)
+REGS_VECS = {512: (2, 3, 4, 5), 1024: (1, 2, 3, 5)}  # its float4 per thread at each CTA size
 
 
 @pytest.fixture(params=[(1,), (0,), (2,), (3,), (4,), (4, 0, 0, 0, 0), (4, 0, 256)],
@@ -305,13 +306,14 @@ def test_writes_sorted_follows_the_plan():
 @pytest.mark.parametrize("kind", ["randn", "ties", "equal", "descending", "tiny", "huge",
                                   "edges", "neginf", "negnan"])
 def test_regs_kernel_sizes(threads, kind):
-    """The regs kernel at each CTA size on rows at and around each of its capacities (4 x threads
-    x {2, 3, 5} float4, less 3 for a misaligned start), aligned and misaligned, with lengths
-    that end inside a vector; wider rows run the radix kernel."""
+    """The regs kernel at each CTA size on rows at and just below each of its capacities (4 x
+    threads x float4 per thread), aligned and misaligned (a full-width row that starts inside
+    its first vector reaches the tail), with lengths that end inside a vector; wider rows run
+    the radix kernel."""
     g, seed = _gen()
     k = 2048
-    caps = [4 * threads * v - 3 for v in (2, 3, 5)]
-    for n in sorted({2051, 4096, *caps, caps[-1] + 1}):
+    caps = [4 * threads * v for v in REGS_VECS[threads]]
+    for n in sorted({2051, *caps, *(c - 1 for c in caps), caps[-1] + 1}):
         if n < k + 3:  # a capacity below k: its rows are written whole before the kernel body
             continue
         for shift in (0, 1, 3):
@@ -322,9 +324,13 @@ def test_regs_kernel_sizes(threads, kind):
             out = torch.full((3, k), POISON, dtype=torch.int32, device=DEV)
             torch.ops._C_glm52.topk_force(2, 0, threads)
             try:
-                algo, _, planned, _ = torch.ops._C_glm52.topk_plan(3, n)
+                algo, _, planned, vecs = torch.ops._C_glm52.topk_plan(3, n)
                 T.topk_decode(logits, lens, out, k)
-                assert (algo, planned) == ((2, threads) if n <= caps[-1] else (1, planned)), n
+                if n <= caps[-1]:
+                    want = min(v for v, c in zip(REGS_VECS[threads], caps) if c >= n)
+                    assert (algo, planned, vecs) == (2, threads, want), n
+                else:
+                    assert algo == 1, n
                 _check(logits, torch.zeros_like(lens), lens, out, k, seed,
                        f"regs threads={threads} n={n} shift={shift} {kind}")
                 # prefill rows: segments that start inside a vector (loaded after the bounds)
@@ -334,6 +340,35 @@ def test_regs_kernel_sizes(threads, kind):
                 T.topk_prefill(logits, ks, ke, out, k)
                 _check(logits, ks, ke, out, k, seed,
                        f"regs prefill threads={threads} n={n} shift={shift} {kind}")
+            finally:
+                torch.ops._C_glm52.topk_force(-1)
+
+
+@pytest.mark.parametrize("kind", ["randn", "ties", "ascending", "recent"])
+def test_regs_forced_width(kind):
+    """Every regs configuration (CTA size x float4 per thread, forced) on the same rows:
+    decode rows misaligned by 0-3 columns and prefill rows starting at columns 0-3, up to the
+    narrowest configuration's width, so the wider ones hold the row in fewer threads."""
+    g, seed = _gen()
+    k = 2048
+    for threads, vecs in [(t, v) for t, vs in REGS_VECS.items() for v in vs]:
+        n = 4 * threads * min(REGS_VECS[threads])
+        for shift in (0, 2):
+            logits = _logits(4, n + shift, kind, g)[:, shift:]
+            lens = torch.tensor([n, n - 1, k + 1, n - 7], dtype=torch.int32, device=DEV)
+            out = torch.full((4, k), POISON, dtype=torch.int32, device=DEV)
+            torch.ops._C_glm52.topk_force(2, 0, threads, vecs)
+            try:
+                assert list(torch.ops._C_glm52.topk_plan(4, n)) == [2, 1, threads, vecs]
+                T.topk_decode(logits, lens, out, k)
+                _check(logits, torch.zeros_like(lens), lens, out, k, seed,
+                       f"regs T={threads} V={vecs} shift={shift} {kind}")
+                ks = torch.tensor([0, 1, 2, 3], dtype=torch.int32, device=DEV)
+                ke = torch.minimum(lens + ks, torch.full_like(lens, n))
+                out.fill_(POISON)
+                T.topk_prefill(logits, ks, ke, out, k)
+                _check(logits, ks, ke, out, k, seed,
+                       f"regs prefill T={threads} V={vecs} shift={shift} {kind}")
             finally:
                 torch.ops._C_glm52.topk_force(-1)
 
@@ -465,6 +500,25 @@ def test_slices_wide_bitmap(kind):
         wide = _lift_sampled(wide, 137)
     _forced_rows((4,), wide, [m, m - 5, 70 * slice_, k + 3], k, seed, f"slices solo wide {kind}",
                  ws=None)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_slices_bound_splits_bin(k):
+    """A sampled bound (12 key bits) in the upper half of its pass-0 bin (11 bits) whose keys
+    the list holds all of: the bin is taken whole, and keys below the bound in its lower half
+    (2.0 here) are not selected. Rows of one CTA past the bitmap (the output sweep tests every
+    key) and of several CTAs (the bitmap output); with k = 1 an extra key would also have been
+    written past the row's slots."""
+    g, seed = _gen()
+    m = 137 * 8192 - 2
+    x = torch.rand(16, m, generator=g, device=DEV) * 1.9  # below 2.0
+    x[:, 10] = 2.25  # sign, exponent and 3 mantissa bits: an odd 12-bit bin
+    x[:, 11] = 2.0   # the same 11-bit bin, the even half
+    if k == 2:
+        x[:, 12] = 2.3  # the 12-bit bin of 2.25
+    lens = [m, m - 5, 70 * 8192, 8192 * 4] * 4  # with the workspace: 8 CTAs of 18 slices
+    _forced_rows((4,), x, lens, k, seed, f"slices bound splits its bin k={k}", ws=None)
+    _forced_rows((4,), x, lens, k, seed, f"slices bound splits its bin k={k} (workspace)")
 
 
 def test_slices_solo_plan():

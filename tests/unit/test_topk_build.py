@@ -2,7 +2,8 @@
 
 Builds csrc/topk/topk_kernels.cu (the torch-free kernel translation unit) for sm_90a with the
 setup.py flags and reads ptxas' resource report: the build must succeed, fit two CTAs per SM
-and spill nothing (a spill in the streaming loop costs local-memory traffic per tile).
+and spill nothing (a spill in the streaming loop costs local-memory traffic per tile) but
+where SPILL_ALLOWED says so.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ NVCC = shutil.which("nvcc") or (os.path.join(os.environ["CUDA_HOME"], "bin", "nv
                                 if os.environ.get("CUDA_HOME") else None)
 
 
+# regs kernel instantiations (mangled template arguments) allowed to spill, bytes
+SPILL_ALLOWED = {"ILi512ELi4ELb0ELi3EEEvNS0_6ParamsE": 32, "ILi512ELi5ELb0ELi3EEEvNS0_6ParamsE": 160}
+
+
 @pytest.mark.skipif(not NVCC or not os.path.exists(NVCC), reason="nvcc not found (no CUDA toolkit)")
 def test_kernel_compiles_for_sm90a_without_spills(tmp_path):
     cmd = [NVCC, "-O3", "-std=c++17", "-DNDEBUG", "--expt-relaxed-constexpr",
@@ -35,7 +40,12 @@ def test_kernel_compiles_for_sm90a_without_spills(tmp_path):
     assert len([n for n in names if "topk_radix_kernel" in n]) == 2, log
     assert len([n for n in names if "topk_slices_kernel" in n]) == 3, log  # grid + 2 solo
     for name, _stack, stores, loads in props:
-        assert stores == "0" and loads == "0", f"{name} spills: {log}"
+        # NOTES: the 512-thread regs kernels of 4 and 5 float4 per thread are built for 3 CTAs
+        # per SM (40 registers): 4 spill a few bytes in the masked head / tail loads only, 5
+        # spill keys in every pass; both measured faster than 2 CTAs per SM without spills
+        # (H100, session 12 in docs/benchmarks.md). Any other spill fails.
+        allowed = SPILL_ALLOWED.get(re.sub(r"^_ZN5glm524topk16topk_regs_kernel", "", name), 0)
+        assert int(stores) <= allowed and int(loads) <= allowed, f"{name} spills: {log}"
     # ptxas prints "Compiling entry function 'X'" ... "Used N registers" per kernel
     used = dict(re.findall(r"Compiling entry function '(\w+)' for 'sm_90a'.*?Used (\d+) registers",
                            log, flags=re.S))

@@ -2,7 +2,9 @@
 
 The kernel cannot run in CI, so this restates it step for step in numpy, thread by thread:
 contiguous ownership (thread t holds vectors [t*V, (t+1)*V) after the 16-byte alignment shift,
-masked head / tail; decode rows loaded up to num_cols and masked by length afterwards), the
+masked head / tail; the up to 3 segment indices past the CTA's 4 * threads * V, the tail of a
+row that starts inside its first vector, are the last thread's extra keys; decode rows loaded
+up to num_cols and masked by length afterwards), the
 11/11/10-bit passes histogrammed from the threads' own keys, warp_bucket (per-warp totals, then every warp re-reads
 the bins of the warp that holds the need-th key), the "take the whole bin" exits, the packed
 (above | tied << 16) block scan in thread order with the lowest-column tie quota, and each
@@ -60,25 +62,37 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
         return list(range(n)) + [-1] * (k - n)
     e_per = 4 * vecs
     slice_ = threads * e_per  # segment indices per CTA
-    assert len(values) + 3 <= ctas * slice_, "row wider than the kernel holds"
+    if ctas > 1:
+        assert len(values) + 3 <= ctas * slice_, "row wider than the kernel holds"
+    else:  # regs_capacity: 4 * threads * vecs columns wherever the row starts
+        assert len(values) <= slice_, "row wider than the kernel holds"
     i0 = (base_mis + start) & 3  # the row pointer's 16-byte misalignment at column start
     a_al = start - i0
     i1 = n + i0
     active = -(-i1 // slice_) if ctas > 1 else 1  # CTAs holding part of the row
     assert active <= ctas
     # segment index of key[T][e], T = q * threads + t over the active CTAs (thread order ==
-    # column order across CTAs too)
-    idx = np.arange(active * slice_).reshape(active * threads, e_per)
+    # column order across CTAs too); -1: no key. One CTA: the tail [slice_, i1) (<= 3 indices)
+    # follows the last thread's own keys, loaded once the row's bounds are known.
+    ntail = max(i1 - slice_, 0) if ctas == 1 else 0
+    assert ntail <= 3
+    idx = np.full((active * threads, e_per + 3), -1)
+    idx[:, :e_per] = np.arange(active * slice_).reshape(active * threads, e_per)
+    idx[-1, e_per:e_per + ntail] = slice_ + np.arange(ntail)
     load_hi = len(values) + i0 if decode else i1
     assert not decode or start == 0
-    loaded = (idx >= i0) & (idx < load_hi) & (idx < len(values) + i0)
+    tail = np.zeros(idx.shape, dtype=bool)
+    tail[-1, e_per:e_per + ntail] = True
+    loaded = (idx >= i0) & (((idx < load_hi) & (idx < len(values) + i0)) | tail)
     keys = np.zeros(idx.shape, dtype=np.int64)
     keys[loaded] = float_to_key_np(values[a_al + idx[loaded]]).astype(np.int64)
     valid = loaded & (idx < i1)
     # invalid keys become 0 and are histogrammed too (the lowest bin of any pass that admits
-    # them: the chosen bin and the counts above it do not change)
+    # them: the chosen bin and the counts above it do not change); the tail's absent slots
+    # are not keys at all
     keys = np.where(valid, keys, 0)
-    kv = keys.ravel()
+    kv = keys[:, :e_per].ravel()
+    kv = np.concatenate([kv, keys[-1, e_per:e_per + ntail]])
 
     def hist(sub, bins):  # grid: the row's histogram, the sum of the active CTAs' own
         return np.bincount(sub, minlength=bins)
@@ -118,12 +132,12 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
             eq_before = eq0 + (int(excl[t]) >> 16)
             sel = gsel[tt].copy()
             take = need - eq_before if need > eq_before else 0
-            for e in range(e_per):  # lowest ties first while the quota lasts
+            for e in range(e_per + 3):  # lowest ties first while the quota lasts
                 if take and eq[tt, e]:
                     sel[e] = True
                     take -= 1
             pos = gt_before + min(eq_before, need)
-            for e in range(e_per):
+            for e in range(e_per + 3):
                 if sel[e]:
                     assert first <= pos < last, "slot outside the CTA's range"
                     assert out[pos] is None, "slot written twice"
@@ -186,14 +200,16 @@ def test_warp_bucket_matches_a_plain_scan():
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_regs_model_small_sizes(kind):
-    """Small k and rows, the kernel's thread geometry: partial head / tail vectors everywhere,
-    one or two warps' worth of data, tie quotas inside one thread, decode rows shorter than
-    the loaded columns."""
+    """Small k and rows, the kernel's thread geometry (and CTAs of one or two warps, whose
+    full-width rows reach the tail): partial head / tail vectors everywhere, tie quotas inside
+    one thread, decode rows shorter than the loaded columns."""
     rng = np.random.default_rng(abs(hash(("regs", kind))) % 2**32)
-    for _ in range(12):
-        threads, vecs = int(rng.choice([512, 1024])), int(rng.choice([2, 3, 5]))
-        k = int(rng.integers(1, 80))
-        cols = int(rng.integers(k + 1, 1500))
+    for it in range(16):
+        threads, vecs = int(rng.choice([32, 64, 512, 1024])), int(rng.integers(1, 6))
+        cap = 4 * threads * vecs
+        k = int(rng.integers(1, min(80, cap)))
+        # every other row as wide as the CTA holds: with a misaligned start, a tail
+        cols = min(cap, 1500) if it % 2 else int(rng.integers(k + 1, min(cap, 1500) + 1))
         vals = _row_scaled(kind, cols, rng)
         if rng.random() < 0.5:  # decode: start 0, any length up to the columns
             end = int(rng.integers(k + 1, cols + 1))
@@ -210,12 +226,15 @@ def test_regs_model_small_sizes(kind):
 def test_regs_model_kernel_sizes(kind):
     """The shipped configurations at k 2048, at their full capacity and misaligned."""
     rng = np.random.default_rng(abs(hash(("regs-big", kind))) % 2**32)
-    for threads, vecs in [(512, 3), (512, 5), (1024, 5)]:
-        n = 4 * threads * vecs - 3
-        mis = int(rng.integers(0, 4))
+    for threads, vecs in [(512, 2), (512, 4), (512, 5), (1024, 1), (1024, 5)]:
+        n = 4 * threads * vecs
+        mis = int(rng.integers(1, 4))  # a tail of 1-3 keys at full width
         _check(_row_scaled(kind, n, rng), 0, n - 1, 2048, threads=threads, vecs=vecs,
                base_mis=mis, decode=True)
+        _check(_row_scaled(kind, n, rng), 0, n, 2048, threads=threads, vecs=vecs,
+               base_mis=mis, decode=True)
         _check(_row_scaled(kind, n, rng), 1, n, 2048, threads=threads, vecs=vecs, base_mis=mis)
+        _check(_row_scaled(kind, n, rng), 0, n, 2048, threads=threads, vecs=vecs, base_mis=3)
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)

@@ -103,6 +103,8 @@ def model_slices_row(values: np.ndarray, start: int, end: int, k: int, *, thread
         sweeps += 1
         b, above, cnt = warp_bucket(np.bincount(allk >> 21, minlength=2048), threads, k)
     need, thr, ge, sh = k - above, b << 21, cnt == k - above, 21
+    if bounded and ge:  # an odd 12-bit bound splits the 11-bit bin: keys below it are unlisted
+        thr = max(thr, bnd << 20)
     if not bounded and not ge and cnt > cap:  # exact pass 1 through the row's histogram
         sub = allk[(allk >> 21) == (thr >> 21)]
         b, above, cnt = warp_bucket(np.bincount((sub >> 10) & 2047, minlength=2048), threads,
