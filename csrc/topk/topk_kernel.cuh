@@ -100,9 +100,13 @@ __device__ __forceinline__ uint32_t warp_reserve(uint32_t* counter, bool want) {
 }
 
 // Inclusive scan over the warp's lanes. All lanes call.
+// kWidth < 32: only lanes [0, kWidth) are summed correctly (the higher lanes hold partial
+// sums of their last kWidth lanes), in log2(kWidth) shuffle steps instead of 5.
+template <int kWidth = 32>
 __device__ __forceinline__ uint32_t warp_incl_scan(uint32_t x) {
+  static_assert(kWidth >= 1 && kWidth <= 32 && (kWidth & (kWidth - 1)) == 0, "power of 2");
 #pragma unroll
-  for (int o = 1; o < 32; o <<= 1) {
+  for (int o = 1; o < kWidth; o <<= 1) {
     const uint32_t y = __shfl_up_sync(kFull, x, o);
     if (static_cast<int>(lane_id()) >= o) x += y;
   }

@@ -190,7 +190,7 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
   __syncthreads();
   // Every warp: which warp's bins hold the need-th key, and the keys above that warp.
   const uint32_t x = lane < kW ? wtot[lane] : 0u;
-  const uint32_t wi = warp_incl_scan(x);
+  const uint32_t wi = warp_incl_scan<kW>(x);  // lanes < kW (the first to reach need is one)
   const int ws = __ffs(__ballot_sync(kFull, wi >= need)) - 1;
   const uint32_t before_w = __shfl_sync(kFull, wi - x, ws);
   // That warp's bins, re-read by this warp: which thread, then which bin.
@@ -365,12 +365,10 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // them out.
   uint32_t valid = loaded;
   if (early) {  // a == 0 here: the loaded indices start at i0; drop those at or past the end
+    const int nv = min(max(i1 - (ofs + 4 * t * kV), 0), kE);  // this thread's keys before it
+    valid &= (1u << nv) - 1u;  // kE < 32
 #pragma unroll
-    for (int e = 0; e < kE; ++e)
-      if (ofs + 4 * t * kV + e >= i1) {
-        valid &= ~(1u << e);
-        key[e] = 0u;
-      }
+    for (int e = 0; e < kE; ++e) key[e] = e < nv ? key[e] : 0u;
   }
   GridRow* const w = kGrid ? reinterpret_cast<GridRow*>(p.workspace) + row : nullptr;
   uint32_t* const gh = kGrid ? w->hist : nullptr;
@@ -509,11 +507,16 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // Step 6: ordered output. Selected: key >= thr when ge, else key > thr plus the `need`
   // lowest-column keys == thr. One block scan of (#selected above | #tied << 16) per thread
   // (thread order == column order; both counts < 2^16 for one CTA's keys), staged.
+  // NOTES: "above" as one compare per key, key >= tsel (ge: thr, else thr + 1, none when thr
+  // is the top key and not taken whole), and the tied mask only where not ge.
+  const uint32_t tsel = ge ? thr : thr + 1u;
   uint32_t gm = 0u, em = 0u;
 #pragma unroll
-  for (int e = 0; e < kE; ++e) {
-    gm |= static_cast<uint32_t>(ge ? key[e] >= thr : key[e] > thr) << e;
-    em |= static_cast<uint32_t>(!ge && key[e] == thr) << e;
+  for (int e = 0; e < kE; ++e) gm |= static_cast<uint32_t>(key[e] >= tsel) << e;
+  if (!ge) {
+#pragma unroll
+    for (int e = 0; e < kE; ++e) em |= static_cast<uint32_t>(key[e] == thr) << e;
+    if (tsel == 0u) gm = 0u;  // thr + 1 wrapped: nothing above the top key
   }
   gm &= valid;  // an invalid key (0) passes only when thr is 0
   em &= valid;
@@ -532,7 +535,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   uint32_t excl, total;
   {
     const uint32_t x = lane < kT / 32 ? s.wtot[3][lane] : 0u;
-    const uint32_t wi = warp_incl_scan(x);
+    const uint32_t wi = warp_incl_scan<kT / 32>(x);
     excl = __shfl_sync(kFull, wi - x, static_cast<int>(warp_id())) + incl - mine;
     total = __shfl_sync(kFull, wi, kT / 32 - 1);  // the CTA's (#above | #tied << 16)
   }
@@ -563,10 +566,13 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   const int32_t col0 = (a - i0 - start) + ofs + 4 * kV * t;
   uint32_t* stage = s.hist0;  // k <= kGBins; its last reader passed the scan's barrier
   static_assert(kMaxK <= kGBins, "the staging row holds k positions");
-  while (gm != 0u) {
-    stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
-    gm &= gm - 1u;
-  }
+  // NOTES: one predicated store per key slot (unrolled), not a loop over the set bits: the
+  // loop ran as long as the warp's fullest thread, ~9 instructions an iteration.
+#pragma unroll
+  for (int e = 0; e < kE; ++e)
+    if ((gm >> e) & 1u) stage[pos++] = static_cast<uint32_t>(col0 + e);
+  for (gm >>= kE; gm != 0u; gm &= gm - 1u)  // the tail's (thread kT-1)
+    stage[pos++] = static_cast<uint32_t>(col0 + kE + __ffs(gm) - 1);
   __syncthreads();
   if constexpr (kGrid) {
     // Every read of the row's workspace by this CTA is behind it: count it out.
