@@ -71,10 +71,6 @@ struct GridSmem {
   uint32_t key[kGridCap];
   uint16_t cta[kGridCap];
 };
-// kFine's last pass (key bits 6..0: 128 bins of a 1024-bin bucket search).
-struct FineSmem {
-  uint32_t hist3[kGBins / 2];
-};
 struct NoSmem {};
 struct alignas(16) GridRow {
   uint32_t bar;    // arrivals at the row's barriers: j * G once the j-th has completed
@@ -270,33 +266,6 @@ __device__ __forceinline__ uint32_t vecs_to_keys(const float4 (&f)[kV],
   return in_mask;
 }
 
-// Fine first digit of the regs kernel's rows of <= 2 float4 per thread (kFine): 12 bits, the
-// sign, the exponent clamped to 32 binades (|x| in [2^-16, 2^16)) and 6 mantissa bits. It is
-// monotone in the key, so bin order is key order; the keys of a bin other than the four clamped
-// ones (0, 2047, 2048, 4095) share their top 15 bits (31..17).
-// NOTES: why. A 4096-column row's k-th key (k = 2048: the median) sits in a top-11-bit bin of
-// several keys, so the exact passes 1 (and often 2) ran: a histogram and a bucket search each,
-// ~165 of the ~700 instructions of a warp's dependent chain (Nsight Compute, 1 x 4096). In this
-// digit's bin it is mostly alone (randn: ~0.4 other keys), so the bin is taken whole at the
-// price of ~7 instructions per key; rows of more keys per thread keep the 11-bit digit (the
-// 12-bit digits tried in session 6 cost the 8192-column prefills 30%).
-constexpr int kFineLo = 111 << 6;  // |x| = 2^-16: biased exponent 111, 6 mantissa bits
-constexpr uint32_t kFineBins = 4096;
-
-__device__ __forceinline__ uint32_t fine_digit(uint32_t key) {
-  const int u = static_cast<int>(key >> 17);  // sign, exponent, 6 mantissa bits
-  const bool pos = (key >> 31) != 0u;
-  const int v = u + (pos ? -(0x4000 + kFineLo) : kFineLo + 2047 - 0x3fff);
-  return (pos ? 2048u : 0u) + static_cast<uint32_t>(min(max(v, 0), 2047));
-}
-
-// The lowest key of fine bin b: the keys >= it are exactly those of bins >= b.
-__host__ __device__ constexpr uint32_t fine_floor(uint32_t b) {
-  return b == 0u      ? 0u
-         : b == 2048u ? 0x80000000u
-         : (b < 2048u ? b + 0x3fffu - kFineLo - 2047u : b - 2048u + 0x4000u + kFineLo) << 17;
-}
-
 // Columns a row may have for the regs kernel of kT threads x kV float4 each (one CTA per row),
 // wherever in its first vector its segment starts: the up to 3 segment indices past the CTA's
 // 4 * kT * kV are the tail, thread kT-1's extra keys.
@@ -319,11 +288,8 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   constexpr int kE = 4 * kV;        // keys per thread
   constexpr int kSlice = kT * kE;   // segment indices per CTA
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
-  // Rows of <= 2 float4 per thread: the fine first digit (fine_digit)
-  constexpr bool kFine = !kGrid && kV <= 2;
   __shared__ RegsSmem s;
   __shared__ std::conditional_t<kGrid, GridSmem, NoSmem> gs;
-  __shared__ std::conditional_t<kFine, FineSmem, NoSmem> fs;
   const int t = static_cast<int>(threadIdx.x);
   const int lane = static_cast<int>(lane_id());
   const int G = kGrid ? p.grid_ctas : 1;
@@ -336,9 +302,6 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     uint4* h = reinterpret_cast<uint4*>(s.hist0);
     constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
-    if constexpr (kFine)
-      for (int i = t; i < kGBins / 8; i += kT)
-        reinterpret_cast<uint4*>(fs.hist3)[i] = make_uint4(0u, 0u, 0u, 0u);
     if (t == 0) s.red[0] = s.red[1] = 0u;
   }
 
@@ -412,89 +375,30 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   uint32_t barriers = 0u;
   __syncthreads();  // A: histograms cleared
 
-  uint32_t bin, above, cnt;
-  uint32_t need = k;  // keys still to take at or below thr
-  uint32_t thr = 0u;
-  bool ge = false;    // every key >= thr is selected
-  bool exact = true;  // the 11 / 11 / 10-bit passes from the top (kFine: only as a fallback)
-  if constexpr (kFine) {
-    // Step 3f: the fine digit's histogram (hist0 and hist1, 4096 bins), its bucket search.
-    uint32_t* const hf = s.hist0;
-    static_assert(offsetof(RegsSmem, hist1) == offsetof(RegsSmem, hist0) + 4 * kGBins, "");
-    if (valid != 0u) {
-#pragma unroll
-      for (int e = 0; e < kE; ++e) atomicAdd(&hf[fine_digit(key[e])], 1u);
-    }
-    if (ntail > 0 && t == kT - 1)
-      for (int j = 0; j < ntail; ++j) atomicAdd(&hf[fine_digit(s.tail[j])], 1u);
-    __syncthreads();
-    warp_bucket<kFineBins, kT>(hf, s.wtot[0], k, bin, above, cnt);
-    need = k - above;
-    thr = fine_floor(bin);
-    ge = cnt == need;
-    if (ge || (bin != 0u && bin != 2047u && bin != 2048u && bin != 4095u)) {
-      exact = false;
-      // Not taken whole: the bin's keys share bits 31..17; bits 16..7 (hist2), then 6..0
-      // (fs.hist3), of the keys with that prefix.
-      if (!ge) {
-        const uint32_t pre = thr >> 17;
-#pragma unroll
-        for (int e = 0; e < kE; ++e)
-          if ((key[e] >> 17) == pre) atomicAdd(&s.hist2[(key[e] >> 7) & 1023u], 1u);
-        if (ntail > 0 && t == kT - 1)
-          for (int j = 0; j < ntail; ++j)
-            if ((s.tail[j] >> 17) == pre) atomicAdd(&s.hist2[(s.tail[j] >> 7) & 1023u], 1u);
-        __syncthreads();
-        narrow_threshold<kGBins / 2, kT>(s.hist2, s.wtot[1], 7, need, thr, ge, cnt);
-      }
-      if (!ge) {
-        const uint32_t pre = thr >> 7;
-#pragma unroll
-        for (int e = 0; e < kE; ++e)
-          if ((key[e] >> 7) == pre) atomicAdd(&fs.hist3[key[e] & 127u], 1u);
-        if (ntail > 0 && t == kT - 1)
-          for (int j = 0; j < ntail; ++j)
-            if ((s.tail[j] >> 7) == pre) atomicAdd(&fs.hist3[s.tail[j] & 127u], 1u);
-        __syncthreads();
-        narrow_threshold<kGBins / 2, kT>(fs.hist3, s.wtot[2], 0, need, thr, ge, cnt);
-      }
-    } else {
-      // A clamped end bin not taken whole (the k-th key's magnitude outside [2^-16, 2^16)):
-      // the exact passes from the top, on cleared bins.
-      __syncthreads();  // every warp's bucket search is done with the fine bins
-      uint4* h = reinterpret_cast<uint4*>(s.hist0);
-      for (int i = t; i < kFineBins / 4; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
-      __syncthreads();
-      need = k;
-    }
-  }
-
   // Step 3 (pass 0): top 11 key bits. Then the bin of the k-th largest key (grid: of the
   // row's histogram, the same bin in every CTA). NOTES: threads holding no valid key (whole
   // warps past a short row's end: thread order == column order, so the branch is warp-uniform
   // but for one warp) skip it: their keys are all 0, and every one of those adds would hit
   // bin 0 (a causal prefill chunk's rows hold 1..8192 valid keys of the CTA's 10240).
-  if (exact) {
-    if (valid != 0u) {
+  if (valid != 0u) {
 #pragma unroll
-      for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
-    }
-    if (ntail > 0 && t == kT - 1)
-      for (int j = 0; j < ntail; ++j) atomicAdd(&s.hist0[s.tail[j] >> 21], 1u);
-    __syncthreads();  // B
-    if constexpr (kGrid) {
-      push_bins<kGBins, kT>(s.hist0, gh);
-      row_barrier(&w->bar, ++barriers * n);
-      pull_bins<kGBins, kT>(gh, s.hist0);
-    }
-    // NOTES: this pass and the non-gathered passes 1-2 below keep narrow_threshold
-    // open-coded: calling it here changed the regs kernels' SASS (+16 to +32 instructions,
-    // untimed).
-    warp_bucket<kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
-    need = k - above;
-    thr = bin << 21;
-    ge = cnt == need;
+    for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
   }
+  if (ntail > 0 && t == kT - 1)
+    for (int j = 0; j < ntail; ++j) atomicAdd(&s.hist0[s.tail[j] >> 21], 1u);
+  __syncthreads();  // B
+  if constexpr (kGrid) {
+    push_bins<kGBins, kT>(s.hist0, gh);
+    row_barrier(&w->bar, ++barriers * n);
+    pull_bins<kGBins, kT>(gh, s.hist0);
+  }
+  // NOTES: this pass and the non-gathered passes 1-2 below keep narrow_threshold open-coded:
+  // calling it here changed the regs kernels' SASS (+16 to +32 instructions, untimed).
+  uint32_t bin, above, cnt;
+  warp_bucket<kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
+  uint32_t need = k - above;  // keys still to take at or below thr
+  uint32_t thr = bin << 21;
+  bool ge = cnt == need;      // every key >= thr is selected
 
   // Grid gather path. NOTES: when the chosen bin holds <= kGridCap keys in the whole row
   // (randn rows up to ~128k columns), every CTA appends its keys of the bin to the row's list
@@ -561,7 +465,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   }
 
   // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
-  if (exact && !ge && !gathered) {
+  if (!ge && !gathered) {
     const uint32_t pre = thr >> 21;
 #pragma unroll
     for (int e = 0; e < kE; ++e)
@@ -580,7 +484,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     thr |= bin << 10;
     ge = cnt == need;
   }
-  if (exact && !ge && !gathered) {
+  if (!ge && !gathered) {
     const uint32_t pre = thr >> 10;
 #pragma unroll
     for (int e = 0; e < kE; ++e)

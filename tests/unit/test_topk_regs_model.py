@@ -26,24 +26,6 @@ from test_topk_radix_model import KINDS, _row  # same folder (pytest's rootdir i
 from vllm_glm52.ops.topk_ref import float_to_key_np, reference_topk_row
 
 WARP = 32
-FINE_LO = 111 << 6  # kFineLo: |x| = 2^-16, 6 mantissa bits
-
-
-def fine_digit(key):
-    """Kernel fine_digit: 12 bits (sign, exponent clamped to 32 binades, 6 mantissa bits)."""
-    key = np.asarray(key, dtype=np.int64)
-    u, pos = key >> 17, (key >> 31) != 0
-    v = np.where(pos, u - (0x4000 + FINE_LO), u + FINE_LO + 2047 - 0x3FFF)
-    return np.where(pos, 2048, 0) + np.clip(v, 0, 2047)
-
-
-def fine_floor(b: int) -> int:
-    """Kernel fine_floor: the lowest key of fine bin b."""
-    if b == 0:
-        return 0
-    if b == 2048:
-        return 0x80000000
-    return (b + 0x3FFF - FINE_LO - 2047 if b < 2048 else b - 2048 + 0x4000 + FINE_LO) << 17
 
 
 def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, int]:
@@ -71,8 +53,7 @@ def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, in
 
 
 def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
-              base_mis: int, decode: bool = False, ctas: int = 1,
-              trace: list | None = None) -> list[int]:
+              base_mis: int, decode: bool = False, ctas: int = 1) -> list[int]:
     """What the regs kernel (ctas > 1: the grid kernel with that many CTAs per row) writes for
     one row (k slots, in slot order). values: the row's num_cols columns; decode rows (start
     0) are loaded in full before the length is known."""
@@ -116,41 +97,17 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     def hist(sub, bins):  # grid: the row's histogram, the sum of the active CTAs' own
         return np.bincount(sub, minlength=bins)
 
-    # kFine (one CTA, <= 2 float4 per thread): the fine digit's bin; taken whole, or narrowed
-    # on bits 16..7 then 6..0 when its keys share bits 31..17 (not a clamped end bin), else
-    # the exact passes from the top
-    exact, path = True, "exact"
-    if ctas == 1 and vecs <= 2:
-        b, above, cnt = warp_bucket(hist(fine_digit(kv), 4096), threads, k)
-        need, thr = k - above, fine_floor(b)
-        ge = cnt == need
-        if ge or b not in (0, 2047, 2048, 4095):
-            exact, path = False, "fine" if ge else "fine-narrow"
-            if not ge:
-                sub = kv[(kv >> 17) == (thr >> 17)]
-                assert len(sub) == cnt, "an interior fine bin is one 15-bit prefix"
-                b, above, cnt = warp_bucket(hist((sub >> 7) & 1023, 1024), threads, need)
-                need, thr = need - above, thr | (b << 7)
-                ge = cnt == need
-            if not ge:
-                sub = kv[(kv >> 7) == (thr >> 7)]
-                b, above, cnt = warp_bucket(hist(sub & 127, 1024), threads, need)
-                need, thr = need - above, thr | b
-                ge = cnt == need
-        else:
-            path = "fine-fallback"
     # pass 0, then passes 1 and 2 while the chosen bin is not taken whole
-    if exact:
-        b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
-        need, thr = k - above, b << 21
-        ge = cnt == need
-    if exact and not ge:
+    b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
+    need, thr = k - above, b << 21
+    ge = cnt == need
+    if not ge:
         sub = kv[(kv >> 21) == (thr >> 21)]
         b, above, cnt = warp_bucket(hist((sub >> 10) & 2047, 2048), threads,
                                     need)
         need, thr = need - above, thr | (b << 10)
         ge = cnt == need
-    if exact and not ge:
+    if not ge:
         sub = kv[(kv >> 10) == (thr >> 10)]
         b, above, cnt = warp_bucket(hist(sub & 1023, 1024), threads, need)
         need, thr = need - above, thr | b
@@ -189,8 +146,6 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
         gt0 += int(cg.sum())
         eq0 += int(ce.sum())
     assert all(x is not None for x in out), "unwritten slots"
-    if trace is not None:
-        trace.append(path)
     return out
 
 
@@ -312,43 +267,3 @@ def test_grid_model_shipped_width(kind):
     n = 4 * 4096 + 1
     _check(_row_scaled(kind, n, rng), 0, n, 2048, threads=512, vecs=2, base_mis=0,
            decode=True, ctas=5)
-
-
-def test_fine_digit_is_monotone_with_floors():
-    """fine_digit never decreases with the key, fine_floor(b) is the lowest key of bin b, and
-    every bin but the four clamped ones holds keys of one 15-bit prefix (what the kernel's
-    narrowing passes rely on)."""
-    rng = np.random.default_rng(0)
-    keys = np.unique(np.concatenate([
-        rng.integers(0, 1 << 32, 200000, dtype=np.int64),
-        float_to_key_np(np.array([0.0, -0.0, np.inf, -np.inf, 2.0**-16, -2.0**-16, 2.0**16,
-                                  -2.0**16, 1e-30, -1e-30, 3e38, -3e38], np.float32)),
-        np.array([0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF], dtype=np.int64)]))
-    d = fine_digit(keys)
-    assert (np.diff(d) >= 0).all() and d.min() >= 0 and d.max() <= 4095
-    for b in range(4096):
-        f = fine_floor(b)
-        assert fine_digit(f) == b and (f == 0 or fine_digit(f - 1) == b - 1), b
-        if b not in (0, 2047, 2048, 4095):
-            assert fine_floor(b + 1) - f == 1 << 17, b  # one prefix of bits 31..17
-
-
-def test_regs_model_fine_paths():
-    """The fine digit's paths at the shipped widths: a 4096-column randn row mostly takes its
-    bin whole; tie-heavy rows narrow on bits 16..0; rows whose k-th value lies outside
-    [2^-16, 2^16) in magnitude take the exact passes from the top."""
-    rng = np.random.default_rng(3)
-    trace: list[str] = []
-    for _ in range(40):
-        _check(rng.standard_normal(4096).astype(np.float32), 0, 4096, 2048, threads=512,
-               vecs=2, base_mis=0, decode=True, trace=trace)
-    assert trace.count("fine") >= 24, trace
-    assert "fine-narrow" in trace
-    rows = {"ties": (np.round(rng.standard_normal(4096) * 2) / 2 + 3).astype(np.float32),
-            "tiny": (rng.standard_normal(4096) * 1e-7).astype(np.float32),
-            "huge": ((rng.standard_normal(4096) + 100) * 1e6).astype(np.float32)}
-    want = {"ties": "fine-narrow", "tiny": "fine-fallback", "huge": "fine-fallback"}
-    for name, x in rows.items():
-        trace = []
-        _check(x, 0, 4096, 2048, threads=1024, vecs=1, base_mis=1, trace=trace)
-        assert trace == [want[name]], (name, trace)
