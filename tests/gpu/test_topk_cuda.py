@@ -319,58 +319,39 @@ def test_regs_kernel_sizes(threads, kind):
         for shift in (0, 1, 3):
             big = _logits(3, n + shift, kind, g)
             logits = big[:, shift:]
-            lens = torch.tensor([n, max(k + 1, n - 5), min(n, k + 2)], dtype=torch.int32,
-                                device=DEV)
-            out = torch.full((3, k), POISON, dtype=torch.int32, device=DEV)
             torch.ops._C_glm52.topk_force(2, 0, threads)
             try:
                 algo, _, planned, vecs = torch.ops._C_glm52.topk_plan(3, n)
-                T.topk_decode(logits, lens, out, k)
-                if n <= caps[-1]:
-                    want = min(v for v, c in zip(REGS_VECS[threads], caps) if c >= n)
-                    assert (algo, planned, vecs) == (2, threads, want), n
-                else:
-                    assert algo == 1, n
-                _check(logits, torch.zeros_like(lens), lens, out, k, seed,
-                       f"regs threads={threads} n={n} shift={shift} {kind}")
-                # prefill rows: segments that start inside a vector (loaded after the bounds)
-                ks = torch.tensor([0, 3, 1], dtype=torch.int32, device=DEV)
-                ke = torch.minimum(lens + ks, torch.full_like(lens, n))
-                out.fill_(POISON)
-                T.topk_prefill(logits, ks, ke, out, k)
-                _check(logits, ks, ke, out, k, seed,
-                       f"regs prefill threads={threads} n={n} shift={shift} {kind}")
             finally:
                 torch.ops._C_glm52.topk_force(-1)
+            if n <= caps[-1]:
+                want = min(v for v, c in zip(REGS_VECS[threads], caps) if c >= n)
+                assert (algo, planned, vecs) == (2, threads, want), n
+            else:
+                assert algo == 1, n
+            # decode rows, then prefill rows starting inside a vector (loaded after the bounds)
+            _forced_rows((2, 0, threads), logits, [n, max(k + 1, n - 5), min(n, k + 2)], k,
+                         seed, f"regs threads={threads} n={n} shift={shift} {kind}", ws=None)
 
 
 @pytest.mark.parametrize("kind", ["randn", "ties", "ascending", "recent"])
 def test_regs_forced_width(kind):
     """Every regs configuration (CTA size x float4 per thread, forced) on the same rows:
-    decode rows misaligned by 0-3 columns and prefill rows starting at columns 0-3, up to the
-    narrowest configuration's width, so the wider ones hold the row in fewer threads."""
+    decode rows misaligned by 0 or 2 columns and prefill rows starting at columns 0-3, up to
+    the narrowest configuration's width, so the wider ones hold the row in fewer threads."""
     g, seed = _gen()
     k = 2048
     for threads, vecs in [(t, v) for t, vs in REGS_VECS.items() for v in vs]:
         n = 4 * threads * min(REGS_VECS[threads])
         for shift in (0, 2):
             logits = _logits(4, n + shift, kind, g)[:, shift:]
-            lens = torch.tensor([n, n - 1, k + 1, n - 7], dtype=torch.int32, device=DEV)
-            out = torch.full((4, k), POISON, dtype=torch.int32, device=DEV)
             torch.ops._C_glm52.topk_force(2, 0, threads, vecs)
             try:
                 assert list(torch.ops._C_glm52.topk_plan(4, n)) == [2, 1, threads, vecs]
-                T.topk_decode(logits, lens, out, k)
-                _check(logits, torch.zeros_like(lens), lens, out, k, seed,
-                       f"regs T={threads} V={vecs} shift={shift} {kind}")
-                ks = torch.tensor([0, 1, 2, 3], dtype=torch.int32, device=DEV)
-                ke = torch.minimum(lens + ks, torch.full_like(lens, n))
-                out.fill_(POISON)
-                T.topk_prefill(logits, ks, ke, out, k)
-                _check(logits, ks, ke, out, k, seed,
-                       f"regs prefill T={threads} V={vecs} shift={shift} {kind}")
             finally:
                 torch.ops._C_glm52.topk_force(-1)
+            _forced_rows((2, 0, threads, vecs), logits, [n, n - 1, k + 1, n - 7], k, seed,
+                         f"regs T={threads} V={vecs} shift={shift} {kind}", ws=None)
 
 
 def _forced_rows(force: tuple, logits, lens: list[int], k: int, seed: int, what: str,
