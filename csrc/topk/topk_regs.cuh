@@ -44,7 +44,6 @@ namespace glm52 {
 namespace topk {
 
 constexpr int kGBins = 2048;  // 11-bit digits (the last pass uses 1024 bins)
-constexpr uint32_t kRegsSmallBin = 32;  // regs kernel: a pass-0 bin resolved by one warp scan
 
 // Static shared memory (20.5 KiB): the pass histograms (contiguous, cleared together) and one
 // per-warp total array per block scan, so no scan rewrites words a slower warp may still be
@@ -55,8 +54,6 @@ struct alignas(16) RegsSmem {
   uint32_t hist2[kGBins / 2];  // bits 9..0
   uint32_t wtot[4][32];
   uint32_t tail[4];  // one CTA per row: the keys past the CTA's slice (thread kT-1's)
-  uint32_t small[kRegsSmallBin];  // one CTA per row: the keys of a small pass-0 bin
-  uint32_t nsmall;
   uint32_t last;     // grid mode: this CTA is the row's last to finish
   uint32_t red[2];   // grid gather path: lower CTAs' list keys above / at thr
 };
@@ -305,7 +302,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     uint4* h = reinterpret_cast<uint4*>(s.hist0);
     constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
-    if (t == 0) s.red[0] = s.red[1] = s.nsmall = 0u;
+    if (t == 0) s.red[0] = s.red[1] = 0u;
   }
 
   // Step 2: this thread's keys of segment indices [lo, hi) (base 16-byte aligned): interior
@@ -408,7 +405,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // and adds its count of keys above the bin to counts[q]; after one barrier each CTA runs
   // passes 1-2 on the list in shared memory and takes the lower CTAs' counts from counts[] and
   // the list: 2 row barriers in all instead of 4 (each costs ~2 us on H100).
-  bool gathered = false;  // the threshold came from a list (grid gather path, small bin)
+  bool gathered = false;
   uint32_t gt0 = 0u, eq0 = 0u;  // grid: lower CTAs' selected keys above / at thr
   if constexpr (kGrid) {
     if (!ge && cnt <= kGridCap) {
@@ -464,39 +461,6 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
         atomicAdd(&s.red[0], g);
         atomicAdd(&s.red[1], x);
       }
-    }
-  }
-
-  // Step 4s (one CTA per row): a pass-0 bin of at most 32 keys (a randn row of 4096 or 8192
-  // columns: ~6 or ~13) is resolved without passes 1-2. Its keys go to a list in shared
-  // memory (an atomic slot each: a handful per row); after one barrier every warp holds the
-  // list one key per lane, counts per lane the keys above and equal to its own (a shuffle
-  // per key, independent of each other) and takes the lane whose key is the need-th largest.
-  // NOTES: the passes it replaces cost a bucket search each (~100 dependent instructions
-  // and a barrier, Nsight Compute on 1 x 4096). Bin 0 (the invalid keys' 0) never takes it.
-  if constexpr (!kGrid) {
-    if (!ge && cnt <= kRegsSmallBin && bin != 0u) {
-      const uint32_t pre = thr >> 21;
-#pragma unroll
-      for (int e = 0; e < kE; ++e)
-        if ((key[e] >> 21) == pre) s.small[atomicAdd(&s.nsmall, 1u)] = key[e];
-      if (ntail > 0 && t == kT - 1)
-        for (int j = 0; j < ntail; ++j)
-          if ((s.tail[j] >> 21) == pre) s.small[atomicAdd(&s.nsmall, 1u)] = s.tail[j];
-      __syncthreads();
-      const uint32_t mine = static_cast<uint32_t>(lane) < cnt ? s.small[lane] : 0u;
-      uint32_t gt = 0u, eq = 0u;
-      for (uint32_t j = 0; j < cnt; ++j) {
-        const uint32_t x = __shfl_sync(kFull, mine, static_cast<int>(j));
-        gt += x > mine;
-        eq += x == mine;
-      }
-      const bool hit = static_cast<uint32_t>(lane) < cnt && gt < need && need <= gt + eq;
-      const int src = __ffs(__ballot_sync(kFull, hit)) - 1;
-      thr = __shfl_sync(kFull, mine, src);
-      need -= __shfl_sync(kFull, gt, src);
-      ge = __shfl_sync(kFull, eq, src) == need;
-      gathered = true;  // no passes 1-2
     }
   }
 

@@ -26,7 +26,6 @@ from test_topk_radix_model import KINDS, _row  # same folder (pytest's rootdir i
 from vllm_glm52.ops.topk_ref import float_to_key_np, reference_topk_row
 
 WARP = 32
-SMALL_BIN = 32  # kRegsSmallBin: a pass-0 bin this small is ranked by one warp (one CTA per row)
 
 
 def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, int]:
@@ -54,8 +53,7 @@ def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, in
 
 
 def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
-              base_mis: int, decode: bool = False, ctas: int = 1,
-              trace: list | None = None) -> list[int]:
+              base_mis: int, decode: bool = False, ctas: int = 1) -> list[int]:
     """What the regs kernel (ctas > 1: the grid kernel with that many CTAs per row) writes for
     one row (k slots, in slot order). values: the row's num_cols columns; decode rows (start
     0) are loaded in full before the length is known."""
@@ -103,22 +101,13 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
     need, thr = k - above, b << 21
     ge = cnt == need
-    path = "whole" if ge else "passes"
-    if ctas == 1 and not ge and cnt <= SMALL_BIN and b != 0:
-        # small bin: its keys listed (any order), every warp ranks them one key per lane
-        small = kv[(kv >> 21) == b]
-        assert len(small) == cnt
-        t_key = int(np.sort(small)[::-1][need - 1])  # the need-th largest
-        gt, eq = int((small > t_key).sum()), int((small == t_key).sum())
-        need, thr = need - gt, t_key
-        ge, path = eq == need, "small"
-    if path == "passes":
+    if not ge:
         sub = kv[(kv >> 21) == (thr >> 21)]
         b, above, cnt = warp_bucket(hist((sub >> 10) & 2047, 2048), threads,
                                     need)
         need, thr = need - above, thr | (b << 10)
         ge = cnt == need
-    if path == "passes" and not ge:
+    if not ge:
         sub = kv[(kv >> 10) == (thr >> 10)]
         b, above, cnt = warp_bucket(hist(sub & 1023, 1024), threads, need)
         need, thr = need - above, thr | b
@@ -157,8 +146,6 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
         gt0 += int(cg.sum())
         eq0 += int(ce.sum())
     assert all(x is not None for x in out), "unwritten slots"
-    if trace is not None:
-        trace.append(path)
     return out
 
 
@@ -280,25 +267,3 @@ def test_grid_model_shipped_width(kind):
     n = 4 * 4096 + 1
     _check(_row_scaled(kind, n, rng), 0, n, 2048, threads=512, vecs=2, base_mis=0,
            decode=True, ctas=5)
-
-
-def test_regs_model_small_bin():
-    """One CTA per row: a 4096-column randn row's pass-0 bin (its k-th key is the median, near
-    0, where 11-bit bins are narrow: a few keys) is taken whole or ranked by one warp, never
-    narrowed by passes 1-2; at 8192 columns the k-th key (~0.67) sits in a bin of ~300 keys
-    and the passes run; tie-heavy rows run them too; the grid kernel never ranks."""
-    rng = np.random.default_rng(5)
-    for n, vecs, want in ((4096, 2, "small"), (8192, 4, "passes")):
-        trace: list[str] = []
-        for _ in range(20):
-            _check(rng.standard_normal(n).astype(np.float32), 0, n, 2048, threads=512,
-                   vecs=vecs, base_mis=0, decode=True, trace=trace)
-        assert set(trace) <= {want, "whole"} and trace.count(want) >= 8, (n, trace)
-    trace = []
-    _check(np.round(rng.standard_normal(4096) * 2).astype(np.float32), 1, 4096, 2048,
-           threads=512, vecs=2, base_mis=2, trace=trace)
-    assert trace == ["passes"], trace
-    trace = []
-    _check(rng.standard_normal(4 * 4096 - 3).astype(np.float32), 0, 4 * 4096 - 3, 2048,
-           threads=512, vecs=2, base_mis=0, decode=True, ctas=4, trace=trace)
-    assert trace and trace[0] != "small", trace
