@@ -19,6 +19,7 @@ import pytest
 from test_topk_model import KINDS as STREAM_KINDS  # same folder (pytest's rootdir import)
 from test_topk_model import _row as stream_model_row
 from vllm_glm52.ops.topk_ref import float_to_key_np, reference_topk_row
+from model_seeds import model_rng  # same folder (pytest's rootdir import)
 
 
 def bucket(global_hist: np.ndarray, need: int) -> tuple[int, int, int]:
@@ -188,7 +189,7 @@ def _check(vals, start, end, k, **kw):
 @pytest.mark.parametrize("cluster", [1, 2, 4, 16])
 def test_radix_model_small_sizes(kind, cluster):
     """Tiny candidate list, few threads: overflow, partial tiles and tie quotas everywhere."""
-    rng = np.random.default_rng(abs(hash((kind, cluster))) % 2**32)
+    rng = model_rng("radix", kind, cluster)
     for _ in range(10):
         k = int(rng.integers(1, 60))
         n = int(rng.integers(k + 1, 1200))

@@ -24,6 +24,7 @@ import pytest
 
 from test_topk_radix_model import KINDS, _row  # same folder (pytest's rootdir import)
 from vllm_glm52.ops.topk_ref import float_to_key_np, reference_topk_row
+from model_seeds import model_rng  # same folder (pytest's rootdir import)
 
 WARP = 32
 
@@ -203,7 +204,7 @@ def test_regs_model_small_sizes(kind):
     """Small k and rows, the kernel's thread geometry (and CTAs of one or two warps, whose
     full-width rows reach the tail): partial head / tail vectors everywhere, tie quotas inside
     one thread, decode rows shorter than the loaded columns."""
-    rng = np.random.default_rng(abs(hash(("regs", kind))) % 2**32)
+    rng = model_rng("regs", kind)
     for it in range(16):
         threads, vecs = int(rng.choice([32, 64, 512, 1024])), int(rng.integers(1, 6))
         cap = 4 * threads * vecs
@@ -225,7 +226,7 @@ def test_regs_model_small_sizes(kind):
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_regs_model_kernel_sizes(kind):
     """The shipped configurations at k 2048, at their full capacity and misaligned."""
-    rng = np.random.default_rng(abs(hash(("regs-big", kind))) % 2**32)
+    rng = model_rng("regs-big", kind)
     for threads, vecs in [(512, 2), (512, 4), (512, 5), (1024, 1), (1024, 5)]:
         n = 4 * threads * vecs
         mis = int(rng.integers(1, 4))  # a tail of 1-3 keys at full width
@@ -241,7 +242,7 @@ def test_regs_model_kernel_sizes(kind):
 def test_grid_model(kind):
     """The grid kernel's exchange at small sizes: several CTAs per row, rows ending inside any
     CTA (CTAs past the end leave), ties spread over CTAs, misaligned and prefill rows."""
-    rng = np.random.default_rng(abs(hash(("grid", kind))) % 2**32)
+    rng = model_rng("grid", kind)
     for _ in range(10):
         threads, vecs = 64, int(rng.choice([2, 4]))
         ctas = int(rng.integers(2, 9))
@@ -263,7 +264,7 @@ def test_grid_model(kind):
 def test_grid_model_shipped_width(kind):
     """512 threads x 2 float4 (4096 columns per CTA), k 2048, a row over 5 CTAs whose last CTA
     holds a single key."""
-    rng = np.random.default_rng(abs(hash(("grid-big", kind))) % 2**32)
+    rng = model_rng("grid-big", kind)
     n = 4 * 4096 + 1
     _check(_row_scaled(kind, n, rng), 0, n, 2048, threads=512, vecs=2, base_mis=0,
            decode=True, ctas=5)

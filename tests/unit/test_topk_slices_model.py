@@ -30,6 +30,7 @@ import pytest
 
 from test_topk_regs_model import ALL_KINDS, _row_scaled, warp_bucket
 from vllm_glm52.ops.topk_ref import float_to_key_np, reference_topk_row
+from model_seeds import model_rng  # same folder (pytest's rootdir import)
 
 CAP = 8192  # topk_regs.cuh kSlicesCap: gathered keys per row
 SAMPLE_EVERY = 8  # topk_slices.cuh kSampleEvery
@@ -233,7 +234,7 @@ def _check(vals, start, end, k, **kw) -> str:
 def test_slices_model_small(kind):
     """Small geometry, several slices per CTA and CTAs per row, a small list capacity so all
     three paths run; rows ending inside any slice; decode and misaligned prefill rows."""
-    rng = np.random.default_rng(abs(hash(("slices", kind))) % 2**32)
+    rng = model_rng("slices", kind)
     for _ in range(10):
         threads, vecs = 32, int(rng.choice([1, 2]))
         slices, ctas = int(rng.integers(1, 10)), int(rng.integers(1, 6))
@@ -287,7 +288,7 @@ def test_slices_model_tied_threshold(ctas, bitmap):
 def test_slices_model_shipped_width(kind):
     """512 threads x 4 float4 (8192-column slices), k 2048, 3 slices per CTA, a row over 4
     CTAs whose last CTA holds a single key."""
-    rng = np.random.default_rng(abs(hash(("slices-big", kind))) % 2**32)
+    rng = model_rng("slices-big", kind)
     n = 3 * 3 * 8192 + 1
     _check(_row_scaled(kind, n, rng), 0, n, 2048, threads=512, vecs=4, slices=3, ctas=4,
            base_mis=0, rng=rng)
