@@ -356,6 +356,12 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     const float* __restrict__ seg = rowp + (a - i0);
     for (int j = 0; j < ntail; ++j) s.tail[j] = float_to_key(seg[kSlice + j]);
   }
+  // fn(key, j) for each tail key j, on thread kT-1 (the passes and the output add them after
+  // the thread's own keys)
+  auto each_tail = [&](auto&& fn) {
+    if (ntail > 0 && t == kT - 1)
+      for (int j = 0; j < ntail; ++j) fn(s.tail[j], j);
+  };
   // NOTES: invalid keys are 0 and histogrammed like the others, so the passes run without a
   // per-key validity test (a branch per key in SASS, ~2x the instructions of a pass; 10-15% of
   // the short shapes' time on H100, docs/benchmarks.md). Safe: key 0 lies in the lowest bin of
@@ -384,8 +390,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
 #pragma unroll
     for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
   }
-  if (ntail > 0 && t == kT - 1)
-    for (int j = 0; j < ntail; ++j) atomicAdd(&s.hist0[s.tail[j] >> 21], 1u);
+  each_tail([&](uint32_t kk, int) { atomicAdd(&s.hist0[kk >> 21], 1u); });
   __syncthreads();  // B
   if constexpr (kGrid) {
     push_bins<kGBins, kT>(s.hist0, gh);
@@ -470,9 +475,9 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
 #pragma unroll
     for (int e = 0; e < kE; ++e)
       if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
-    if (ntail > 0 && t == kT - 1)
-      for (int j = 0; j < ntail; ++j)
-        if ((s.tail[j] >> 21) == pre) atomicAdd(&s.hist1[(s.tail[j] >> 10) & (kGBins - 1)], 1u);
+    each_tail([&](uint32_t kk, int) {
+      if ((kk >> 21) == pre) atomicAdd(&s.hist1[(kk >> 10) & (kGBins - 1)], 1u);
+    });
     __syncthreads();
     if constexpr (kGrid) {
       push_bins<kGBins, kT>(s.hist1, gh + kGBins);
@@ -489,9 +494,9 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
 #pragma unroll
     for (int e = 0; e < kE; ++e)
       if ((key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
-    if (ntail > 0 && t == kT - 1)
-      for (int j = 0; j < ntail; ++j)
-        if ((s.tail[j] >> 10) == pre) atomicAdd(&s.hist2[s.tail[j] & 1023u], 1u);
+    each_tail([&](uint32_t kk, int) {
+      if ((kk >> 10) == pre) atomicAdd(&s.hist2[kk & 1023u], 1u);
+    });
     __syncthreads();
     if constexpr (kGrid) {
       push_bins<kGBins / 2, kT>(s.hist2, gh + 2 * kGBins);
@@ -521,13 +526,10 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   gm &= valid;  // an invalid key (0) passes only when thr is 0
   em &= valid;
   static_assert(kE + kRegsTail <= 32, "the tail's bits follow the thread's keys");
-  if (ntail > 0 && t == kT - 1) {  // bits kE.. (columns col0 + kE ..: see below)
-    for (int j = 0; j < ntail; ++j) {
-      const uint32_t kk = s.tail[j];
-      gm |= static_cast<uint32_t>(ge ? kk >= thr : kk > thr) << (kE + j);
-      em |= static_cast<uint32_t>(!ge && kk == thr) << (kE + j);
-    }
-  }
+  each_tail([&](uint32_t kk, int j) {  // bits kE.. (columns col0 + kE ..: see below)
+    gm |= static_cast<uint32_t>(ge ? kk >= thr : kk > thr) << (kE + j);
+    em |= static_cast<uint32_t>(!ge && kk == thr) << (kE + j);
+  });
   const uint32_t mine = static_cast<uint32_t>(__popc(gm)) | (static_cast<uint32_t>(__popc(em)) << 16);
   const uint32_t incl = warp_incl_scan(mine);
   if (lane_id() == 31u) s.wtot[3][warp_id()] = incl;
