@@ -120,25 +120,6 @@ __device__ __forceinline__ uint32_t block_excl_sum(uint32_t x, uint32_t* wt, uin
   return __shfl_sync(kFull, wi - y, static_cast<int>(warp_id())) + incl - x;
 }
 
-// key[e] for a run-time e (< kN, a power of 2) without local memory: a tree of selects on
-// e's bits, kN - 1 selects and log2(kN) predicates (a compare chain costs 2 (kN - 1)).
-template <int kN>
-__device__ __forceinline__ uint32_t select_key(const uint32_t (&key)[kN], int e) {
-  static_assert(kN >= 1 && (kN & (kN - 1)) == 0, "a power of 2");
-  if constexpr (kN == 1) {
-    return key[0];
-  } else {
-    constexpr int kH = kN / 2;
-    const bool hi = (e & kH) != 0;
-    uint32_t v[kH];
-#pragma unroll
-    for (int j = 0; j < kH; ++j) v[j] = hi ? key[j + kH] : key[j];
-    return select_key<kH>(v, e);
-  }
-}
-// The list append's per-warp choice (above: unrolled stores): keys of the warp's fullest thread.
-constexpr uint32_t kAppendLoopMax = 2;
-
 // ---------------------------------------------------------------------------------------------
 // p.grid_ctas CTAs of kT threads per row, each owning p.grid_slices slices of 4 * kT * kV
 // segment indices, with slices_smem_bytes(kSolo, p.grid_slices, kT) of dynamic shared memory.
@@ -242,17 +223,11 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
     }
   };
   // Appends this thread's keys of slice sl flagged in bm to the row's list: the workspace's
-  // (several CTAs; slots from *gctr) or lkey / lpos (alone; slots from *sctr). A thread whose
-  // keys would pass kSlicesCap writes none of them (they are counted): a list that overflows
-  // is never read (the sampled bound falls back to the exact passes; a gathered bin fits by
-  // construction), so only the bounds matter there.
-  // NOTES: two ways to pick the flagged keys out of the registers, chosen per warp by its
-  // fullest thread. Few keys (a randn slice's pass-0 bin, ~0.4 per thread; a sampled bound
-  // of a 1M row): one iteration per key, the key selected by a 4-level tree on its index. Many
-  // (a sampled bound of a 32k row puts ~1.3 keys per thread and slice in the list, the warp's
-  // fullest thread ~5): one predicated store per key slot, unrolled. Nsight Compute, H100,
-  // 256 x 32k one CTA per row: the loop alone (then with a 15-compare select chain) was 34%
-  // of the kernel's instructions and 21% of its stall samples.
+  // (several CTAs; slots from *gctr) or lkey / lpos (alone; slots from *sctr). Slots past
+  // kSlicesCap are counted, not written. NOTES: one iteration per key of the bin (a randn
+  // slice puts ~0.4 per thread there), the key picked out of the registers by selects: an
+  // unrolled predicated store per key cost 12% of the kernel's instructions (Nsight Compute,
+  // 2048 x 64k, one CTA per row).
   auto append = [&](int sl, const uint32_t (&key)[kE], uint32_t bm, uint32_t* gctr,
                     uint32_t* sctr) {
     const uint32_t nb = static_cast<uint32_t>(__popc(bm));
@@ -261,27 +236,23 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
     if (lane == 31 && ib != 0u) slot = alone ? atomicAdd(sctr, ib) : atomicAdd(gctr, ib);
     slot = __shfl_sync(kFull, slot, 31) + ib - nb;
     const uint32_t idx0 = static_cast<uint32_t>(sl * kSlice + kE * t);  // CTA-local index
-    if (slot + nb > static_cast<uint32_t>(kSlicesCap)) bm = 0u;
-    auto put = [&](uint32_t kv, uint32_t ix) {
-      if (alone) {
-        lkey[slot] = kv;
-        lpos[slot] = ix;
-      } else {  // the index is only read in bitmap mode (< 2^kOwnerShift there)
-        w->list[slot] = make_uint2(kv, (static_cast<uint32_t>(q) << kOwnerShift) |
-                                           (ix & ((1u << kOwnerShift) - 1u)));
+    while (bm != 0u) {
+      const int e = __ffs(bm) - 1;
+      bm &= bm - 1u;
+      uint32_t kv = key[0];
+#pragma unroll
+      for (int j = 1; j < kE; ++j) kv = e == j ? key[j] : kv;
+      const uint32_t ix = idx0 + static_cast<uint32_t>(e);
+      if (slot < static_cast<uint32_t>(kSlicesCap)) {
+        if (alone) {
+          lkey[slot] = kv;
+          lpos[slot] = ix;
+        } else {  // the index is only read in bitmap mode (< 2^kOwnerShift there)
+          w->list[slot] = make_uint2(kv, (static_cast<uint32_t>(q) << kOwnerShift) |
+                                             (ix & ((1u << kOwnerShift) - 1u)));
+        }
       }
       ++slot;
-    };
-    if (__reduce_max_sync(kFull, nb) > kAppendLoopMax) {
-#pragma unroll
-      for (int e = 0; e < kE; ++e)
-        if ((bm >> e) & 1u) put(key[e], idx0 + static_cast<uint32_t>(e));
-    } else {
-      while (bm != 0u) {
-        const int e = __ffs(bm) - 1;
-        bm &= bm - 1u;
-        put(select_key<kE>(key, e), idx0 + static_cast<uint32_t>(e));
-      }
     }
   };
   __syncthreads();  // histograms cleared
