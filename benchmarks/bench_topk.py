@@ -52,15 +52,13 @@ REGS_MAX_COLS = 20480  # the regs kernel's widest rows
 GRID_VECS = (2, 4)     # the grid kernel's float4 per thread (4096 / 8192 columns per CTA)
 
 
-def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0, sample: int = 1,
-           prefetch: int = -1):
-    """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 grid, 4 slices;
-    -1 automatic) and, if given, a cluster size (radix), CTA size (regs) or float4 per thread
-    (grid), the slices kernel's sampled bound off (sample=0) or its L2 prefetch distance in
-    slices (prefetch >= 0). The choice is made at launch, so a CUDA graph captured through this
-    replays it."""
+def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0, sample: int = 1):
+    """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 grid, 4 slices)
+    and, if given, a cluster size (radix), CTA size (regs) or float4 per thread (grid), or the
+    slices kernel's sampled bound off (sample=0). The choice is made at launch, so a CUDA graph
+    captured through this replays it."""
     def run(i):
-        torch.ops._C_glm52.topk_force(algo, cluster, threads, vecs, sample, prefetch)
+        torch.ops._C_glm52.topk_force(algo, cluster, threads, vecs, sample)
         try:
             return fn(i)
         finally:
@@ -214,9 +212,6 @@ def main() -> int:
                     help="also time the regs kernel at every CTA size (rows it holds)")
     ap.add_argument("--grid-sweep", action="store_true",
                     help="also time the grid kernel at each width (2 / 4 float4 per thread)")
-    ap.add_argument("--prefetch-sweep", default="",
-                    help="comma-separated L2 prefetch distances (slices) to time the planned "
-                         "slices kernel at, e.g. 0,2,3,4 (shapes that plan it)")
     ap.add_argument("--extra-decode", default="",
                     help="comma-separated extra decode shapes, e.g. 16x1048576,32x1048576")
     ap.add_argument("--only", default="",
@@ -272,7 +267,6 @@ def main() -> int:
     sweep = []
     regs_sweep = []
     grid_sweep = []
-    prefetch_sweep = []
     t_start = time.time()
     for phase, shapes in (("decode", decode), ("prefill", prefill)):
         for rows, n in shapes:
@@ -316,13 +310,6 @@ def main() -> int:
                 regs_sweep.append(rw)
                 print("  regs sweep " + " ".join(f"{k} {v:.4f}" for k, v in rw.items()
                                                  if k != "shape"), flush=True)
-            if args.prefetch_sweep and plan(rows, n, ws_bytes, phase == "prefill")[0] == 4:
-                pw = {"shape": f"{phase} {rows}x{n}"}
-                for d in (int(x) for x in args.prefetch_sweep.split(",")):
-                    pw[f"P={d}"], _ = time_op(forced(-1, ops["ours"], prefetch=d), nbuf)
-                prefetch_sweep.append(pw)
-                print("  prefetch sweep " + " ".join(f"{k} {v:.4f}" for k, v in pw.items()
-                                                     if k != "shape"), flush=True)
             if (args.sweep or args.grid_sweep) and "ours grid" in ops:
                 gw = {"shape": f"{phase} {rows}x{n}"}
                 for v in GRID_VECS:
@@ -401,7 +388,7 @@ def main() -> int:
         md += ["| " + r["shape"] + " | " + " | ".join(f"{r[c]:.4f}" if c in r else "n.a."
                                                       for c in cs) + " |" for r in sweep]
     if regs_sweep:
-        ts = [f"T={t}" for t in (256, 512, 1024)]
+        ts = [f"T={t}" for t in (512, 1024)]
         md += ["", "Regs kernel forced to each CTA size (threads), median ms:", "",
                "| shape | " + " | ".join(ts) + " |", "|" + "---|" * (len(ts) + 1)]
         md += ["| " + r["shape"] + " | " + " | ".join(f"{r[t]:.4f}" if t in r else "n.a."
@@ -413,12 +400,6 @@ def main() -> int:
         md += ["| " + r["shape"] + " | " + " | ".join(
             f"{r[v]:.4f} ({r[v + ' CTAs']})" if v in r else "n.a." for v in vs) + " |"
             for r in grid_sweep]
-    if prefetch_sweep:
-        ds = [k for k in prefetch_sweep[0] if k != "shape"]
-        md += ["", "Slices kernel (as planned) at each L2 prefetch distance (slices), median ms:",
-               "", "| shape | " + " | ".join(ds) + " |", "|" + "---|" * (len(ds) + 1)]
-        md += ["| " + r["shape"] + " | " + " | ".join(f"{r[d]:.4f}" for d in ds) + " |"
-               for r in prefetch_sweep]
     text = "\n".join(md)
     print("\n" + text)
     if os.environ.get("OUT"):

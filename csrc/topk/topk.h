@@ -48,8 +48,6 @@ struct Params {
   int32_t grid_slices;     // set by launch_topk: slices per CTA of the slices kernel
   int32_t slices_sample;   // set by launch_topk: 1 = the slices kernel may bound a row from a
                            // sample of its slices (one sweep instead of two), 0 = never
-  int32_t slices_prefetch; // set by launch_topk: slices the slices kernel's sweeps prefetch
-                           // into L2 ahead of the one they load (0 = none)
 };
 
 // Launches the top-k for `p` on `stream`; returns the launch error (or that of the one-time
@@ -100,7 +98,7 @@ bool segments_aligned(const Params& p);
 // where it can) or 0 (it never does: the exact first sweep). A forced grid or slices kernel runs only where it
 // fits (a workspace for every row, every CTA resident), else the automatic plan. Benchmarks
 // and tests compare the kernels in one process.
-void set_forced(int algo, int cluster, int threads, int vecs, int sample = 1, int prefetch = -1);
+void set_forced(int algo, int cluster, int threads, int vecs, int sample = 1);
 
 }  // namespace topk
 }  // namespace glm52

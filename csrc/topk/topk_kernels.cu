@@ -45,7 +45,6 @@ std::atomic<int> g_forced_algo{kUnset};
 std::atomic<int> g_forced_cluster{0};  // set_forced's cluster size, 0 = automatic
 std::atomic<int> g_forced_threads{0};  // set_forced's regs-kernel CTA size, 0 = automatic
 std::atomic<int> g_forced_vecs{0};     // set_forced's grid / slices float4 per thread, 0 = auto
-std::atomic<int> g_prefetch{kSlicesPrefetch};  // set_forced's prefetch
 std::atomic<int> g_sample{1};          // set_forced's sample: Params::slices_sample
 std::once_flag g_once[kMaxDevices];
 
@@ -487,10 +486,8 @@ bool segments_aligned(const Params& p) {
          (p.num_rows == 1 || p.row_stride % 4 == 0);
 }
 
-void set_forced(int algo, int cluster, int threads, int vecs, int sample, int prefetch) {
+void set_forced(int algo, int cluster, int threads, int vecs, int sample) {
   g_sample.store(sample != 0 ? 1 : 0, std::memory_order_relaxed);
-  g_prefetch.store(prefetch >= 0 && prefetch <= 16 ? prefetch : kSlicesPrefetch,
-                   std::memory_order_relaxed);
   g_forced_algo.store(algo >= kAlgoStream && algo <= kAlgoSlices ? algo : -1,
                       std::memory_order_relaxed);
   g_forced_vecs.store(vecs >= 1 && vecs <= 7 ? vecs : 0, std::memory_order_relaxed);
@@ -518,7 +515,6 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     q.grid_ctas = 1;
     q.grid_slices = pl.slices;
     q.slices_sample = g_sample.load(std::memory_order_relaxed);
-    q.slices_prefetch = g_prefetch.load(std::memory_order_relaxed);
     cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
     cfg.blockDim = dim3(static_cast<unsigned>(pl.threads));
     cfg.dynamicSmemBytes = slices_smem_bytes(true, pl.slices, pl.threads);
@@ -532,7 +528,6 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     q.grid_ctas = c;
     q.grid_slices = pl.slices;
     q.slices_sample = g_sample.load(std::memory_order_relaxed);
-    q.slices_prefetch = g_prefetch.load(std::memory_order_relaxed);
     cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
     cfg.blockDim = dim3(kGridThreads);
     cfg.stream = stream;

@@ -98,17 +98,6 @@ __device__ __forceinline__ uint64_t l2_policy(bool keep) {
   else asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
   return pol;
 }
-// Starts a copy of `bytes` (a multiple of 16; a 16-byte aligned address) of global memory
-// into L2 with the given eviction policy (one TMA bulk prefetch: no registers, no completion
-// to wait for).
-__device__ __forceinline__ void prefetch_l2(const void* a, uint32_t bytes, uint64_t pol) {
-  asm volatile("cp.async.bulk.prefetch.L2.global.L2::cache_hint [%0], %1, %2;"
-               :: "l"(a), "r"(bytes), "l"(pol) : "memory");
-}
-// Default slices a sweep keeps prefetching into L2 ahead of the one it loads
-// (Params::slices_prefetch).
-constexpr int kSlicesPrefetch = 3;
-
 __device__ __forceinline__ float4 ldg_hint(const float4* a, uint64_t pol) {
   float4 v;
   asm("ld.global.nc.L2::cache_hint.v4.f32 {%0, %1, %2, %3}, [%4], %5;"
@@ -211,19 +200,6 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
       if (i + 4 * u >= i0 && i + 4 * u + 4 <= i1)
         f[u] = ldg_hint(reinterpret_cast<const float4*>(base + i + 4 * u), pol);
   };
-  // Thread 0 starts slice sl's bytes of the row on their way into L2 (a slice past the CTA's
-  // or the row's end: nothing; whole 16-byte chunks holding valid columns only, so never past
-  // the row's allocation). NOTES: a thread's loads of the next slice are the only reads in
-  // flight while it works on the current one, so without this the sweeps of a CTA kept one
-  // slice (16-32 KiB) in flight: the 256 x 32k decode read its 34 MB at 47% of copy
-  // bandwidth.
-  const int pf = p.slices_prefetch;
-  auto prefetch = [&](int sl, uint64_t pol) {
-    if (t != 0 || sl < 0 || sl >= ns) return;
-    const int lo = (q * S + sl) * kSlice;
-    const int hi = min(lo + kSlice, i1) & ~3;
-    if (hi > lo) prefetch_l2(base + lo, static_cast<uint32_t>(hi - lo) * 4u, pol);
-  };
   auto take = [&](int sl, uint32_t (&key)[kE]) {
     return vecs_to_keys<kV>(f, base, first_index(sl), i0, i1, key);
   };
@@ -236,14 +212,11 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
     const bool r = back;
     back = !back;
     int sl = r ? ns - 1 : 0;
-    const int dir = r ? -1 : 1;
-    for (int d = 1; d <= pf; ++d) prefetch(sl + d * dir, pol);
     issue(sl, pol);
     for (int j = 0; j < ns; ++j) {
       uint32_t key[kE];
       const uint32_t valid = take(sl, key);
-      const int nx = sl + dir;
-      if (pf > 0) prefetch(sl + (pf + 1) * dir, pol);
+      const int nx = r ? sl - 1 : sl + 1;
       if (j + 1 < ns) issue(nx, pol);
       fn(sl, key, valid);
       sl = nx;
@@ -282,9 +255,6 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
       ++slot;
     }
   };
-  // The first sweep's first slices (slice 0 onward; the sample's own slices below) load while
-  // the CTA samples or clears.
-  for (int d = 1; d <= pf; ++d) prefetch(d, keep);
   __syncthreads();  // histograms cleared
 
   // Sampled bound. NOTES: the exact pass 0 (a histogram sweep, 16 shared-memory atomics per
@@ -307,12 +277,10 @@ __global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(c
   int m = 0;
   int pushed = 0;        // histogram words of the row's workspace this launch wrote
   if (sampling) {
-    for (int d = 1; d <= pf; ++d) prefetch(d * kSampleEvery, keep);
     issue(0, keep);
     for (int sl = 0; sl < ns; sl += kSampleEvery) {
       uint32_t key[kE];
       take(sl, key);
-      if (pf > 0) prefetch(sl + (pf + 1) * kSampleEvery, keep);
       if (sl + kSampleEvery < ns) issue(sl + kSampleEvery, keep);
 #pragma unroll
       for (int e = 0; e < kE; ++e) atomicAdd(&h12[key[e] >> 20], 1u);

@@ -414,8 +414,7 @@ def test_slices_kernel_sizes(kind):
     starting inside a vector; the workspace stays zero-filled for the next launch. randn rows
     take the gather at level 0, narrow rows (every key in one pass-0 bin) at level 1 after an
     exact pass 1, tie-heavy rows the exact passes and the count exchange; with the sampled
-    bound (the default) randn rows take the bounded path, the others its fallbacks; the sweeps'
-    L2 prefetch (default 3 slices ahead) off and at its longest."""
+    bound (the default) randn rows take the bounded path, the others its fallbacks."""
     g, seed = _gen()
     k = 2048
     vecs = 4
@@ -433,10 +432,6 @@ def test_slices_kernel_sizes(kind):
         logits = _logits(rows, n + 3, kind, g)[:, shift:shift + n]
         _forced_rows((4,), logits, lens, k, seed, f"slices shift={shift} {kind}")
         _forced_rows((4, 0, 0, 0, 0), logits, lens, k, seed, f"slices exact shift={shift} {kind}")
-        # the sweeps' L2 prefetch off, and reaching past every CTA's last slice
-        for pf in (0, 16):
-            _forced_rows((4, 0, 0, 0, 1, pf), logits, lens, k, seed,
-                         f"slices prefetch={pf} shift={shift} {kind}")
         # one CTA per row (no workspace): 512 threads / 256 threads (4096-column slices); 40
         # slices: a bitmap of 10240 words (the tie bitmap in two rounds)
         for m in (n, 24 * slice_ + 5):
