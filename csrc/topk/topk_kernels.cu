@@ -115,7 +115,7 @@ RegsKernel grid_kernel(int vecs) {
 constexpr int kSlicesVecs = 4;
 const RegsKernel kSlicesKernel = topk_slices_kernel<kGridThreads, kSlicesVecs, false>;
 constexpr int kSoloThreads[2] = {512, 256};
-const RegsKernel kSlicesSoloKernel[2] = {topk_slices_kernel<512, kSlicesVecs, true>,
+const RegsKernel kSlicesSoloKernel[2] = {topk_slices_kernel<512, kSlicesVecs, true, 2>,
                                          topk_slices_kernel<256, kSlicesVecs, true>};
 
 void init_device(int dev, DeviceInfo& info) {

@@ -61,11 +61,12 @@ __host__ __device__ constexpr int slices_list_bytes(bool solo, int slices, int t
 }
 // Append staging: a thread's 16 keys of the current slice (64 bytes per thread), read back by
 // the list append one key at a time instead of picked out of registers by 15 selects. Only
-// where it keeps the launch's CTAs per SM: 256-thread CTAs of one row each run two per SM
-// (each <= 90 KiB of dynamic shared memory), the others one (<= 200 KiB).
+// where it keeps the launch's CTAs per SM: CTAs of one row each run two per SM while their
+// dynamic shared memory is <= 90 KiB, else one (<= 200 KiB); several CTAs per row run one per
+// SM (their registers).
 __host__ __device__ constexpr bool slices_staged(bool solo, int slices, int threads) {
   return slices_list_bytes(solo, slices, threads) + threads * 64 <=
-         (solo && threads == 256 ? 90 : 200) * 1024;
+         (!solo || slices_list_bytes(solo, slices, threads) > 90 * 1024 ? 200 : 90) * 1024;
 }
 __host__ __device__ constexpr int slices_smem_bytes(bool solo, int slices, int threads) {
   return slices_list_bytes(solo, slices, threads) +
@@ -140,8 +141,8 @@ __device__ __forceinline__ uint32_t block_excl_sum(uint32_t x, uint32_t* wt, uin
 // left zero-filled). kSolo: one CTA per row (p.grid_ctas == 1), any launch, no workspace
 // (p.workspace unused).
 // ---------------------------------------------------------------------------------------------
-template <int kT, int kV, bool kSolo>
-__global__ void __launch_bounds__(kT, kSolo ? 512 / kT : 1) topk_slices_kernel(const Params p) {
+template <int kT, int kV, bool kSolo, int kMinB = (kSolo ? 512 / kT : 1)>
+__global__ void __launch_bounds__(kT, kMinB) topk_slices_kernel(const Params p) {
   constexpr int kE = 4 * kV;        // keys per thread per slice
   constexpr int kSlice = kT * kE;   // segment indices per slice
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
