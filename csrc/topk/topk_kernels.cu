@@ -110,8 +110,9 @@ RegsKernel grid_kernel(int vecs) {
 // Slices kernel (topk_slices.cuh): 512 threads, 4 float4 per thread and slice, i.e. slices of
 // 8192 columns. NOTES: 8 float4 (16384-column slices, half the sweep iterations) was slower on
 // every shape (H100, 8 x 1M: 61.8 us against 48.6, 64 x 128k: 51.8 against 45.0, commit
-// b830264) and spilled at 128 registers. One CTA per row (kSolo): 512 threads (one CTA per
-// SM) or 256 (4096-column slices, two per SM).
+// b830264) and spilled at 128 registers. One CTA per row (kSolo): 512 threads (launch bounds
+// of two CTAs per SM: 64 registers, a 4-byte spill outside the sweeps) or 256 (4096-column
+// slices; forced only).
 constexpr int kSlicesVecs = 4;
 const RegsKernel kSlicesKernel = topk_slices_kernel<kGridThreads, kSlicesVecs, false>;
 constexpr int kSoloThreads[2] = {512, 256};
@@ -378,8 +379,7 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
 // workspace block and G = num_SMs / rows CTAs (at most one per SM, at most the row's slices),
 // each owning S consecutive 8192-column slices; automatic only with G >= 2 and S >=
 // kSlicesMinPer. Rows of one CTA (kSolo: no workspace, any row count): the whole row's
-// slices; automatic per solo_wins (256 threads), forced with 512 threads (256 with
-// `threads`).
+// slices; automatic per solo_wins and forced with 512 threads (256 with `threads`).
 // NOTES: H100, commit 3a3cf68 (one slice in flight): 8 x 1M (S = 8) 47.1 us against the radix
 // kernel's 71.1; 64 x 128k (S = 8) 45.5 against 46.2; 64 x 1M (S = 64, rows 8x L2) 308 us
 // against the streaming kernel's 338: its sweeps cost less per column than the streaming
@@ -390,19 +390,16 @@ constexpr int kSlicesMinPer = 4;
 // Rows the one-CTA-per-row slices kernel serves automatically: rows too many for two CTAs
 // each (the multi-CTA plan's G < 2) and short enough for the bitmap output (<= 32 x
 // kBitmapWordsSolo columns; longer rows take an output sweep and lose to the streaming
-// kernel). 512 threads while the rows fit one wave of one CTA per SM or are longer than
-// 262144 columns (their bitmap leaves room for one CTA per SM), else 256 (two per SM). NOTES: H100, commit 67d9023, ms, 512 / 256 threads (best other kernel, best vLLM
-// op): 96 x 256k 0.083 / 0.118 (stream 0.171, 0.125); 128 x 32k 0.017 / 0.021 (radix 0.019,
-// 0.019); 128 x 128k 0.052 / 0.067 (radix 0.099, 0.071); 256 x 32k 0.033 / 0.030 (radix
-// 0.031, 0.035); 256 x 128k 0.099 / 0.101 (stream 0.167, 0.122); prefill 2048 x 64k
-// 0.392 / 0.342 (radix 0.608, 0.405), 8192 x 64k 1.428 / 1.195 (radix 2.129, 1.464);
-// 256 x 1M (no bitmap) 1.043 / 1.046 against the streaming kernel's 0.703. 64 x 32k (G = 2)
-// keeps the radix kernel (0.0163 against 0.0179).
+// kernel). 512-thread CTAs, two per SM (64 registers) where their shared memory allows it.
+// NOTES: H100, commit d1e3543, ms, 512 threads at two CTAs per SM / 256 threads (two per SM,
+// the automatic choice before): 256 x 32k 0.0231 / 0.0240, 256 x 64k 0.0333 / 0.0357, 256 x
+// 128k 0.0581 / 0.0634, prefill 2048 x 64k 0.219 / 0.262, 8192 x 64k 0.786 / 0.933; 128 x
+// 32k 0.0162, 128 x 128k 0.0345, 96 x 256k 0.0490 as at one CTA per SM (commit 67d9023 for
+// the 256-thread history). 64 x 32k (G = 2) keeps the radix kernel (0.0159 against 0.0182).
 bool solo_wins(const DeviceInfo& info, int num_rows, int num_cols, int shift) {
   return 2 * num_rows > info.sms &&
          static_cast<int64_t>(num_cols) + shift <= 32LL * kBitmapWordsSolo;
 }
-constexpr int64_t kSolo256MaxCols = 262144;
 
 Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_bytes,
                  bool forced, int shift, int threads) {
@@ -420,10 +417,8 @@ Plan plan_slices(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_
     return none;  // short rows: the radix kernel (64 x 32k)
   }
   if (!forced && !solo_wins(info, num_rows, num_cols, shift)) return none;
-  // forced: 512 threads unless asked for 256
-  const int i = forced ? (threads == 256 ? 1 : 0)
-                      : (num_rows > info.sms &&
-                         static_cast<int64_t>(num_cols) + shift <= kSolo256MaxCols ? 1 : 0);
+  // 512 threads unless forced to 256
+  const int i = forced && threads == 256 ? 1 : 0;
   if (info.solo_per_sm[i] < 1) return none;
   const int64_t sl = 4LL * kSoloThreads[i] * kSlicesVecs;
   const int64_t per = (static_cast<int64_t>(num_cols) + shift + sl - 1) / sl;

@@ -517,9 +517,8 @@ def test_slices_solo_plan():
             torch.ops._C_glm52.topk_force(-1)
         assert plan == [4, 1, 4, -(-n // slice_)], (rows, n, plan)
     # automatic: rows too many for two CTAs each, of up to 32 x 34816 columns (the bitmap
-    # output); 512 threads (8192-column slices) up to one row per SM or past 262144 columns,
-    # else 256 (4096 columns); longer rows or fewer rows do not take it
-    assert [int(x) for x in torch.ops._C_glm52.topk_plan(2048, 65536, 0, False)] == [4, 1, 4, 17]
+    # output), on 512 threads (8192-column slices); longer rows or fewer rows do not take it
+    assert [int(x) for x in torch.ops._C_glm52.topk_plan(2048, 65536, 0, False)] == [4, 1, 4, 9]
     assert [int(x) for x in torch.ops._C_glm52.topk_plan(sms, 262144, 0, True)] == [4, 1, 4, 32]
     assert [int(x) for x in torch.ops._C_glm52.topk_plan(sms, 262145, 0, True)] == [4, 1, 4, 33]
     assert [int(x) for x in torch.ops._C_glm52.topk_plan(2 * sms, 1 << 20, 0, True)] == \
