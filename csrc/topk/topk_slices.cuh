@@ -226,15 +226,12 @@ __global__ void __launch_bounds__(kT, kMinB) topk_slices_kernel(const Params p) 
   // the slices the previous one read last, the ones most likely still in L2 when a CTA's
   // slices do not all fit there (one CTA per row: 256 x 128k, the 64k-column prefill chunks).
   bool back = false;  // direction of the next sweep
-  // f already holds the first sweep's first slice (slice 0), issued by the sampling loop
-  bool primed = false;
   const uint64_t keep = l2_policy(true);
   auto sweep = [&](auto&& fn, uint64_t pol) {
     const bool r = back;
     back = !back;
     int sl = r ? ns - 1 : 0;
-    if (!primed) issue(sl, pol);
-    primed = false;
+    issue(sl, pol);
     for (int j = 0; j < ns; ++j) {
       uint32_t key[kE];
       const uint32_t valid = take(sl, key);
@@ -317,15 +314,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_slices_kernel(const Params p) 
     for (int sl = 0; sl < ns; sl += kSampleEvery) {
       uint32_t key[kE];
       take(sl, key);
-      // NOTES: after the last sampled slice, the first sweep's slice 0 is loaded again (from
-      // L2) while the CTA histograms and searches the sample, instead of when that sweep
-      // starts (the first sweep runs forward from slice 0, bounded or not).
-      if (sl + kSampleEvery < ns) {
-        issue(sl + kSampleEvery, keep);
-      } else {
-        issue(0, keep);
-        primed = true;
-      }
+      if (sl + kSampleEvery < ns) issue(sl + kSampleEvery, keep);
 #pragma unroll
       for (int e = 0; e < kE; ++e) atomicAdd(&h12[key[e] >> 20], 1u);
     }
