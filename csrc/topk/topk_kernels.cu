@@ -157,15 +157,9 @@ void init_device(int dev, DeviceInfo& info) {
   for (int i = 0; i < 2 && e == cudaSuccess; ++i)
     e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.grid_per_sm[i],
                                                       grid_kernel(kGridVecs[i]), kGridThreads, 0);
-  // the largest dynamic shared memory a launch asks for (the bitmap at its largest, or less
-  // with the append staging)
-  auto max_smem = [](bool solo, int threads) {
-    int m = 0;
-    for (int sl = 1; sl <= slices_bitmap_cap(solo) * 2 / threads + 1; ++sl)
-      m = std::max(m, slices_smem_bytes(solo, sl, threads));
-    return m;
-  };
-  const int grid_smem = max_smem(false, kGridThreads);
+  // the largest dynamic shared memory a launch asks for: the bitmap at its largest
+  const int grid_smem = slices_smem_bytes(false, kBitmapWordsMulti * 2 / kGridThreads,
+                                          kGridThreads);
   if (e == cudaSuccess)
     e = cudaFuncSetAttribute(kSlicesKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              grid_smem);
@@ -173,7 +167,8 @@ void init_device(int dev, DeviceInfo& info) {
     e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.slices_per_sm, kSlicesKernel,
                                                       kGridThreads, grid_smem);
   for (int i = 0; i < 2 && e == cudaSuccess; ++i) {
-    const int solo_smem = max_smem(true, kSoloThreads[i]);
+    const int solo_smem = slices_smem_bytes(true, kBitmapWordsSolo * 2 / kSoloThreads[i],
+                                            kSoloThreads[i]);
     e = cudaFuncSetAttribute(kSlicesSoloKernel[i], cudaFuncAttributeMaxDynamicSharedMemorySize,
                              solo_smem);
     if (e == cudaSuccess)

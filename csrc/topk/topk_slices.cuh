@@ -52,25 +52,11 @@ static_assert(kBitmapWordsMulti * 32 <= (1 << (kOwnerShift)), "list entries' ind
 
 // Static shared memory (~21 KiB): the regs kernel's histograms and scan totals. Dynamic
 // shared memory (slices_smem_bytes): the gathered list's keys and CTA-local segment indices,
-// with several CTAs per row their owners, the CTA's selection bitmap where it fits
-// (S * kT / 2 words <= slices_bitmap_cap), then the append staging where it fits
-// (slices_staged).
-__host__ __device__ constexpr int slices_list_bytes(bool solo, int slices, int threads) {
+// with several CTAs per row their owners, and the CTA's selection bitmap where it fits
+// (S * kT / 2 words <= slices_bitmap_cap).
+constexpr int slices_smem_bytes(bool solo, int slices, int threads) {
   return kSlicesCap * 8 + (solo ? 0 : kSlicesCap * 2) +
          (slices * (threads / 2) <= slices_bitmap_cap(solo) ? slices * (threads / 2) * 4 : 0);
-}
-// Append staging: a thread's 16 keys of the current slice (64 bytes per thread), read back by
-// the list append one key at a time instead of picked out of registers by 15 selects. Only
-// where it keeps the launch's CTAs per SM: CTAs of one row each run two per SM while their
-// dynamic shared memory is <= 90 KiB, else one (<= 200 KiB); several CTAs per row run one per
-// SM (their registers).
-__host__ __device__ constexpr bool slices_staged(bool solo, int slices, int threads) {
-  return slices_list_bytes(solo, slices, threads) + threads * 64 <=
-         (!solo || slices_list_bytes(solo, slices, threads) > 90 * 1024 ? 200 : 90) * 1024;
-}
-__host__ __device__ constexpr int slices_smem_bytes(bool solo, int slices, int threads) {
-  return slices_list_bytes(solo, slices, threads) +
-         (slices_staged(solo, slices, threads) ? threads * 64 : 0);
 }
 
 // Sampled bound (Params::slices_sample): every kSampleEvery-th slice of each CTA (from its
@@ -163,11 +149,6 @@ __global__ void __launch_bounds__(kT, kMinB) topk_slices_kernel(const Params p) 
   // Bitmap output (the gather path's selection kept on chip, no output sweep) when a CTA's
   // bitmap, one bit per segment index, fits (slices_smem_bytes allotted it).
   const bool bitmap = S * (kT / 2) <= slices_bitmap_cap(kSolo);
-  // Append staging (slices_staged): uint4 stg4[4][kT], thread t's keys 4u..4u+3 at [u][t]
-  // (a warp's 16-byte stores hit consecutive banks).
-  const bool staged = slices_staged(kSolo, S, kT);
-  uint4* const stg4 = reinterpret_cast<uint4*>(
-      selbm + (bitmap ? S * (kT / 2) : 0));
   const int row = static_cast<int>(blockIdx.x) / G;
   const int q = static_cast<int>(blockIdx.x) - row * G;
 
@@ -244,11 +225,13 @@ __global__ void __launch_bounds__(kT, kMinB) topk_slices_kernel(const Params p) 
   // Appends this thread's keys of slice sl flagged in bm to the row's list: the workspace's
   // (several CTAs; slots from *gctr) or lkey / lpos (alone; slots from *sctr). Slots past
   // kSlicesCap are counted, not written. NOTES: one iteration per key of the bin (a randn
-  // slice puts ~0.4 per thread there), the key read back from the staging (where it fits) or
-  // picked out of the registers by selects: an unrolled predicated store per key cost 12% of
-  // the kernel's instructions (Nsight Compute, 2048 x 64k, one CTA per row), and again as
-  // many as the select loop (256 x 32k, reverted be39668). The select loop was 34% of the
-  // instructions of 256 x 32k (sampled bound: ~1.3 keys per thread and slice listed).
+  // slice puts ~0.4 per thread there), the key picked out of the registers by selects: an
+  // unrolled predicated store per key cost 12% of the kernel's instructions (Nsight Compute,
+  // 2048 x 64k, one CTA per row). On 256 x 32k (sampled bound: ~1.3 listed keys per thread
+  // and slice) this loop was 34% of the instructions, but neither the unrolled stores
+  // (be39668) nor reading the keys back from a shared-memory staging (128fed4: 12% fewer
+  // instructions) made the kernel faster (H100, 256-thread CTAs): it waits on latency, not
+  // issue slots; more warps per SM did help (two 512-thread CTAs per SM, docs/topk.md).
   auto append = [&](int sl, const uint32_t (&key)[kE], uint32_t bm, uint32_t* gctr,
                     uint32_t* sctr) {
     const uint32_t nb = static_cast<uint32_t>(__popc(bm));
@@ -257,24 +240,12 @@ __global__ void __launch_bounds__(kT, kMinB) topk_slices_kernel(const Params p) 
     if (lane == 31 && ib != 0u) slot = alone ? atomicAdd(sctr, ib) : atomicAdd(gctr, ib);
     slot = __shfl_sync(kFull, slot, 31) + ib - nb;
     const uint32_t idx0 = static_cast<uint32_t>(sl * kSlice + kE * t);  // CTA-local index
-    // (the thread reads back only its own words: no barrier)
-    if (staged && bm != 0u) {
-#pragma unroll
-      for (int u = 0; u < kE / 4; ++u)
-        stg4[u * kT + t] = make_uint4(key[4 * u], key[4 * u + 1], key[4 * u + 2], key[4 * u + 3]);
-    }
-    const uint32_t* const mine = reinterpret_cast<const uint32_t*>(stg4 + t);
     while (bm != 0u) {
       const int e = __ffs(bm) - 1;
       bm &= bm - 1u;
-      uint32_t kv;
-      if (staged) {
-        kv = mine[(e >> 2) * (4 * kT) + (e & 3)];
-      } else {
-        kv = key[0];
+      uint32_t kv = key[0];
 #pragma unroll
-        for (int j = 1; j < kE; ++j) kv = e == j ? key[j] : kv;
-      }
+      for (int j = 1; j < kE; ++j) kv = e == j ? key[j] : kv;
       const uint32_t ix = idx0 + static_cast<uint32_t>(e);
       if (slot < static_cast<uint32_t>(kSlicesCap)) {
         if (alone) {
