@@ -111,8 +111,7 @@ RegsKernel grid_kernel(int vecs) {
 // 8192 columns. NOTES: 8 float4 (16384-column slices, half the sweep iterations) was slower on
 // every shape (H100, 8 x 1M: 61.8 us against 48.6, 64 x 128k: 51.8 against 45.0, commit
 // b830264) and spilled at 128 registers. One CTA per row (kSolo): 512 threads (launch bounds
-// of two CTAs per SM: 64 registers, a 4-byte spill outside the sweeps) or 256 (4096-column
-// slices; forced only).
+// of two CTAs per SM: 64 registers, no spills) or 256 (4096-column slices; forced only).
 constexpr int kSlicesVecs = 4;
 const RegsKernel kSlicesKernel = topk_slices_kernel<kGridThreads, kSlicesVecs, false>;
 constexpr int kSoloThreads[2] = {512, 256};
