@@ -284,18 +284,14 @@ Plan plan_radix(const DeviceInfo& info, int num_rows, int num_cols) {
 // Regs kernel configurations: float4 per thread at each CTA size, fewest first (the automatic
 // plan takes the first that holds the row). NOTES: 512 threads while 5 float4 hold the row,
 // then 1024; the register budget caps a thread at 5 float4 (20 keys).
-constexpr int kRegsVecs256[4] = {4, 5, 6, 7};
 constexpr int kRegsVecs512[4] = {2, 3, 4, 5};
 constexpr int kRegsVecs1024[4] = {1, 2, 3, 5};
 
 // The float4 per thread of the regs kernel of `threads` for rows of num_cols columns (`vecs` >
 // 0: only that width), 0 if none holds them.
 int regs_vecs(int threads, int num_cols, int vecs) {
-  const int* vs = threads == 256 ? kRegsVecs256 : threads == 512 ? kRegsVecs512 : kRegsVecs1024;
-  for (int i = 0; i < 4; ++i) {
-    const int v = vs[i];
+  for (int v : threads == 512 ? kRegsVecs512 : kRegsVecs1024)
     if ((vecs == 0 || v == vecs) && num_cols <= regs_capacity(threads, v)) return v;
-  }
   return 0;
 }
 
@@ -316,14 +312,6 @@ Plan plan_regs(int num_cols, int threads, int vecs) {
 // 12 in docs/benchmarks.md: prefill 8192 x 8192 at 4 float4 per thread 187 -> 161 us with 3
 // CTAs per SM instead of 2). Rows of at most 4096 columns at 1024 threads: 2 per SM.
 RegsKernel regs_kernel(int threads, int vecs) {
-  if (threads == 256) {
-    switch (vecs) {
-      case 4: return topk_regs_kernel<256, 4, false, 6>;
-      case 5: return topk_regs_kernel<256, 5, false, 4>;
-      case 6: return topk_regs_kernel<256, 6, false, 4>;
-      default: return topk_regs_kernel<256, 7, false, 4>;
-    }
-  }
   if (threads == 512) {
     switch (vecs) {
       case 2: return topk_regs_kernel<512, 2, false, 4>;
@@ -428,7 +416,7 @@ Plan plan_launch_auto(const DeviceInfo& info, int num_rows, int num_cols, int64_
   // rows it cannot hold runs the radix kernel.
   if (forced < 0 || forced == kAlgoRegs) {
     const int ft = g_forced_threads.load(std::memory_order_relaxed);
-    const Plan r = plan_regs(num_cols, ft == 256 && forced != kAlgoRegs ? 0 : ft,
+    const Plan r = plan_regs(num_cols, ft == 256 ? 0 : ft,
                              forced == kAlgoRegs ? g_forced_vecs.load(std::memory_order_relaxed)
                                                  : 0);
     if (r.algo == kAlgoRegs) return r;
@@ -484,7 +472,7 @@ void set_forced(int algo, int cluster, int threads, int vecs, int sample) {
   g_sample.store(sample != 0 ? 1 : 0, std::memory_order_relaxed);
   g_forced_algo.store(algo >= kAlgoStream && algo <= kAlgoSlices ? algo : -1,
                       std::memory_order_relaxed);
-  g_forced_vecs.store(vecs >= 1 && vecs <= 7 ? vecs : 0, std::memory_order_relaxed);
+  g_forced_vecs.store(vecs >= 1 && vecs <= 5 ? vecs : 0, std::memory_order_relaxed);
   g_forced_threads.store(threads == 256 || threads == 512 || threads == 1024 ? threads : 0,
                          std::memory_order_relaxed);
   g_forced_cluster.store(cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||

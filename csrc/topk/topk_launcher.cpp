@@ -217,23 +217,23 @@ std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
 // Benchmarks / tests (process-wide): algo -1 automatic, 0 streaming kernel, 1 radix kernel,
 // 2 regs kernel (where the rows fit it, else radix), 3 grid / 4 slices kernel (where it fits,
 // else automatic); cluster 0 automatic or 1|2|4|8|16 CTAs per row (radix kernel); threads 0
-// automatic, 256|512|1024 per CTA (regs kernel) or 256 (slices kernel, one CTA per row); vecs 0
-// automatic, 1-7 float4 per thread (regs kernel, where the width holds the rows) or 2|4 (grid
+// automatic, 512|1024 per CTA (regs kernel) or 256 (slices kernel, one CTA per row); vecs 0
+// automatic, 1-5 float4 per thread (regs kernel, where the width holds the rows) or 2|4 (grid
 // kernel); sample 1 (the slices kernel bounds rows from a sample of their slices where it
 // can) or 0 (never: its exact first sweep).
 void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t vecs,
                       int64_t sample) {
   TORCH_CHECK(algo >= -1 && algo <= 4, "glm52 topk_force: algo must be -1 (automatic), 0 "
               "(stream), 1 (radix), 2 (regs), 3 (grid) or 4 (slices), got ", num(algo));
-  TORCH_CHECK(vecs >= 0 && vecs <= 7,
-              "glm52 topk_force: vecs must be 0 (automatic), 1-7 (regs kernel: float4 per "
+  TORCH_CHECK(vecs >= 0 && vecs <= 5,
+              "glm52 topk_force: vecs must be 0 (automatic), 1-5 (regs kernel: float4 per "
               "thread, where that width holds the rows) or 2, 4 (grid kernel), got ", num(vecs));
   TORCH_CHECK(cluster == 0 || cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 ||
               cluster == 16, "glm52 topk_force: cluster must be 0 (automatic) or 1, 2, 4, 8, "
               "16, got ", num(cluster));
   TORCH_CHECK(threads == 0 || threads == 256 || threads == 512 || threads == 1024,
-              "glm52 topk_force: threads must be 0 (automatic) or 256, 512, 1024 (regs) or "
-              "256 (slices, one CTA per row), got ", num(threads));
+              "glm52 topk_force: threads must be 0 (automatic) or 512, 1024 (regs) or 256 "
+              "(slices, one CTA per row), got ", num(threads));
   TORCH_CHECK(sample == 0 || sample == 1,
               "glm52 topk_force: sample must be 1 (slices kernel: sampled bound where it "
               "applies) or 0 (never), got ", num(sample));

@@ -22,8 +22,7 @@ NVCC = shutil.which("nvcc") or (os.path.join(os.environ["CUDA_HOME"], "bin", "nv
 
 
 # regs kernel instantiations (mangled template arguments) allowed to spill, bytes
-SPILL_ALLOWED = {"ILi256ELi4ELb0ELi6EEEvNS0_6ParamsE": 32,
-                 "ILi512ELi4ELb0ELi3EEEvNS0_6ParamsE": 32,
+SPILL_ALLOWED = {"ILi512ELi4ELb0ELi3EEEvNS0_6ParamsE": 32,
                  "ILi512ELi5ELb0ELi3EEEvNS0_6ParamsE": 160}
 
 
