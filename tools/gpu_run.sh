@@ -147,8 +147,7 @@ for stage in "$@"; do
           -f -o $rep python3 tools/profile_topk.py one --rows $pr --cols $pc --algo $pa --cluster $pk > $rep.log 2>&1 || tail -5 $rep.log
         $NCU --import $rep.ncu-rep --page details > $rep.details.txt 2>&1
         $NCU --import $rep.ncu-rep --page source --csv --print-source sass > $rep.sass.csv 2>&1 || head -3 $rep.sass.csv
-        # per CUDA source line (the build has -lineinfo): where the stall samples fall
-        $NCU --import $rep.ncu-rep --page source --csv --print-source cuda > $rep.cuda.csv 2>&1 || head -3 $rep.cuda.csv
+        # per source line: python tools/ncu_lines.py (the SASS page mapped through a -lineinfo cubin)
         grep -m3 "Duration\|Issue Slots Busy\|No Eligible" $rep.details.txt
         [ -n "${PROF_KEEP:-}" ] || rm -f $rep.ncu-rep $rep.log  # only 8 files come back per call
       done ;;
