@@ -492,27 +492,22 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   const bool radix = pl.algo == kAlgoRadix;
 
   cudaLaunchConfig_t cfg = {};
-  if (pl.algo == kAlgoSlices && c == 1) {  // one CTA per row: an ordinary launch
-    Params q = p;
-    q.grid_ctas = 1;
-    q.grid_slices = pl.slices;
-    q.slices_sample = g_sample.load(std::memory_order_relaxed);
-    cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
-    cfg.blockDim = dim3(static_cast<unsigned>(pl.threads));
-    cfg.dynamicSmemBytes = slices_smem_bytes(true, pl.slices, pl.threads);
-    cfg.stream = stream;
-    return cudaLaunchKernelEx(&cfg, kSlicesSoloKernel[pl.threads == 256 ? 1 : 0], q);
-  }
+  cfg.stream = stream;
   if (pl.algo == kAlgoGrid || pl.algo == kAlgoSlices) {
-    // NOTES: a cooperative launch, so the runtime refuses a grid that cannot be resident at
-    // once (the row barriers would wait forever) instead of trusting the occupancy query.
-    Params q = p;
+    Params q = p;  // the grid / slices kernels' geometry and options
     q.grid_ctas = c;
     q.grid_slices = pl.slices;
     q.slices_sample = g_sample.load(std::memory_order_relaxed);
+    if (pl.algo == kAlgoSlices && c == 1) {  // one CTA per row: an ordinary launch
+      cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
+      cfg.blockDim = dim3(static_cast<unsigned>(pl.threads));
+      cfg.dynamicSmemBytes = slices_smem_bytes(true, pl.slices, pl.threads);
+      return cudaLaunchKernelEx(&cfg, kSlicesSoloKernel[pl.threads == 256 ? 1 : 0], q);
+    }
+    // NOTES: a cooperative launch, so the runtime refuses a grid that cannot be resident at
+    // once (the row barriers would wait forever) instead of trusting the occupancy query.
     cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
     cfg.blockDim = dim3(kGridThreads);
-    cfg.stream = stream;
     cudaLaunchAttribute coop;
     coop.id = cudaLaunchAttributeCooperative;
     coop.val.cooperative = 1;
@@ -526,13 +521,11 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     const int threads = pl.res_cap;
     cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
     cfg.blockDim = dim3(static_cast<unsigned>(threads));
-    cfg.stream = stream;
     return cudaLaunchKernelEx(&cfg, regs_kernel(threads, pl.slices), p);
   }
   cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
   cfg.blockDim = dim3(radix ? kRThreads : kThreads);
   cfg.dynamicSmemBytes = radix ? radix_smem_bytes(pl.res_cap) : sizeof(Smem);
-  cfg.stream = stream;
   cudaLaunchAttribute attr;
   if (c > 1) {
     set_cluster(cfg, attr, static_cast<unsigned>(c));
