@@ -222,6 +222,21 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
   cnt = __shfl_sync(kFull, cb, l);
 }
 
+// Block-wide exclusive sum of x over threads (`total`: the block's sum). One barrier inside;
+// wt (kT / 32 words) must not be rewritten until every warp has passed the caller's next
+// barrier. The warp totals are scanned in log2(kT / 32) steps (lanes < kT / 32 are exact).
+template <int kT>
+__device__ __forceinline__ uint32_t block_excl_sum(uint32_t x, uint32_t* wt, uint32_t& total) {
+  const int lane = static_cast<int>(lane_id());
+  const uint32_t incl = warp_incl_scan(x);
+  if (lane == 31) wt[warp_id()] = incl;
+  __syncthreads();
+  const uint32_t y = lane < kT / 32 ? wt[lane] : 0u;
+  const uint32_t wi = warp_incl_scan<kT / 32>(y);
+  total = __shfl_sync(kFull, wi, kT / 32 - 1);
+  return __shfl_sync(kFull, wi - y, static_cast<int>(warp_id())) + incl - x;
+}
+
 // One more digit of the threshold: the bucket search over h (NB bins) for the need-th largest
 // key of thr's prefix; thr gains the bin at bit `shift`, need drops by the keys above it, ge
 // says the bin is taken whole, cnt is its count. One barrier inside (warp_bucket's).
@@ -531,16 +546,8 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     em |= static_cast<uint32_t>(!ge && kk == thr) << (kE + j);
   });
   const uint32_t mine = static_cast<uint32_t>(__popc(gm)) | (static_cast<uint32_t>(__popc(em)) << 16);
-  const uint32_t incl = warp_incl_scan(mine);
-  if (lane_id() == 31u) s.wtot[3][warp_id()] = incl;
-  __syncthreads();
-  uint32_t excl, total;
-  {
-    const uint32_t x = lane < kT / 32 ? s.wtot[3][lane] : 0u;
-    const uint32_t wi = warp_incl_scan<kT / 32>(x);
-    excl = __shfl_sync(kFull, wi - x, static_cast<int>(warp_id())) + incl - mine;
-    total = __shfl_sync(kFull, wi, kT / 32 - 1);  // the CTA's (#above | #tied << 16)
-  }
+  uint32_t total;  // the CTA's (#above | #tied << 16)
+  const uint32_t excl = block_excl_sum<kT>(mine, s.wtot[3], total);
   uint32_t gt_before = excl & 0xffffu, eq_before = excl >> 16;
   // Selected keys of lower CTAs (grid) come first: gt0 above thr, and the lowest-column
   // min(eq0, need) tied ones.

@@ -105,21 +105,6 @@ __device__ __forceinline__ float4 ldg_hint(const float4* a, uint64_t pol) {
   return v;
 }
 
-// Block-wide exclusive sum of x over threads (`total`: the block's sum). One barrier inside;
-// wt (kT / 32 words) must not be rewritten until every warp has passed the caller's next
-// barrier.
-template <int kT>
-__device__ __forceinline__ uint32_t block_excl_sum(uint32_t x, uint32_t* wt, uint32_t& total) {
-  const int lane = static_cast<int>(lane_id());
-  const uint32_t incl = warp_incl_scan(x);
-  if (lane == 31) wt[warp_id()] = incl;
-  __syncthreads();
-  const uint32_t y = lane < kT / 32 ? wt[lane] : 0u;
-  const uint32_t wi = warp_incl_scan(y);
-  total = __shfl_sync(kFull, wi, kT / 32 - 1);
-  return __shfl_sync(kFull, wi - y, static_cast<int>(warp_id())) + incl - x;
-}
-
 // ---------------------------------------------------------------------------------------------
 // p.grid_ctas CTAs of kT threads per row, each owning p.grid_slices slices of 4 * kT * kV
 // segment indices, with slices_smem_bytes(kSolo, p.grid_slices, kT) of dynamic shared memory.
