@@ -52,13 +52,15 @@ REGS_MAX_COLS = 20480  # the regs kernel's widest rows
 GRID_VECS = (2, 4)     # the grid kernel's float4 per thread (4096 / 8192 columns per CTA)
 
 
-def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0, sample: int = 1):
+def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0, sample: int = 1,
+           pdl: int = -1):
     """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 grid, 4 slices)
-    and, if given, a cluster size (radix), CTA size (regs) or float4 per thread (grid), or the
-    slices kernel's sampled bound off (sample=0). The choice is made at launch, so a CUDA graph
-    captured through this replays it."""
+    and, if given, a cluster size (radix), CTA size (regs) or float4 per thread (grid), the
+    slices kernel's sampled bound off (sample=0), or programmatic dependent launch on / off
+    (pdl=1 / 0). The choice is made at launch, so a CUDA graph captured through this replays
+    it."""
     def run(i):
-        torch.ops._C_glm52.topk_force(algo, cluster, threads, vecs, sample)
+        torch.ops._C_glm52.topk_force(algo, cluster, threads, vecs, sample, pdl)
         try:
             return fn(i)
         finally:
@@ -76,7 +78,8 @@ def plan(rows: int, n: int, ws_bytes: int, prefill: bool, algo: int = -1,
 
 
 def with_variants(ours, rows: int, n: int, ws_bytes: int, prefill: bool) -> dict:
-    ops = {"ours": ours, "ours radix": forced(1, ours), "ours stream": forced(0, ours)}
+    ops = {"ours": ours, "ours pdl": forced(-1, ours, pdl=1), "ours no pdl": forced(-1, ours, pdl=0),
+           "ours radix": forced(1, ours), "ours stream": forced(0, ours)}
     if n <= REGS_MAX_COLS:
         ops["ours regs"] = forced(2, ours)
     if plan(rows, n, ws_bytes, prefill, 3)[0] == 3:
@@ -259,7 +262,7 @@ def main() -> int:
         decode = [s for s in decode if f"{s[0]}x{s[1]}" in keep]
         prefill = [s for s in prefill if f"{s[0]}x{s[1]}" in keep]
     cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk",
-            "ours radix", "ours stream", "ours regs", "ours grid", "ours slices",
+            "ours pdl", "ours no pdl", "ours radix", "ours stream", "ours regs", "ours grid", "ours slices",
             "ours slices exact", "ours slices256"]
     ws = T.topk_workspace(DEV)  # what the indexer passes (the grid kernel's scratch)
     ws_bytes = ws.numel()
@@ -321,7 +324,7 @@ def main() -> int:
                                                  if k != "shape"), flush=True)
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
-            for name in [m for m in ("ours", "ours radix", "ours stream", "ours regs",
+            for name in [m for m in ("ours", "ours pdl", "ours radix", "ours stream", "ours regs",
                                      "ours grid", "ours slices", "ours slices exact",
                                      "ours slices256") if m in ops]:
                 out.fill_(-1)

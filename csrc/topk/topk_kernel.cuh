@@ -87,6 +87,17 @@ __device__ __forceinline__ uint32_t float_to_key(float x) {
   return b ^ (static_cast<uint32_t>(static_cast<int32_t>(b) >> 31) | 0x80000000u);
 }
 
+// Programmatic dependent launch (sm_90+): launch_topk may let this kernel's CTAs start while
+// the previous kernel in the stream is still finishing (its launch and prologue overlap that
+// kernel's tail). Every global read or write of a kernel launched so comes after this wait,
+// which returns once the previous grid has completed and its writes are visible. A no-op in an
+// ordinary launch.
+__device__ __forceinline__ void wait_prior_grids() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 // One slot per requesting lane from a shared counter (one atomic per warp). All lanes call.
 __device__ __forceinline__ uint32_t warp_reserve(uint32_t* counter, bool want) {
   const uint32_t m = __ballot_sync(kFull, want);
@@ -638,6 +649,7 @@ __global__ void __launch_bounds__(kThreads, 2) topk_rows_kernel(const Params p) 
   // Steps 0-1: rows no longer than k are written whole; the row is split over the cluster only
   // when every CTA gets a useful segment.
   int row, start, nc, r, a, b;
+  wait_prior_grids();
   if (!row_segment<kThreads, kCluster>(p, kMinClusterSeg, row, start, nc, r, a, b)) return;
   const int k = p.k;
 

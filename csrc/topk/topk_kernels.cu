@@ -46,6 +46,7 @@ std::atomic<int> g_forced_cluster{0};  // set_forced's cluster size, 0 = automat
 std::atomic<int> g_forced_threads{0};  // set_forced's regs-kernel CTA size, 0 = automatic
 std::atomic<int> g_forced_vecs{0};     // set_forced's grid / slices float4 per thread, 0 = auto
 std::atomic<int> g_sample{1};          // set_forced's sample: Params::slices_sample
+std::atomic<int> g_pdl{-1};            // set_forced's pdl: -1 automatic, 0 off, 1 on
 std::once_flag g_once[kMaxDevices];
 
 // Makes `cfg` launch clusters of `cs` CTAs along x (`attr` must outlive the launch or query).
@@ -56,6 +57,18 @@ void set_cluster(cudaLaunchConfig_t& cfg, cudaLaunchAttribute& attr, unsigned cs
   attr.val.clusterDim.z = 1;
   cfg.attrs = &attr;
   cfg.numAttrs = 1;
+}
+
+// Adds programmatic stream serialization (PDL) to `cfg`'s attributes (attrs[0 .. numAttrs)
+// must be `attrs`, with room for one more): the kernel may start before the previous kernel in
+// the stream completes; every kernel waits for it (wait_prior_grids) before touching global
+// memory, so only the launch and the shared-memory prologue overlap.
+void add_pdl(cudaLaunchConfig_t& cfg, cudaLaunchAttribute* attrs) {
+  cudaLaunchAttribute& a = attrs[cfg.numAttrs];
+  a.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  a.val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attrs;
+  cfg.numAttrs += 1;
 }
 
 // How many clusters of `cs` CTAs of `kernel` the device keeps resident at once (0 if none or
@@ -468,8 +481,9 @@ bool segments_aligned(const Params& p) {
          (p.num_rows == 1 || p.row_stride % 4 == 0);
 }
 
-void set_forced(int algo, int cluster, int threads, int vecs, int sample) {
+void set_forced(int algo, int cluster, int threads, int vecs, int sample, int pdl) {
   g_sample.store(sample != 0 ? 1 : 0, std::memory_order_relaxed);
+  g_pdl.store(pdl == 0 || pdl == 1 ? pdl : -1, std::memory_order_relaxed);
   g_forced_algo.store(algo >= kAlgoStream && algo <= kAlgoSlices ? algo : -1,
                       std::memory_order_relaxed);
   g_forced_vecs.store(vecs >= 1 && vecs <= 5 ? vecs : 0, std::memory_order_relaxed);
@@ -493,6 +507,9 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
 
   cudaLaunchConfig_t cfg = {};
   cfg.stream = stream;
+  cudaLaunchAttribute attrs[2];  // cluster or cooperative, then PDL
+  // PDL for every launch but the cooperative ones (whose residency check stays the runtime's).
+  const bool pdl = g_pdl.load(std::memory_order_relaxed) == 1;
   if (pl.algo == kAlgoGrid || pl.algo == kAlgoSlices) {
     Params q = p;  // the grid / slices kernels' geometry and options
     q.grid_ctas = c;
@@ -502,16 +519,16 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
       cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
       cfg.blockDim = dim3(static_cast<unsigned>(pl.threads));
       cfg.dynamicSmemBytes = slices_smem_bytes(true, pl.slices, pl.threads);
+      if (pdl) add_pdl(cfg, attrs);
       return cudaLaunchKernelEx(&cfg, kSlicesSoloKernel[pl.threads == 256 ? 1 : 0], q);
     }
     // NOTES: a cooperative launch, so the runtime refuses a grid that cannot be resident at
     // once (the row barriers would wait forever) instead of trusting the occupancy query.
     cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
     cfg.blockDim = dim3(kGridThreads);
-    cudaLaunchAttribute coop;
-    coop.id = cudaLaunchAttributeCooperative;
-    coop.val.cooperative = 1;
-    cfg.attrs = &coop;
+    attrs[0].id = cudaLaunchAttributeCooperative;
+    attrs[0].val.cooperative = 1;
+    cfg.attrs = attrs;
     cfg.numAttrs = 1;
     if (pl.algo == kAlgoGrid) return cudaLaunchKernelEx(&cfg, grid_kernel(pl.res_cap), q);
     cfg.dynamicSmemBytes = slices_smem_bytes(false, pl.slices, kGridThreads);
@@ -521,14 +538,15 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     const int threads = pl.res_cap;
     cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
     cfg.blockDim = dim3(static_cast<unsigned>(threads));
+    if (pdl) add_pdl(cfg, attrs);
     return cudaLaunchKernelEx(&cfg, regs_kernel(threads, pl.slices), p);
   }
   cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
   cfg.blockDim = dim3(radix ? kRThreads : kThreads);
   cfg.dynamicSmemBytes = radix ? radix_smem_bytes(pl.res_cap) : sizeof(Smem);
-  cudaLaunchAttribute attr;
+  if (c > 1) set_cluster(cfg, attrs[0], static_cast<unsigned>(c));
+  if (pdl) add_pdl(cfg, attrs);
   if (c > 1) {
-    set_cluster(cfg, attr, static_cast<unsigned>(c));
     if (radix) return cudaLaunchKernelEx(&cfg, topk_radix_kernel<true>, p, pl.res_cap);
     return cudaLaunchKernelEx(&cfg, topk_rows_kernel<true>, p);
   }

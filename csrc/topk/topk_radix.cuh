@@ -336,6 +336,7 @@ __global__ void __launch_bounds__(kRThreads, 2) topk_radix_kernel(const Params p
   if (t == 0) s.ncand = 0u;
 
   int row, start, nc, r, a, b;  // rows no longer than k are written whole in here
+  wait_prior_grids();
   if (!row_segment<kRThreads, kCluster>(p, kRMinSeg, row, start, nc, r, a, b)) return;
   const int k = p.k;
   const float* __restrict__ rowp = p.logits + static_cast<int64_t>(row) * p.row_stride;

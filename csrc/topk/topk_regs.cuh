@@ -334,6 +334,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     }
     loaded |= vecs_to_keys<kV>(f, base, ofs + 4 * t * kV, lo, hi, key);
   };
+  wait_prior_grids();  // after the clear: it overlaps the previous kernel's tail (PDL launch)
   // Decode rows start at column 0: load columns [0, num_cols) before the length is known.
   const bool early = p.mode != kModePrefill;
   const float* __restrict__ rowp = p.logits + static_cast<int64_t>(row) * p.row_stride;

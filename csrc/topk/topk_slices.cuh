@@ -145,6 +145,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_slices_kernel(const Params p) 
   }
   static_assert(offsetof(SlicesSmem, ncand) == offsetof(SlicesSmem, tot) + 8 * 4, "cleared");
   int start, end;
+  wait_prior_grids();
   row_bounds(p, row, start, end);
   if (end - start <= p.k) {
     if (q == 0) write_short_row(p, row, end - start, t, kT);

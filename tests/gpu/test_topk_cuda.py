@@ -116,12 +116,15 @@ REGS_MAX_COLS = 20480  # the regs kernel's widest rows (1024 threads x 5 float4)
 REGS_VECS = {512: (2, 3, 4, 5), 1024: (1, 2, 3, 5)}  # its float4 per thread at each CTA size
 
 
-@pytest.fixture(params=[(1,), (0,), (2,), (3,), (4,), (4, 0, 0, 0, 0), (4, 0, 256)],
-                ids=["radix", "stream", "regs", "grid", "slices", "slices-exact", "slices256"])
+@pytest.fixture(params=[(1,), (0,), (2,), (3,), (4,), (4, 0, 0, 0, 0), (4, 0, 256),
+                        (-1, 0, 0, 0, 1, 1)],
+                ids=["radix", "stream", "regs", "grid", "slices", "slices-exact", "slices256",
+                     "auto-pdl"])
 def algo(request):
     """Runs the test with each kernel forced (the launcher's choice is size-dependent; the
     slices kernel runs one CTA per row where several do not fit, slices256 always;
-    slices-exact: without the sampled bound)."""
+    slices-exact: without the sampled bound; auto-pdl: the launcher's choice, launched with
+    programmatic dependent launch)."""
     torch.ops._C_glm52.topk_force(*request.param)
     T.clear_plan_cache()
     yield request.param[0]
@@ -269,6 +272,48 @@ def test_cuda_graph_replay(rows, n, algo):
         graph.replay()
         torch.cuda.synchronize()
         _check(logits, torch.zeros_like(lens), lens, out, k, seed, f"graph replay {it} {kind}")
+    assert int(torch.count_nonzero(WS)) == 0, "workspace not left zero-filled"
+
+
+@pytest.mark.parametrize("rows, n", [(8, 4096), (256, 4096), (64, 32768), (256, 32768),
+                                     (8, 131072)])
+@pytest.mark.parametrize("pdl", [1, 0])
+def test_pdl_chain(rows, n, pdl):
+    """Producer -> top-k -> consumer kernels back to back in one captured graph, the top-k
+    launched with / without programmatic dependent launch: each top-k must see the logits and
+    lengths its producer copied just before it and leave its row for the consumer's copy."""
+    g, seed = _gen()
+    k, steps = 2048, 4
+    srcs = [_logits(rows, n, kind, g) for kind in ("randn", "ties", "recent", "neginf")]
+    lsrc = [torch.randint(1, n + 1, (rows,), generator=g, device=DEV, dtype=torch.int32)
+            for _ in range(steps)]
+    logits = torch.empty(rows, n, device=DEV)
+    lens = torch.full((rows,), n, dtype=torch.int32, device=DEV)
+    out = torch.empty(rows, k, dtype=torch.int32, device=DEV)
+    outs = [torch.full_like(out, POISON) for _ in range(steps)]
+    torch.ops._C_glm52.topk_force(-1, 0, 0, 0, 1, pdl)
+    try:
+        logits.copy_(srcs[0])
+        T.topk_decode(logits, lens, out, k, workspace=WS)  # eager warm-up (per-device set-up)
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for i in range(steps):
+                logits.copy_(srcs[i])
+                lens.copy_(lsrc[i])
+                out.fill_(POISON)
+                T.topk_decode(logits, lens, out, k, workspace=WS)
+                outs[i].copy_(out)
+        for rep in range(2):
+            for o in outs:
+                o.fill_(POISON)
+            graph.replay()
+            torch.cuda.synchronize()
+            for i in range(steps):
+                _check(srcs[i], torch.zeros_like(lsrc[i]), lsrc[i], outs[i], k, seed,
+                       f"pdl={pdl} replay {rep} step {i}")
+    finally:
+        torch.ops._C_glm52.topk_force(-1)
     assert int(torch.count_nonzero(WS)) == 0, "workspace not left zero-filled"
 
 
