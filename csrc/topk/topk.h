@@ -98,8 +98,8 @@ bool segments_aligned(const Params& p);
 // where it can) or 0 (it never does: the exact first sweep). A forced grid or slices kernel runs only where it
 // fits (a workspace for every row, every CTA resident), else the automatic plan. Benchmarks
 // and tests compare the kernels in one process.
-// pdl 1 / 0 launches the non-cooperative kernels with / without programmatic stream
-// serialization, -1 the automatic choice.
+// pdl 1 / 0 launches the kernels with / without programmatic stream serialization, -1 as
+// VLLM_GLM52_TOPK_PDL says (default on).
 void set_forced(int algo, int cluster, int threads, int vecs, int sample = 1, int pdl = -1);
 
 }  // namespace topk

@@ -26,6 +26,7 @@ struct DeviceInfo {
   int max_clusters[5] = {0, 0, 0, 0, 0};  // resident clusters of 1 << i CTAs (i >= 1)
   int forced_cluster = 0;                 // VLLM_GLM52_TOPK_CLUSTER, 0 = automatic
   int forced_algo = -1;                   // VLLM_GLM52_TOPK_ALGO, -1 = automatic
+  bool pdl = true;                        // VLLM_GLM52_TOPK_PDL (default 1)
   // radix kernel: resident keys per CTA at one / two CTAs per SM, and resident clusters of
   // 1 << i CTAs at two CTAs per SM ([0]) and at one ([1])
   int res_max = 0;
@@ -46,7 +47,7 @@ std::atomic<int> g_forced_cluster{0};  // set_forced's cluster size, 0 = automat
 std::atomic<int> g_forced_threads{0};  // set_forced's regs-kernel CTA size, 0 = automatic
 std::atomic<int> g_forced_vecs{0};     // set_forced's grid / slices float4 per thread, 0 = auto
 std::atomic<int> g_sample{1};          // set_forced's sample: Params::slices_sample
-std::atomic<int> g_pdl{-1};            // set_forced's pdl: -1 automatic, 0 off, 1 on
+std::atomic<int> g_pdl{-1};            // set_forced's pdl: -1 VLLM_GLM52_TOPK_PDL, 0 off, 1 on
 std::once_flag g_once[kMaxDevices];
 
 // Makes `cfg` launch clusters of `cs` CTAs along x (`attr` must outlive the launch or query).
@@ -205,6 +206,7 @@ void init_device(int dev, DeviceInfo& info) {
     if (v == "grid") info.forced_algo = kAlgoGrid;
     if (v == "slices") info.forced_algo = kAlgoSlices;
   }
+  if (const char* env = std::getenv("VLLM_GLM52_TOPK_PDL")) info.pdl = std::string(env) != "0";
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_CLUSTER")) {
     const int v = std::atoi(env);
     if (v == 1 || v == 2 || v == 4 || v == 8 || v == 16) info.forced_cluster = v;
@@ -508,8 +510,11 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   cudaLaunchConfig_t cfg = {};
   cfg.stream = stream;
   cudaLaunchAttribute attrs[2];  // cluster or cooperative, then PDL
-  // PDL for every launch but the cooperative ones (whose residency check stays the runtime's).
-  const bool pdl = g_pdl.load(std::memory_order_relaxed) == 1;
+  // NOTES: programmatic dependent launch (default on): the launch and the kernels' shared-
+  // memory prologue overlap the previous kernel's completion, ~0.3 us per call on H100
+  // (decode 1 / 8 / 64 x 4096: 3.6 / 3.9 / 4.0 us -> 3.3 / 3.6 / 3.7 us, docs/benchmarks.md).
+  const int forced_pdl = g_pdl.load(std::memory_order_relaxed);
+  const bool pdl = forced_pdl == -1 ? info->pdl : forced_pdl == 1;
   if (pl.algo == kAlgoGrid || pl.algo == kAlgoSlices) {
     Params q = p;  // the grid / slices kernels' geometry and options
     q.grid_ctas = c;
@@ -530,6 +535,7 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     attrs[0].val.cooperative = 1;
     cfg.attrs = attrs;
     cfg.numAttrs = 1;
+    if (pdl) add_pdl(cfg, attrs);
     if (pl.algo == kAlgoGrid) return cudaLaunchKernelEx(&cfg, grid_kernel(pl.res_cap), q);
     cfg.dynamicSmemBytes = slices_smem_bytes(false, pl.slices, kGridThreads);
     return cudaLaunchKernelEx(&cfg, kSlicesKernel, q);

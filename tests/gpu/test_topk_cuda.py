@@ -117,14 +117,14 @@ REGS_VECS = {512: (2, 3, 4, 5), 1024: (1, 2, 3, 5)}  # its float4 per thread at 
 
 
 @pytest.fixture(params=[(1,), (0,), (2,), (3,), (4,), (4, 0, 0, 0, 0), (4, 0, 256),
-                        (-1, 0, 0, 0, 1, 1)],
+                        (-1, 0, 0, 0, 1, 0)],
                 ids=["radix", "stream", "regs", "grid", "slices", "slices-exact", "slices256",
-                     "auto-pdl"])
+                     "auto-no-pdl"])
 def algo(request):
     """Runs the test with each kernel forced (the launcher's choice is size-dependent; the
     slices kernel runs one CTA per row where several do not fit, slices256 always;
-    slices-exact: without the sampled bound; auto-pdl: the launcher's choice, launched with
-    programmatic dependent launch)."""
+    slices-exact: without the sampled bound; auto-no-pdl: the launcher's choice, launched
+    without programmatic dependent launch, which the others use)."""
     torch.ops._C_glm52.topk_force(*request.param)
     T.clear_plan_cache()
     yield request.param[0]
