@@ -353,8 +353,8 @@ def main() -> int:
                 "ok": "yes" if ok else "NO",
             }
             lines.append(row)
-            print(f"  {row['shape']}: ours {t:.4f} ms ({cl}) "
-                  + " ".join(f"{c} {res[c]:.4f}" for c in cols if c in res)
+            print(f"  {row['shape']}: ours {t:.5f} ms ({cl}) "
+                  + " ".join(f"{c} {res[c]:.5f}" for c in cols if c in res)
                   + f" ok={row['ok']} [{time.time() - t_start:.0f}s]", flush=True)
             del logits_list, ops
             torch.cuda.empty_cache()
@@ -374,7 +374,7 @@ def main() -> int:
             return f"{v:.2f}x"
         if key == "% copy BW":
             return f"{v:.0f}%"
-        return f"{v:.4f}"
+        return f"{v:.5f}" if v < 0.01 else f"{v:.4f}"  # 10 ns below 10 us
 
     md = [f"Indexer top-k, median ms per call. {head}.",
           "plan = the kernel and CTAs per row (cluster size; T = regs threads per CTA; V = grid "
