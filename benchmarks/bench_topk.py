@@ -85,7 +85,6 @@ def with_variants(ours, rows: int, n: int, ws_bytes: int, prefill: bool) -> dict
            "ours stream": forced(0, ours)}
     if n <= REGS_MAX_COLS:
         ops["ours regs"] = forced(2, ours)
-        ops["ours regs passes"] = forced(2, ours, sample=0)  # no small-bin ranking
     if plan(rows, n, ws_bytes, prefill, 3)[0] == 3:
         ops["ours grid"] = forced(3, ours)
     if plan(rows, n, ws_bytes, prefill, 4)[0] == 4:
@@ -266,8 +265,7 @@ def main() -> int:
         decode = [s for s in decode if f"{s[0]}x{s[1]}" in keep]
         prefill = [s for s in prefill if f"{s[0]}x{s[1]}" in keep]
     cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk",
-            "ours no pdl", "ours radix", "ours stream", "ours regs", "ours regs passes",
-            "ours grid", "ours slices",
+            "ours no pdl", "ours radix", "ours stream", "ours regs", "ours grid", "ours slices",
             "ours slices exact", "ours slices256"]
     ws = T.topk_workspace(DEV)  # what the indexer passes (the grid kernel's scratch)
     ws_bytes = ws.numel()
@@ -330,7 +328,7 @@ def main() -> int:
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
             for name in [m for m in ("ours", "ours no pdl", "ours radix", "ours stream",
-                                     "ours regs", "ours regs passes", "ours grid", "ours slices",
+                                     "ours regs", "ours grid", "ours slices",
                                      "ours slices exact", "ours slices256") if m in ops]:
                 out.fill_(-1)
                 ops[name](0)
@@ -384,8 +382,7 @@ def main() -> int:
           "workspace; launched with programmatic dependent launch, ours no pdl without); "
           "ours radix / ours stream / ours regs / ours grid / ours slices = each "
           "kernel forced (slices: one CTA per row where several do not fit; slices exact: the "
-          "same without the sampled bound; regs passes: the regs kernel without its small-bin "
-          "ranking; slices256: one 256-thread CTA per row); "
+          "same without the sampled bound; slices256: one 256-thread CTA per row); "
           "x best vLLM = best applicable vLLM op time / ours; % copy BW = one read of the visible logits at our speed, as a "
           "share of D2D copy bandwidth.", "",
           "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]

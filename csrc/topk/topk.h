@@ -47,9 +47,7 @@ struct Params {
   int32_t grid_ctas;       // set by launch_topk: CTAs per row of the grid / slices kernel
   int32_t grid_slices;     // set by launch_topk: slices per CTA of the slices kernel
   int32_t slices_sample;   // set by launch_topk: 1 = the slices kernel may bound a row from a
-                           // sample of its slices (one sweep instead of two) and the regs
-                           // kernel may rank a small pass-0 bin instead of passes 1-2; 0 =
-                           // neither (the exact passes only)
+                           // sample of its slices (one sweep instead of two), 0 = never
 };
 
 // Launches the top-k for `p` on `stream`; returns the launch error (or that of the one-time
@@ -97,9 +95,8 @@ bool segments_aligned(const Params& p);
 // or 0 (automatic); threads 512|1024 (regs kernel), 256 (slices kernel, one CTA per row) or 0
 // (automatic); vecs 1-5 float4 per thread (regs kernel, where that width holds the rows), 2|4
 // (grid kernel) or 0 (automatic); sample 1 (the slices kernel bounds rows from a sample
-// where it can, the regs kernel ranks a small pass-0 bin) or 0 (neither). A forced grid or
-// slices kernel runs only where it fits (a workspace for every row, every CTA resident), else
-// the automatic plan. Benchmarks
+// where it can) or 0 (it never does: the exact first sweep). A forced grid or slices kernel runs only where it
+// fits (a workspace for every row, every CTA resident), else the automatic plan. Benchmarks
 // and tests compare the kernels in one process.
 // pdl 1 / 0 launches the kernels with / without programmatic stream serialization, -1 as
 // VLLM_GLM52_TOPK_PDL says (default on).

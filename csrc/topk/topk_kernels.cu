@@ -542,12 +542,10 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   }
   if (pl.algo == kAlgoRegs) {
     const int threads = pl.res_cap;
-    Params q = p;
-    q.slices_sample = g_sample.load(std::memory_order_relaxed);  // small-bin ranking on / off
     cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
     cfg.blockDim = dim3(static_cast<unsigned>(threads));
     if (pdl) add_pdl(cfg, attrs);
-    return cudaLaunchKernelEx(&cfg, regs_kernel(threads, pl.slices), q);
+    return cudaLaunchKernelEx(&cfg, regs_kernel(threads, pl.slices), p);
   }
   cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
   cfg.blockDim = dim3(radix ? kRThreads : kThreads);

@@ -220,8 +220,8 @@ std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
 // automatic, 512|1024 per CTA (regs kernel) or 256 (slices kernel, one CTA per row); vecs 0
 // automatic, 1-5 float4 per thread (regs kernel, where the width holds the rows) or 2|4 (grid
 // kernel); sample 1 (the slices kernel bounds rows from a sample of their slices where it
-// can, the regs kernel ranks a small pass-0 bin) or 0 (neither: the exact sweeps / passes);
-// pdl -1 automatic, 1 / 0 programmatic dependent launch on / off.
+// can) or 0 (never: its exact first sweep); pdl -1 automatic, 1 / 0 programmatic dependent
+// launch on / off.
 void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t vecs,
                       int64_t sample, int64_t pdl) {
   TORCH_CHECK(algo >= -1 && algo <= 4, "glm52 topk_force: algo must be -1 (automatic), 0 "
@@ -236,8 +236,8 @@ void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t ve
               "glm52 topk_force: threads must be 0 (automatic) or 512, 1024 (regs) or 256 "
               "(slices, one CTA per row), got ", num(threads));
   TORCH_CHECK(sample == 0 || sample == 1,
-              "glm52 topk_force: sample must be 1 (slices kernel: sampled bound, regs kernel: "
-              "small-bin ranking, where they apply) or 0 (never), got ", num(sample));
+              "glm52 topk_force: sample must be 1 (slices kernel: sampled bound where it "
+              "applies) or 0 (never), got ", num(sample));
   TORCH_CHECK(pdl >= -1 && pdl <= 1,
               "glm52 topk_force: pdl must be -1 (automatic), 0 (off) or 1 (on), got ", num(pdl));
   tk::set_forced(static_cast<int>(algo), static_cast<int>(cluster), static_cast<int>(threads),

@@ -44,9 +44,8 @@ namespace glm52 {
 namespace topk {
 
 constexpr int kGBins = 2048;  // 11-bit digits (the last pass uses 1024 bins)
-constexpr uint32_t kSmallBin = 32;  // regs kernel, one CTA per row: a pass-0 bin ranked whole
 
-// Static shared memory (20.6 KiB): the pass histograms (contiguous, cleared together) and one
+// Static shared memory (20.5 KiB): the pass histograms (contiguous, cleared together) and one
 // per-warp total array per block scan, so no scan rewrites words a slower warp may still be
 // reading.
 struct alignas(16) RegsSmem {
@@ -55,8 +54,6 @@ struct alignas(16) RegsSmem {
   uint32_t hist2[kGBins / 2];  // bits 9..0
   uint32_t wtot[4][32];
   uint32_t tail[4];  // one CTA per row: the keys past the CTA's slice (thread kT-1's)
-  uint32_t small[kSmallBin];  // one CTA per row: the keys of a small pass-0 bin (any order)
-  uint32_t nsmall;            // ... and their count so far
   uint32_t last;     // grid mode: this CTA is the row's last to finish
   uint32_t red[2];   // grid gather path: lower CTAs' list keys above / at thr
 };
@@ -320,8 +317,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     uint4* h = reinterpret_cast<uint4*>(s.hist0);
     constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
-    if (t == 0) s.red[0] = s.red[1] = s.nsmall = 0u;
-    if (t < static_cast<int>(kSmallBin)) s.small[t] = 0u;
+    if (t == 0) s.red[0] = s.red[1] = 0u;
   }
 
   // Step 2: this thread's keys of segment indices [lo, hi) (base 16-byte aligned): interior
@@ -430,7 +426,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // and adds its count of keys above the bin to counts[q]; after one barrier each CTA runs
   // passes 1-2 on the list in shared memory and takes the lower CTAs' counts from counts[] and
   // the list: 2 row barriers in all instead of 4 (each costs ~2 us on H100).
-  bool gathered = false;  // the threshold came from a list (grid gather path, small bin)
+  bool gathered = false;
   uint32_t gt0 = 0u, eq0 = 0u;  // grid: lower CTAs' selected keys above / at thr
   if constexpr (kGrid) {
     if (!ge && cnt <= kGridCap) {
@@ -486,72 +482,6 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
         atomicAdd(&s.red[0], g);
         atomicAdd(&s.red[1], x);
       }
-    }
-  }
-
-  // Step 4s (one CTA per row, p.slices_sample != 0): a pass-0 bin of at most kSmallBin keys
-  // (a randn row of 4096 columns: ~6) is resolved without passes 1-2. Its keys go to a list in
-  // shared memory (one atomic per warp that holds any); after one barrier every warp holds the
-  // list one key per lane and counts, per lane, the listed keys above and equal to its own;
-  // the lane whose key is the need-th largest gives thr (the exact key), the ties still to take
-  // and whether they are all taken. Bin 0 (the invalid keys' 0) never takes it.
-  // NOTES: a globaltimer trace of 1 / 8 x 4096 rows in CUDA-graph replay (H100, session 14)
-  // put pass 1 (histogram, barrier, bucket search) at ~0.8 us of a ~2.9 us CTA, and rows whose
-  // pass-0 bin was taken whole finished that much earlier. An earlier version of this step
-  // (commit 8999684) counted with one dependent add per listed key (a 32-step chain, ~0.7 us)
-  // and was no faster than the passes; here two independent pairs of counters halve it.
-  // Only the 4096-column decode width (512 threads x 2 float4): wider rows' k-th key sits in a
-  // fuller bin (8192 columns: ~300 keys), and the other widths spilled registers with it.
-  if constexpr (!kGrid && kT == 512 && kV == 2) {
-    if (!ge && cnt <= kSmallBin && bin != 0u && p.slices_sample != 0) {
-      const uint32_t pre = thr >> 21;
-      uint32_t m = 0u;  // this thread's keys in the bin (bit e; the tail's at kE + j)
-#pragma unroll
-      for (int e = 0; e < kE; ++e) m |= static_cast<uint32_t>((key[e] >> 21) == pre) << e;
-      each_tail([&](uint32_t kk, int j) {
-        m |= static_cast<uint32_t>((kk >> 21) == pre) << (kE + j);
-      });
-      const uint32_t nm = static_cast<uint32_t>(__popc(m));  // <= kE + kRegsTail < 16
-      const uint32_t wn = __reduce_add_sync(kFull, nm);
-      if (wn != 0u) {  // warp-uniform
-        uint32_t base = 0u;
-        if (lane == 0) base = atomicAdd(&s.nsmall, wn);
-        // the lanes below this one list this many keys (nm has 4 bit planes)
-        const uint32_t lt = (1u << lane) - 1u;
-        uint32_t below = 0u;
-#pragma unroll
-        for (int bp = 0; bp < 4; ++bp)
-          below += static_cast<uint32_t>(__popc(__ballot_sync(kFull, (nm >> bp) & 1u) & lt)) << bp;
-        uint32_t pos = __shfl_sync(kFull, base, 0) + below;
-#pragma unroll
-        for (int e = 0; e < kE; ++e)
-          if ((m >> e) & 1u) s.small[pos++] = key[e];
-        each_tail([&](uint32_t kk, int j) {
-          if ((m >> (kE + j)) & 1u) s.small[pos++] = kk;
-        });
-      }
-      __syncthreads();
-      // Slots past cnt hold 0 (cleared with the histograms), which no listed key equals or
-      // is below (bin != 0): every lane counts all kSmallBin slots, in two independent pairs
-      // of counters (a dependent chain of kSmallBin / 2 adds, not kSmallBin).
-      const uint32_t mine = s.small[lane];
-      uint32_t gt = 0u, eq = 0u, gt2 = 0u, eq2 = 0u;
-#pragma unroll
-      for (int j4 = 0; j4 < static_cast<int>(kSmallBin / 4); ++j4) {
-        const uint4 v = reinterpret_cast<const uint4*>(s.small)[j4];  // one broadcast load
-        gt += (v.x > mine) + (v.y > mine);
-        eq += (v.x == mine) + (v.y == mine);
-        gt2 += (v.z > mine) + (v.w > mine);
-        eq2 += (v.z == mine) + (v.w == mine);
-      }
-      gt += gt2;
-      eq += eq2;
-      const bool hit = static_cast<uint32_t>(lane) < cnt && gt < need && need <= gt + eq;
-      const int src = __ffs(__ballot_sync(kFull, hit)) - 1;
-      thr = __shfl_sync(kFull, mine, src);
-      need -= __shfl_sync(kFull, gt, src);
-      ge = __shfl_sync(kFull, eq, src) == need;
-      gathered = true;  // no passes 1-2
     }
   }
 

@@ -116,15 +116,14 @@ REGS_MAX_COLS = 20480  # the regs kernel's widest rows (1024 threads x 5 float4)
 REGS_VECS = {512: (2, 3, 4, 5), 1024: (1, 2, 3, 5)}  # its float4 per thread at each CTA size
 
 
-@pytest.fixture(params=[(1,), (0,), (2,), (2, 0, 0, 0, 0), (3,), (4,), (4, 0, 0, 0, 0),
-                        (4, 0, 256), (-1, 0, 0, 0, 1, 0)],
-                ids=["radix", "stream", "regs", "regs-passes", "grid", "slices", "slices-exact",
-                     "slices256", "auto-no-pdl"])
+@pytest.fixture(params=[(1,), (0,), (2,), (3,), (4,), (4, 0, 0, 0, 0), (4, 0, 256),
+                        (-1, 0, 0, 0, 1, 0)],
+                ids=["radix", "stream", "regs", "grid", "slices", "slices-exact", "slices256",
+                     "auto-no-pdl"])
 def algo(request):
     """Runs the test with each kernel forced (the launcher's choice is size-dependent; the
     slices kernel runs one CTA per row where several do not fit, slices256 always;
-    slices-exact: without the sampled bound; regs-passes: without the small-bin ranking
-    (passes 1-2 always); auto-no-pdl: the launcher's choice, launched
+    slices-exact: without the sampled bound; auto-no-pdl: the launcher's choice, launched
     without programmatic dependent launch, which the others use)."""
     torch.ops._C_glm52.topk_force(*request.param)
     T.clear_plan_cache()
@@ -274,29 +273,6 @@ def test_cuda_graph_replay(rows, n, algo):
         torch.cuda.synchronize()
         _check(logits, torch.zeros_like(lens), lens, out, k, seed, f"graph replay {it} {kind}")
     assert int(torch.count_nonzero(WS)) == 0, "workspace not left zero-filled"
-
-
-@pytest.mark.parametrize("k", [512, 1024, 2048])
-@pytest.mark.parametrize("sample", [1, 0])
-def test_regs_small_bin_ties(k, sample):
-    """4096-column decode rows (the regs kernel's small-bin ranking, sample=1, or passes 1-2,
-    sample=0) whose k-th value is repeated 1-3 times: the tie quota inside a ranked bin."""
-    g, seed = _gen()
-    rows, n = 256, 4096
-    logits = _logits(rows, n, "randn", g)
-    lens = torch.randint(k + 1, n + 1, (rows,), generator=g, device=DEV, dtype=torch.int32)
-    for r in range(rows):
-        e = int(lens[r])
-        kth = torch.sort(logits[r, :e], descending=True).values[k - 1]
-        dup = torch.randperm(e, generator=g, device=DEV)[: 1 + r % 3]
-        logits[r, dup] = kth
-    out = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
-    torch.ops._C_glm52.topk_force(2, 0, 0, 0, sample)
-    try:
-        T.topk_decode(logits, lens, out, k, workspace=WS)
-    finally:
-        torch.ops._C_glm52.topk_force(-1)
-    _check(logits, torch.zeros_like(lens), lens, out, k, seed, f"small-bin ties sample={sample}")
 
 
 @pytest.mark.parametrize("rows, n", [(8, 4096), (256, 4096), (64, 32768), (256, 32768),

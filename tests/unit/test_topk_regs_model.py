@@ -27,8 +27,6 @@ from vllm_glm52.ops.topk_ref import float_to_key_np, reference_topk_row
 from model_seeds import model_rng  # same folder (pytest's rootdir import)
 
 WARP = 32
-RNG_ORDER = np.random.default_rng(0)  # the small-bin list's order (warp atomics: any order)
-SMALL_TAKEN = [0]  # rows the model resolved by the small-bin ranking
 
 
 def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, int]:
@@ -56,12 +54,10 @@ def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, in
 
 
 def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
-              base_mis: int, decode: bool = False, ctas: int = 1,
-              small: bool = True) -> list[int]:
+              base_mis: int, decode: bool = False, ctas: int = 1) -> list[int]:
     """What the regs kernel (ctas > 1: the grid kernel with that many CTAs per row) writes for
     one row (k slots, in slot order). values: the row's num_cols columns; decode rows (start
-    0) are loaded in full before the length is known. small: the kernel's small-bin ranking
-    (p.slices_sample != 0; 512 threads x 2 float4, one CTA per row) may replace passes 1-2."""
+    0) are loaded in full before the length is known."""
     n = end - start
     if n <= k:
         return list(range(n)) + [-1] * (k - n)
@@ -106,31 +102,13 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
     need, thr = k - above, b << 21
     ge = cnt == need
-    ranked = False
-    if small and ctas == 1 and threads == 512 and vecs == 2 and not ge and cnt <= 32 and b != 0:
-        # step 4s: the bin's keys listed (any order; zero slots after them), each lane ranks
-        # its own against all 32 slots, the first lane holding the need-th largest gives thr
-        listed = np.zeros(32, dtype=np.int64)
-        inbin = kv[(kv >> 21) == b]
-        assert len(inbin) == cnt
-        listed[:cnt] = RNG_ORDER.permutation(inbin)
-        for lane in range(cnt):
-            mine = listed[lane]
-            gt, eq = int((listed > mine).sum()), int((listed == mine).sum())
-            if gt < need <= gt + eq:
-                thr, need, ge = int(mine), need - gt, eq == need - gt
-                break
-        else:
-            raise AssertionError("no lane holds the need-th largest key")
-        ranked = True
-        SMALL_TAKEN[0] += 1
-    if not ge and not ranked:
+    if not ge:
         sub = kv[(kv >> 21) == (thr >> 21)]
         b, above, cnt = warp_bucket(hist((sub >> 10) & 2047, 2048), threads,
                                     need)
         need, thr = need - above, thr | (b << 10)
         ge = cnt == need
-    if not ge and not ranked:
+    if not ge:
         sub = kv[(kv >> 10) == (thr >> 10)]
         b, above, cnt = warp_bucket(hist(sub & 1023, 1024), threads, need)
         need, thr = need - above, thr | b
@@ -258,29 +236,6 @@ def test_regs_model_kernel_sizes(kind):
                base_mis=mis, decode=True)
         _check(_row_scaled(kind, n, rng), 1, n, 2048, threads=threads, vecs=vecs, base_mis=mis)
         _check(_row_scaled(kind, n, rng), 0, n, 2048, threads=threads, vecs=vecs, base_mis=3)
-
-
-@pytest.mark.parametrize("kind", ["randn", "ties", "ties10", "negnan", "edges"])
-def test_regs_model_small_bin(kind):
-    """The 4096-column width with the small-bin ranking (step 4s) on and off: the same sorted
-    rows; on randn rows (a k-th key in a bin of a few keys) the ranking must actually run."""
-    rng = model_rng("regs-small", kind)
-    before = SMALL_TAKEN[0]
-    for _ in range(12):
-        k = int(rng.choice([512, 1024, 2048, 2048]))
-        n = 4096
-        vals = _row_scaled(kind, n, rng)
-        end = int(rng.integers(k + 1, n + 1))
-        mis = int(rng.integers(0, 4))
-        if rng.random() < 0.5:  # the k-th value repeated: a tie quota inside the ranked bin
-            kth = np.sort(vals[:end])[-k]
-            vals[rng.choice(end, int(rng.integers(1, 4)), replace=False)] = kth
-        for small in (True, False):
-            _check(vals, 0, end, k, threads=512, vecs=2, base_mis=mis, decode=True, small=small)
-        start = int(rng.integers(0, 4))
-        _check(vals, start, n - int(rng.integers(0, 3)), k, threads=512, vecs=2, base_mis=mis)
-    if kind == "randn":  # k = 2048 of ~4096: the k-th key sits in a bin of a few keys
-        assert SMALL_TAKEN[0] - before >= 3, "the ranking step was not exercised"
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
