@@ -53,8 +53,6 @@ struct alignas(16) RegsSmem {
   uint32_t hist1[kGBins];      // bits 20..10
   uint32_t hist2[kGBins / 2];  // bits 9..0
   uint32_t wtot[4][32];
-  uint32_t tsum[1024];  // one CTA per row: per-thread bin sums of a bucket search (walk_bucket)
-  uint32_t qsum[128];   // ... and per 8-thread group
   uint32_t tail[4];  // one CTA per row: the keys past the CTA's slice (thread kT-1's)
   uint32_t last;     // grid mode: this CTA is the row's last to finish
   uint32_t red[2];   // grid gather path: lower CTAs' list keys above / at thr
@@ -222,85 +220,6 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
   bucket = __shfl_sync(kFull, b, l);
   above = __shfl_sync(kFull, ab, l);
   cnt = __shfl_sync(kFull, cb, l);
-}
-
-// Walks N counts at p (16-byte aligned; the same in every lane) from the running sum `run`:
-// idx = the first whose running sum reaches need, run = the sum before it. The caller
-// guarantees that some prefix reaches need.
-template <int N>
-__device__ __forceinline__ void walk_counts(const uint32_t* p, uint32_t need, uint32_t& run,
-                                            int& idx) {
-  static_assert(N % 4 == 0, "whole 16-byte loads");
-  int below = 0;
-  uint32_t before = run;
-#pragma unroll
-  for (int i4 = 0; i4 < N / 4; ++i4) {
-    const uint4 x = reinterpret_cast<const uint4*>(p)[i4];  // broadcast
-    const uint32_t v[4] = {x.x, x.y, x.z, x.w};
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      run += v[u];
-      const bool lt = run < need;
-      below += lt;
-      before = lt ? run : before;
-    }
-  }
-  idx = below;
-  run = before;
-}
-
-// warp_bucket for one CTA per row, without its shuffle scans: before the barrier every thread
-// also stores its bins' sum (ts[t]) and every 8-thread group its sum (qs[t / 8]); after it
-// every lane walks the warp totals, the chosen warp's 4 group sums, that group's 8 thread sums
-// and that thread's bins (walk_counts: broadcast loads and adds). Same results and contract as
-// warp_bucket; ts (kT words), qs (kT / 8) and wtot must not be rewritten until every warp has
-// passed the caller's next barrier.
-// NOTES: a globaltimer trace (H100, session 14) put warp_bucket at ~0.5 us of a 4096-column
-// row's ~2.85 us; its two shuffle scans (4 + 5 dependent steps) are most of its chain.
-template <int NB, int kT>
-__device__ __forceinline__ void walk_bucket(const uint32_t* h, uint32_t* wtot, uint32_t* qs,
-                                            uint32_t* ts, uint32_t need, uint32_t& bucket,
-                                            uint32_t& above, uint32_t& cnt) {
-  constexpr int kPer = NB / kT;
-  constexpr int kW = kT / 32;
-  static_assert(NB % kT == 0 && kW % 4 == 0, "bins must split evenly");
-  const int t = static_cast<int>(threadIdx.x);
-  const int lane = static_cast<int>(lane_id());
-  uint32_t c[kPer];
-  load_bins<kPer>(h, NB, t, c);
-  uint32_t sum = 0u;
-#pragma unroll
-  for (int j = 0; j < kPer; ++j) sum += c[j];
-  ts[t] = sum;
-  uint32_t g8 = sum + __shfl_xor_sync(kFull, sum, 1);
-  g8 += __shfl_xor_sync(kFull, g8, 2);
-  g8 += __shfl_xor_sync(kFull, g8, 4);
-  if ((lane & 7) == 0) qs[t >> 3] = g8;
-  const uint32_t wsum = __reduce_add_sync(kFull, sum);
-  if (lane == 0) wtot[warp_id()] = wsum;
-  __syncthreads();
-  uint32_t run = 0u;
-  int w, g, l;
-  walk_counts<kW>(wtot, need, run, w);
-  walk_counts<4>(qs + 4 * w, need, run, g);
-  walk_counts<8>(ts + 32 * w + 8 * g, need, run, l);
-  const int tt = 32 * w + 8 * g + l;
-  uint32_t d[kPer];
-  load_bins<kPer>(h, NB, tt, d);
-  int below = 0;
-  uint32_t before = run, r = run, cb = 0u;
-#pragma unroll
-  for (int j = 0; j < kPer; ++j) {
-    r += d[j];
-    const bool lt = r < need;
-    below += lt;
-    before = lt ? r : before;
-  }
-#pragma unroll
-  for (int j = 0; j < kPer; ++j) cb = j == below ? d[j] : cb;
-  bucket = static_cast<uint32_t>(NB - 1 - (tt * kPer + below));
-  above = before;
-  cnt = cb;
 }
 
 // Block-wide exclusive sum of x over threads (`total`: the block's sum). One barrier inside;
@@ -497,10 +416,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // NOTES: this pass and the non-gathered passes 1-2 below keep narrow_threshold open-coded:
   // calling it here changed the regs kernels' SASS (+16 to +32 instructions, untimed).
   uint32_t bin, above, cnt;
-  if constexpr (kGrid)
-    warp_bucket<kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
-  else
-    walk_bucket<kGBins, kT>(s.hist0, s.wtot[0], s.qsum, s.tsum, k, bin, above, cnt);
+  warp_bucket<kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
   uint32_t need = k - above;  // keys still to take at or below thr
   uint32_t thr = bin << 21;
   bool ge = cnt == need;      // every key >= thr is selected
@@ -584,10 +500,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       row_barrier(&w->bar, ++barriers * n);
       pull_bins<kGBins, kT>(gh + kGBins, s.hist1);
     }
-    if constexpr (kGrid)
-      warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
-    else
-      walk_bucket<kGBins, kT>(s.hist1, s.wtot[1], s.qsum, s.tsum, need, bin, above, cnt);
+    warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
     need -= above;
     thr |= bin << 10;
     ge = cnt == need;
@@ -606,10 +519,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       row_barrier(&w->bar, ++barriers * n);
       pull_bins<kGBins / 2, kT>(gh + 2 * kGBins, s.hist2);
     }
-    if constexpr (kGrid)
-      warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
-    else
-      walk_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], s.qsum, s.tsum, need, bin, above, cnt);
+    warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
     need -= above;
     thr |= bin;  // the exact k-th key
     ge = cnt == need;

@@ -4,11 +4,9 @@ The kernel cannot run in CI, so this restates it step for step in numpy, thread 
 contiguous ownership (thread t holds vectors [t*V, (t+1)*V) after the 16-byte alignment shift,
 masked head / tail; the up to 3 segment indices past the CTA's 4 * threads * V, the tail of a
 row that starts inside its first vector, are the last thread's extra keys; decode rows loaded
-up to num_cols and masked by length afterwards), the 11/11/10-bit passes histogrammed from
-the threads' own keys, the bucket searches (one CTA per row: walk_bucket, every lane walking
-the warp, 8-thread group, thread and bin sums; the grid kernel: warp_bucket, per-warp totals,
-then every warp re-reads the bins of the warp that holds the need-th key), the "take the
-whole bin" exits, the packed
+up to num_cols and masked by length afterwards), the
+11/11/10-bit passes histogrammed from the threads' own keys, warp_bucket (per-warp totals, then every warp re-reads
+the bins of the warp that holds the need-th key), the "take the whole bin" exits, the packed
 (above | tied << 16) block scan in thread order with the lowest-column tie quota, and each
 thread's own stores. It must return exactly the reference row in ascending order (the kernel
 writes sorted rows). With ``ctas`` > 1 it models the grid kernel (the same kernel, kGrid):
@@ -53,35 +51,6 @@ def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, in
             return nb - 1 - ((ws * WARP + lane) * per + j), run, int(d[lane, j])
         run += int(d[lane, j])
     raise AssertionError("lane's bins do not reach need")
-
-
-def walk_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, int]:
-    """Kernel walk_bucket (one CTA per row): the same result as warp_bucket, found by walking
-    the warp totals, the chosen warp's four 8-thread group sums, that group's thread sums and
-    that thread's bins, each from the running sum of the levels above."""
-    nb = len(hist)
-    per = nb // threads
-    assert per * threads == nb and threads % 128 == 0
-    owned = hist[::-1].reshape(threads, per).astype(np.int64)
-    ts = owned.sum(axis=1)
-    qs = ts.reshape(-1, 8).sum(axis=1)
-    wt = ts.reshape(-1, WARP).sum(axis=1)
-
-    def walk(vals, run):  # kernel walk_counts: (first index reaching need, sum before it)
-        below, before = 0, run
-        for v in vals:
-            run += int(v)
-            if run < need:
-                below, before = below + 1, run
-        assert below < len(vals), "no prefix reaches need"
-        return below, before
-
-    w, run = walk(wt, 0)
-    g, run = walk(qs[4 * w:4 * w + 4], run)
-    lane, run = walk(ts[WARP * w + 8 * g:WARP * w + 8 * g + 8], run)
-    tt = WARP * w + 8 * g + lane
-    j, before = walk(owned[tt], run)
-    return nb - 1 - (tt * per + j), before, int(owned[tt, j])
 
 
 def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
@@ -129,22 +98,19 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     def hist(sub, bins):  # grid: the row's histogram, the sum of the active CTAs' own
         return np.bincount(sub, minlength=bins)
 
-    # one CTA per row searches with walk_bucket (the kernel's 512 / 1024 threads), the grid
-    # kernel with warp_bucket
-    bucket = walk_bucket if ctas == 1 and threads % 128 == 0 else warp_bucket
-
     # pass 0, then passes 1 and 2 while the chosen bin is not taken whole
-    b, above, cnt = bucket(hist(kv >> 21, 2048), threads, k)
+    b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
     need, thr = k - above, b << 21
     ge = cnt == need
     if not ge:
         sub = kv[(kv >> 21) == (thr >> 21)]
-        b, above, cnt = bucket(hist((sub >> 10) & 2047, 2048), threads, need)
+        b, above, cnt = warp_bucket(hist((sub >> 10) & 2047, 2048), threads,
+                                    need)
         need, thr = need - above, thr | (b << 10)
         ge = cnt == need
     if not ge:
         sub = kv[(kv >> 10) == (thr >> 10)]
-        b, above, cnt = bucket(hist(sub & 1023, 1024), threads, need)
+        b, above, cnt = warp_bucket(hist(sub & 1023, 1024), threads, need)
         need, thr = need - above, thr | b
         ge = cnt == need
 
@@ -213,7 +179,7 @@ def _row_scaled(kind: str, n: int, rng) -> np.ndarray:
 ALL_KINDS = [*KINDS, "tiny", "huge", "edges", "negnan"]
 
 
-def test_bucket_searches_match_a_plain_scan():
+def test_warp_bucket_matches_a_plain_scan():
     rng = np.random.default_rng(1)
     for _ in range(50):
         nb = int(rng.choice([1024, 2048, 4096]))
@@ -231,7 +197,6 @@ def test_bucket_searches_match_a_plain_scan():
         for threads in (512, 1024):
             if nb // threads <= 8:
                 assert warp_bucket(hist, threads, need) == want
-                assert walk_bucket(hist, threads, need) == want
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
