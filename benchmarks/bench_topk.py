@@ -50,15 +50,16 @@ def load_vllm_ops() -> tuple[dict, str]:
         return {}, "n/a"
 
 
-ALGO_NAMES = ["stream", "radix", "regs", "grid", "slices"]
+ALGO_NAMES = ["stream", "radix", "regs", "grid", "slices", "cluster"]
 REGS_MAX_COLS = 20480  # the regs kernel's widest rows
 GRID_VECS = (2, 4)     # the grid kernel's float4 per thread (4096 / 8192 columns per CTA)
 
 
 def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0, sample: int = 1,
            pdl: int = -1):
-    """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 grid, 4 slices)
-    and, if given, a cluster size (radix), CTA size (regs) or float4 per thread (grid), the
+    """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 grid, 4 slices,
+    5 cluster) and, if given, a cluster size (radix), CTA size (regs) or float4 per thread
+    (grid, cluster), the
     slices kernel's sampled bound off (sample=0), or programmatic dependent launch on / off
     (pdl=1 / 0). The choice is made at launch, so a CUDA graph captured through this replays
     it."""
@@ -87,6 +88,8 @@ def with_variants(ours, rows: int, n: int, ws_bytes: int, prefill: bool) -> dict
         ops["ours regs"] = forced(2, ours)
     if plan(rows, n, ws_bytes, prefill, 3)[0] == 3:
         ops["ours grid"] = forced(3, ours)
+    if plan(rows, n, ws_bytes, prefill, 5)[0] == 5:
+        ops["ours cluster"] = forced(5, ours)
     if plan(rows, n, ws_bytes, prefill, 4)[0] == 4:
         ops["ours slices"] = forced(4, ours)
         if n > REGS_MAX_COLS:  # the same without the sampled bound (two sweeps of each row)
@@ -218,6 +221,8 @@ def main() -> int:
                     help="also time the regs kernel at every CTA size (rows it holds)")
     ap.add_argument("--grid-sweep", action="store_true",
                     help="also time the grid kernel at each width (2 / 4 float4 per thread)")
+    ap.add_argument("--cluster-sweep", action="store_true",
+                    help="also time the cluster kernel at each width (2 / 4 float4 per thread)")
     ap.add_argument("--extra-decode", default="",
                     help="comma-separated extra decode shapes, e.g. 16x1048576,32x1048576")
     ap.add_argument("--only", default="",
@@ -265,14 +270,15 @@ def main() -> int:
         decode = [s for s in decode if f"{s[0]}x{s[1]}" in keep]
         prefill = [s for s in prefill if f"{s[0]}x{s[1]}" in keep]
     cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk",
-            "ours no pdl", "ours radix", "ours stream", "ours regs", "ours grid", "ours slices",
-            "ours slices exact", "ours slices256"]
+            "ours no pdl", "ours radix", "ours stream", "ours regs", "ours grid",
+            "ours cluster", "ours slices", "ours slices exact", "ours slices256"]
     ws = T.topk_workspace(DEV)  # what the indexer passes (the grid kernel's scratch)
     ws_bytes = ws.numel()
     lines = []
     sweep = []
     regs_sweep = []
     grid_sweep = []
+    cluster_sweep = []
     t_start = time.time()
     for phase, shapes in (("decode", decode), ("prefill", prefill)):
         for rows, n in shapes:
@@ -325,10 +331,20 @@ def main() -> int:
                 grid_sweep.append(gw)
                 print("  grid sweep " + " ".join(f"{k} {v}" for k, v in gw.items()
                                                  if k != "shape"), flush=True)
+            if (args.sweep or args.cluster_sweep) and "ours cluster" in ops:
+                cw = {"shape": f"{phase} {rows}x{n}"}
+                for v in GRID_VECS:
+                    pl = plan(rows, n, ws_bytes, phase == "prefill", 5, v)
+                    if pl[0] == 5 and pl[2] == v:  # else the automatic plan would run
+                        cw[f"V={v}"], _ = time_op(forced(5, ops["ours"], 0, 0, v), nbuf)
+                        cw[f"V={v} CTAs"] = pl[1]
+                cluster_sweep.append(cw)
+                print("  cluster sweep " + " ".join(f"{k} {v}" for k, v in cw.items()
+                                                    if k != "shape"), flush=True)
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
             for name in [m for m in ("ours", "ours no pdl", "ours radix", "ours stream",
-                                     "ours regs", "ours grid", "ours slices",
+                                     "ours regs", "ours grid", "ours cluster", "ours slices",
                                      "ours slices exact", "ours slices256") if m in ops]:
                 out.fill_(-1)
                 ops[name](0)
@@ -340,7 +356,7 @@ def main() -> int:
             best = min(vl) if vl else None
             algo, c, res_cap, nsl = plan(rows, n, ws_bytes, phase == "prefill")
             cl = (f"{ALGO_NAMES[algo]} C={c}" + (f" T={res_cap}" if algo == 2 else "")
-                  + (f" V={res_cap}" if algo in (3, 4) else "")
+                  + (f" V={res_cap}" if algo in (3, 4, 5) else "")
                   + (f" S={nsl}" if algo == 4 else ""))
             row = {
                 "shape": f"{phase} {rows}x{n}",
@@ -378,9 +394,9 @@ def main() -> int:
 
     md = [f"Indexer top-k, median ms per call. {head}.",
           "plan = the kernel and CTAs per row (cluster size; T = regs threads per CTA; V = grid "
-          "/ slices float4 per thread; S = slices per CTA) our launcher chose (ours, with its "
+          "/ cluster / slices float4 per thread; S = slices per CTA) our launcher chose (ours, with its "
           "workspace; launched with programmatic dependent launch, ours no pdl without); "
-          "ours radix / ours stream / ours regs / ours grid / ours slices = each "
+          "ours radix / ours stream / ours regs / ours grid / ours cluster / ours slices = each "
           "kernel forced (slices: one CTA per row where several do not fit; slices exact: the "
           "same without the sampled bound; slices256: one 256-thread CTA per row); "
           "x best vLLM = best applicable vLLM op time / ours; % copy BW = one read of the visible logits at our speed, as a "
@@ -406,6 +422,14 @@ def main() -> int:
         md += ["| " + r["shape"] + " | " + " | ".join(
             f"{r[v]:.4f} ({r[v + ' CTAs']})" if v in r else "n.a." for v in vs) + " |"
             for r in grid_sweep]
+    if cluster_sweep:
+        vs = [f"V={v}" for v in GRID_VECS]
+        md += ["", "Cluster kernel forced to each width (float4 per thread; CTAs per row), "
+               "median ms:", "", "| shape | " + " | ".join(vs) + " |",
+               "|" + "---|" * (len(vs) + 1)]
+        md += ["| " + r["shape"] + " | " + " | ".join(
+            f"{r[v]:.5f} ({r[v + ' CTAs']})" if v in r else "n.a." for v in vs) + " |"
+            for r in cluster_sweep]
     text = "\n".join(md)
     print("\n" + text)
     if os.environ.get("OUT"):

@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_topk  # noqa: E402  (time_op, K)
 
 K = bench_topk.K
-ALGOS = {"stream": 0, "radix": 1, "regs": 2, "grid": 3, "slices": 4, "slices256": 4}
+ALGOS = {"stream": 0, "radix": 1, "regs": 2, "grid": 3, "slices": 4, "slices256": 4,
+         "cluster": 5}
 THREADS = {"slices256": 256}  # topk_force's CTA size for the kernel (0: the planner's)
 
 

@@ -64,18 +64,20 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream);
 // running threshold, rows in any order) for the rest. kAlgoSlices (topk_slices.cuh): rows
 // whose CTAs re-read consecutive slices of the row instead of holding them in registers,
 // several CTAs per row through the grid kernel's row exchange (needs the workspace) or one CTA
-// per row (needs none); rows written sorted.
-// VLLM_GLM52_TOPK_ALGO=regs|grid|slices|radix|stream (read once per process) forces one; a
+// per row (needs none); rows written sorted. kAlgoCluster (topk_regs.cuh, kCl): the grid
+// kernel's split over one thread-block cluster of 2..8 CTAs per row, exchanging through
+// distributed shared memory (no workspace); rows written sorted.
+// VLLM_GLM52_TOPK_ALGO=regs|grid|slices|cluster|radix|stream (read once per process) forces one; a
 // forced regs kernel runs only where the rows fit it (else the radix kernel), a forced grid or
 // slices kernel only where it fits (else the automatic plan).
 enum Algo : int { kAlgoStream = 0, kAlgoRadix = 1, kAlgoRegs = 2, kAlgoGrid = 3,
-                  kAlgoSlices = 4 };
+                  kAlgoSlices = 4, kAlgoCluster = 5 };
 
 struct Plan {
   int algo;     // Algo, -1 if the device cannot run the kernels
   int cluster;  // CTAs per row
-  int res_cap;  // radix: keys kept in shared memory per CTA; regs: threads per CTA; grid and
-                // slices: float4 per thread (per slice)
+  int res_cap;  // radix: keys kept in shared memory per CTA; regs: threads per CTA; grid,
+                // cluster and slices: float4 per thread (per slice)
   int slices;   // slices: slices per CTA; regs: float4 per thread; else 0
   int threads;  // slices: threads per CTA (512; one CTA per row: 512 or 256); else 0
 };

@@ -36,6 +36,9 @@ struct DeviceInfo {
   int grid_per_sm[2] = {0, 0};  // resident CTAs per SM of the grid kernels (kGridVecs order)
   int slices_per_sm = 0;        // ... of the slices kernel
   int solo_per_sm[2] = {0, 0};  // ... of its one-CTA-per-row variants (kSoloThreads order)
+  // cluster kernel: resident clusters of c CTAs (index c, 2..kClusterMaxCtas) per width
+  // (kGridVecs order)
+  int cl_clusters[2][kClusterMaxCtas + 1] = {};
   cudaError_t err = cudaSuccess;
 };
 
@@ -121,6 +124,15 @@ RegsKernel grid_kernel(int vecs) {
                    : topk_regs_kernel<kGridThreads, 4, true>;
 }
 
+// Cluster kernel (topk_regs.cuh, kCl): the grid kernel's CTAs (512 threads, 2 or 4 float4 per
+// thread) in one thread-block cluster per row. NOTES: launch bounds of 3 / 2 CTAs per SM (40 /
+// 64 registers): the exchange's remote loads and sums need more than the regs kernel's 32 /
+// 40, which spilled 124-220 bytes (sm_90a).
+RegsKernel cluster_kernel(int vecs) {
+  return vecs == 2 ? topk_regs_kernel<kGridThreads, 2, false, 3, true>
+                   : topk_regs_kernel<kGridThreads, 4, false, 2, true>;
+}
+
 // Slices kernel (topk_slices.cuh): 512 threads, 4 float4 per thread and slice, i.e. slices of
 // 8192 columns. NOTES: 8 float4 (16384-column slices, half the sweep iterations) was slower on
 // every shape (H100, 8 x 1M: 61.8 us against 48.6, 64 x 128k: 51.8 against 45.0, commit
@@ -192,6 +204,10 @@ void init_device(int dev, DeviceInfo& info) {
     info.err = e;
     return;
   }
+  for (int i = 0; i < 2; ++i)
+    for (int c = 2; c <= kClusterMaxCtas; ++c)
+      info.cl_clusters[i][c] =
+          resident_clusters(cluster_kernel(kGridVecs[i]), kGridThreads, 0, c);
   allow_16_cta_clusters(topk_radix_kernel<true>);
   for (int full = 0; full < 2; ++full)
     for (int lg = 1; lg <= 4; ++lg)
@@ -205,6 +221,7 @@ void init_device(int dev, DeviceInfo& info) {
     if (v == "regs") info.forced_algo = kAlgoRegs;
     if (v == "grid") info.forced_algo = kAlgoGrid;
     if (v == "slices") info.forced_algo = kAlgoSlices;
+    if (v == "cluster") info.forced_algo = kAlgoCluster;
   }
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_PDL")) info.pdl = std::string(env) != "0";
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_CLUSTER")) {
@@ -372,6 +389,25 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
   return none;
 }
 
+// Cluster kernel plan (algo -1 when it does not apply): rows too long for the regs kernel,
+// split over one cluster of C = 2..kClusterMaxCtas CTAs of 512 threads x `vecs` float4
+// (4096 or 8192 columns each, C the fewest that hold the row plus `shift`). Automatic (`vecs`
+// 0): the narrower width whose launch is one wave of resident clusters, else the wider; none
+// if neither is. Forced (`forced`): any width and launch the device can run.
+Plan plan_cluster(const DeviceInfo& info, int num_rows, int num_cols, int vecs, int shift,
+                  bool forced) {
+  for (int i = 0; i < 2; ++i) {
+    if (vecs != 0 && vecs != kGridVecs[i]) continue;
+    const int64_t slice = 4LL * kGridThreads * kGridVecs[i];
+    const int64_t c = (static_cast<int64_t>(num_cols) + shift + slice - 1) / slice;
+    if (c < 2 || c > kClusterMaxCtas) continue;
+    const int resident = info.cl_clusters[i][c];
+    if (resident < 1 || (!forced && num_rows > resident)) continue;
+    return Plan{kAlgoCluster, static_cast<int>(c), kGridVecs[i], 0, kGridThreads};
+  }
+  return Plan{-1, 0, 0};
+}
+
 // Slices kernel plan (algo -1 when it does not apply). Rows of several CTAs: every row gets a
 // workspace block and G = num_SMs / rows CTAs (at most one per SM, at most the row's slices),
 // each owning S consecutive 8192-column slices; automatic only with G >= 2 and S >=
@@ -436,8 +472,10 @@ Plan plan_launch_auto(const DeviceInfo& info, int num_rows, int num_cols, int64_
                                                  : 0);
     if (r.algo == kAlgoRegs) return r;
   }
-  // Few long rows: the grid kernel where it fits, else the slices kernel.
+  // Few long rows: the cluster kernel, the grid kernel where it fits, else the slices kernel.
   if (forced < 0) {
+    const Plan cl = plan_cluster(info, num_rows, num_cols, 0, shift, false);
+    if (cl.algo == kAlgoCluster) return cl;
     const Plan g = plan_grid(info, num_rows, num_cols, ws_bytes, 0, shift);
     if (g.algo == kAlgoGrid) return g;
     const Plan sl = plan_slices(info, num_rows, num_cols, ws_bytes, false, shift, 0);
@@ -456,10 +494,12 @@ Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_
                  int shift) {
   const int override_algo = g_forced_algo.load(std::memory_order_relaxed);
   const int forced = override_algo == kUnset ? info.forced_algo : override_algo;
-  if (forced == kAlgoGrid || forced == kAlgoSlices) {
+  if (forced == kAlgoGrid || forced == kAlgoSlices || forced == kAlgoCluster) {
     const int vecs = g_forced_vecs.load(std::memory_order_relaxed);
     const Plan g = forced == kAlgoGrid
                        ? plan_grid(info, num_rows, num_cols, ws_bytes, vecs, shift)
+                   : forced == kAlgoCluster
+                       ? plan_cluster(info, num_rows, num_cols, vecs, shift, true)
                        : plan_slices(info, num_rows, num_cols, ws_bytes, true, shift,
                                      g_forced_threads.load(std::memory_order_relaxed));
     if (g.algo == forced) return g;
@@ -486,7 +526,7 @@ bool segments_aligned(const Params& p) {
 void set_forced(int algo, int cluster, int threads, int vecs, int sample, int pdl) {
   g_sample.store(sample != 0 ? 1 : 0, std::memory_order_relaxed);
   g_pdl.store(pdl == 0 || pdl == 1 ? pdl : -1, std::memory_order_relaxed);
-  g_forced_algo.store(algo >= kAlgoStream && algo <= kAlgoSlices ? algo : -1,
+  g_forced_algo.store(algo >= kAlgoStream && algo <= kAlgoCluster ? algo : -1,
                       std::memory_order_relaxed);
   g_forced_vecs.store(vecs >= 1 && vecs <= 5 ? vecs : 0, std::memory_order_relaxed);
   g_forced_threads.store(threads == 256 || threads == 512 || threads == 1024 ? threads : 0,
@@ -539,6 +579,15 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     if (pl.algo == kAlgoGrid) return cudaLaunchKernelEx(&cfg, grid_kernel(pl.res_cap), q);
     cfg.dynamicSmemBytes = slices_smem_bytes(false, pl.slices, kGridThreads);
     return cudaLaunchKernelEx(&cfg, kSlicesKernel, q);
+  }
+  if (pl.algo == kAlgoCluster) {  // one cluster of c CTAs per row, no workspace
+    Params q = p;
+    q.grid_ctas = c;
+    cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
+    cfg.blockDim = dim3(kGridThreads);
+    set_cluster(cfg, attrs[0], static_cast<unsigned>(c));
+    if (pdl) add_pdl(cfg, attrs);
+    return cudaLaunchKernelEx(&cfg, cluster_kernel(pl.res_cap), q);
   }
   if (pl.algo == kAlgoRegs) {
     const int threads = pl.res_cap;

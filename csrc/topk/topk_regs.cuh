@@ -34,6 +34,14 @@
 // histograms too and the CTAs exchange their (#above, #tied) at a fourth barrier. Each CTA then
 // writes its own slice of the sorted row. Co-residency is guaranteed by a cooperative launch;
 // the last CTA of a row to finish re-zeroes the row's workspace for the next launch.
+//
+// Cluster mode (kCl, "cluster kernel"): the same split over a thread-block cluster of C <= 8
+// CTAs per row, exchanging through distributed shared memory instead of the workspace: no
+// workspace, no co-residency beyond the cluster, and a pass exchange costs one cluster barrier
+// plus C remote 16-byte loads per thread instead of a ~2 us global row barrier. After each
+// pass's cluster barrier every CTA sums the C CTAs' histograms itself (cluster_bins) and runs
+// the same bucket search; the lower ranks' selected counts, which order the output, come from
+// their histograms too (lower_counts), so no exchange of counts follows the last pass.
 #pragma once
 
 #include <type_traits>
@@ -72,6 +80,15 @@ struct GridSmem {
   uint16_t cta[kGridCap];
 };
 struct NoSmem {};
+// Cluster mode's extra shared memory (16 KiB): the cluster's summed bins of the current pass
+// and those of the lower ranks, private to the CTA (peers read only hist0..hist2), then the
+// output staging row.
+struct ClusterSmem {
+  uint32_t sum[2 * kGBins];  // [0, kGBins): all ranks' bins; then the lower ranks' bins
+};
+constexpr int kClusterMaxCtas = 8;  // portable cluster size
+__device__ __forceinline__ uint32_t* cluster_sums(ClusterSmem& c) { return c.sum; }
+__device__ __forceinline__ uint32_t* cluster_sums(NoSmem&) { return nullptr; }
 struct alignas(16) GridRow {
   uint32_t bar;    // arrivals at the row's barriers: j * G once the j-th has completed
   uint32_t done;   // CTAs that have finished; the last resets the block
@@ -110,6 +127,78 @@ __device__ __forceinline__ void reset_grid_row(GridRow* w, int words, int n, boo
     w->done = 0u;
     w->nlist = 0u;
     w->ncand = 0u;
+  }
+}
+
+// Cluster mode: every thread of the cluster's CTAs arrives (release) and waits (acquire), so
+// the histograms each CTA built in its shared memory are complete and visible to its peers.
+// Also a barrier of the CTA's own threads.
+__device__ __forceinline__ void cluster_barrier() {
+  asm volatile("barrier.cluster.arrive.aligned;\n\tbarrier.cluster.wait.aligned;" ::: "memory");
+}
+
+// Cluster mode: the 16 bytes at this CTA's shared address `saddr` in the cluster's CTA `rank`.
+__device__ __forceinline__ uint4 ld_peer_v4(uint32_t saddr, int rank) {
+  uint32_t ra;
+  uint4 v;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(ra) : "r"(saddr), "r"(rank));
+  asm volatile("ld.shared::cluster.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(ra));
+  return v;
+}
+
+// Cluster mode, one pass's exchange: a cluster barrier (every CTA's histogram h of NB bins is
+// complete), then thread t < NB / 4 reads bins [4t, 4t + 4) of h in all C CTAs (same offset
+// in each) through distributed shared memory: their sum goes to this CTA's sum[0, NB) (the
+// bucket search's input), the sum over ranks below q to sum[kGBins, kGBins + NB)
+// (lower_counts); both complete after the barrier inside. NOTES: loads in groups of kGroup
+// peers, a group in flight at once; the lower sums go through shared memory rather than
+// registers held across the bucket search (the 32 / 40 registers of 4 / 3 CTAs per SM).
+template <int NB>
+__device__ __forceinline__ void cluster_bins(const uint32_t* h, uint32_t* sum, int C, int q) {
+  static_assert(NB % 4 == 0 && NB <= kGBins, "bins go in 16-byte groups");
+  constexpr int kGroup = 2;
+  cluster_barrier();
+  const int t = static_cast<int>(threadIdx.x);
+  if (t < NB / 4) {
+    const uint32_t sa = static_cast<uint32_t>(__cvta_generic_to_shared(h + 4 * t));
+    uint4* const lo = reinterpret_cast<uint4*>(sum + kGBins) + t;
+    uint4 acc = make_uint4(0u, 0u, 0u, 0u);
+    for (int r0 = 0; r0 < C; r0 += kGroup) {
+      uint4 v[kGroup];
+#pragma unroll
+      for (int j = 0; j < kGroup; ++j)
+        v[j] = r0 + j < C ? ld_peer_v4(sa, r0 + j) : make_uint4(0u, 0u, 0u, 0u);
+#pragma unroll
+      for (int j = 0; j < kGroup; ++j) {
+        if (r0 + j == q) *lo = acc;  // the ranks below q
+        acc.x += v[j].x;
+        acc.y += v[j].y;
+        acc.z += v[j].z;
+        acc.w += v[j].w;
+      }
+    }
+    reinterpret_cast<uint4*>(sum)[t] = acc;
+  }
+  __syncthreads();
+}
+
+// Cluster mode: once a pass's bucket search chose `bin`, adds to gl the lower ranks' keys
+// (lo[0, NB): their sums of the pass's bins, from cluster_bins) that the row selects above
+// the threshold: those in higher bins, and the bin itself when it is taken whole (ge); with
+// `tied` (the last pass, not ge) adds their keys in the bin, tied at thr, to el.
+template <int NB>
+__device__ __forceinline__ void lower_counts(const uint32_t* lo, uint32_t bin, bool ge,
+                                             bool tied, uint32_t& gl, uint32_t& el) {
+  const int t = static_cast<int>(threadIdx.x);
+  if (t >= NB / 4) return;
+  const uint4 l = reinterpret_cast<const uint4*>(lo)[t];
+  const uint32_t v[4] = {l.x, l.y, l.z, l.w};
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const uint32_t b = 4u * static_cast<uint32_t>(t) + static_cast<uint32_t>(j);
+    gl += b > bin || (ge && b == bin) ? v[j] : 0u;
+    el += tied && b == bin ? v[j] : 0u;
   }
 }
 
@@ -294,20 +383,25 @@ constexpr int kRegsTail = 3;
 // segment indices [q * 4 * kT * kV, (q + 1) * 4 * kT * kV)); each thread holds kV float4
 // (4 * kV keys) in registers. Grid: num_rows (* grid_ctas) CTAs; static shared memory only.
 // Rows must have <= regs_capacity columns (kGrid: <= grid_ctas times that, and the launch
-// must be cooperative with p.workspace holding a GridRow per row).
+// must be cooperative with p.workspace holding a GridRow per row). kCl: clusters of grid_ctas
+// CTAs along x, one per row (rows of <= grid_ctas times 4 * kT * kV columns, no workspace).
 // ---------------------------------------------------------------------------------------------
 // NOTES: grid launches keep one CTA per SM (the planner's automatic choice, measured faster),
 // so the grid kernel may use up to 128 registers: at 64 the gather path spilled.
-template <int kT, int kV, bool kGrid, int kMinB = (kGrid ? 1 : 1024 / kT)>
+template <int kT, int kV, bool kGrid, int kMinB = (kGrid ? 1 : 1024 / kT), bool kCl = false>
 __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   constexpr int kE = 4 * kV;        // keys per thread
   constexpr int kSlice = kT * kE;   // segment indices per CTA
+  constexpr bool kMulti = kGrid || kCl;  // a row over several CTAs
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
+  static_assert(!(kGrid && kCl), "grid or cluster mode, not both");
   __shared__ RegsSmem s;
   __shared__ std::conditional_t<kGrid, GridSmem, NoSmem> gs;
+  __shared__ std::conditional_t<kCl, ClusterSmem, NoSmem> cs;
+  uint32_t* const csum = cluster_sums(cs);
   const int t = static_cast<int>(threadIdx.x);
   const int lane = static_cast<int>(lane_id());
-  const int G = kGrid ? p.grid_ctas : 1;
+  const int G = kMulti ? p.grid_ctas : 1;  // cluster mode: the cluster size
   const int row = static_cast<int>(blockIdx.x) / G;
   const int q = static_cast<int>(blockIdx.x) - row * G;  // CTA rank in the row
   const int ofs = q * kSlice;                             // its first segment index
@@ -343,7 +437,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     load(rowp - m, m, p.num_cols + m);
   }
   int start, a, b;  // rows no longer than k are written whole in here
-  if constexpr (kGrid) {
+  if constexpr (kMulti) {  // (cluster mode: the whole cluster leaves together)
     int end;
     row_bounds(p, row, start, end);
     if (end - start <= p.k) {
@@ -359,16 +453,18 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   const uint32_t k = static_cast<uint32_t>(p.k);
   const int i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp + a) & 15u) >> 2);
   const int i1 = b - a + i0;  // valid segment indices: [i0, i1)
-  // Grid: the CTAs holding part of this row (the rest hold none of it and leave).
-  const int n = kGrid ? (i1 + kSlice - 1) / kSlice : 1;
+  // Grid: the CTAs holding part of this row (the rest hold none of it and leave). Cluster:
+  // all of them (every CTA meets at the cluster barriers; those past the end hold only
+  // invalid keys, and pass 0 skips threads with none valid).
+  const int n = kGrid ? (i1 + kSlice - 1) / kSlice : G;
   if (kGrid && q >= n) return;
   if (!early) load(rowp + (a - i0), i0, i1);
   // The tail (one CTA per row): segment indices [kSlice, i1), at most kRegsTail of them (a row
   // of up to kSlice columns that starts inside its first vector), the row's last columns, so
   // thread kT-1's after its own. Kept in shared memory (read back by that thread only), not in
   // registers every thread would carry.
-  const int ntail = kGrid ? 0 : max(i1 - kSlice, 0);
-  if (!kGrid && ntail > 0 && t == kT - 1) {
+  const int ntail = kMulti ? 0 : max(i1 - kSlice, 0);
+  if (!kMulti && ntail > 0 && t == kT - 1) {
     const float* __restrict__ seg = rowp + (a - i0);
     for (int j = 0; j < ntail; ++j) s.tail[j] = float_to_key(seg[kSlice + j]);
   }
@@ -407,7 +503,14 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
   }
   each_tail([&](uint32_t kk, int) { atomicAdd(&s.hist0[kk >> 21], 1u); });
-  __syncthreads();  // B
+  // Cluster mode: the lower ranks' keys selected above thr (gl) and tied at it (el), from
+  // their histograms, pass by pass.
+  uint32_t gl = 0u, el = 0u;
+  if constexpr (kCl) {
+    cluster_bins<kGBins>(s.hist0, cs.sum, G, q);  // its cluster barrier is barrier B
+  } else {
+    __syncthreads();  // B
+  }
   if constexpr (kGrid) {
     push_bins<kGBins, kT>(s.hist0, gh);
     row_barrier(&w->bar, ++barriers * n);
@@ -416,10 +519,11 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // NOTES: this pass and the non-gathered passes 1-2 below keep narrow_threshold open-coded:
   // calling it here changed the regs kernels' SASS (+16 to +32 instructions, untimed).
   uint32_t bin, above, cnt;
-  warp_bucket<kGBins, kT>(s.hist0, s.wtot[0], k, bin, above, cnt);
+  warp_bucket<kGBins, kT>(kCl ? csum : s.hist0, s.wtot[0], k, bin, above, cnt);
   uint32_t need = k - above;  // keys still to take at or below thr
   uint32_t thr = bin << 21;
   bool ge = cnt == need;      // every key >= thr is selected
+  if constexpr (kCl) lower_counts<kGBins>(csum + kGBins, bin, ge, false, gl, el);
 
   // Grid gather path. NOTES: when the chosen bin holds <= kGridCap keys in the whole row
   // (randn rows up to ~128k columns), every CTA appends its keys of the bin to the row's list
@@ -494,16 +598,21 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     each_tail([&](uint32_t kk, int) {
       if ((kk >> 21) == pre) atomicAdd(&s.hist1[(kk >> 10) & (kGBins - 1)], 1u);
     });
-    __syncthreads();
+    if constexpr (kCl) {
+      cluster_bins<kGBins>(s.hist1, cs.sum, G, q);
+    } else {
+      __syncthreads();
+    }
     if constexpr (kGrid) {
       push_bins<kGBins, kT>(s.hist1, gh + kGBins);
       row_barrier(&w->bar, ++barriers * n);
       pull_bins<kGBins, kT>(gh + kGBins, s.hist1);
     }
-    warp_bucket<kGBins, kT>(s.hist1, s.wtot[1], need, bin, above, cnt);
+    warp_bucket<kGBins, kT>(kCl ? csum : s.hist1, s.wtot[1], need, bin, above, cnt);
     need -= above;
     thr |= bin << 10;
     ge = cnt == need;
+    if constexpr (kCl) lower_counts<kGBins>(csum + kGBins, bin, ge, false, gl, el);
   }
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 10;
@@ -513,16 +622,34 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     each_tail([&](uint32_t kk, int) {
       if ((kk >> 10) == pre) atomicAdd(&s.hist2[kk & 1023u], 1u);
     });
-    __syncthreads();
+    if constexpr (kCl) {
+      cluster_bins<kGBins / 2>(s.hist2, cs.sum, G, q);
+    } else {
+      __syncthreads();
+    }
     if constexpr (kGrid) {
       push_bins<kGBins / 2, kT>(s.hist2, gh + 2 * kGBins);
       row_barrier(&w->bar, ++barriers * n);
       pull_bins<kGBins / 2, kT>(gh + 2 * kGBins, s.hist2);
     }
-    warp_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], need, bin, above, cnt);
+    warp_bucket<kGBins / 2, kT>(kCl ? csum : s.hist2, s.wtot[2], need, bin, above, cnt);
     need -= above;
     thr |= bin;  // the exact k-th key
     ge = cnt == need;
+    if constexpr (kCl) lower_counts<kGBins / 2>(csum + kGBins, bin, ge, !ge, gl, el);
+  }
+  if constexpr (kCl) {
+    // Every remote read of this CTA is behind it (consumed in cluster_bins): arrive at the
+    // exit barrier now, wait only before leaving (peers may still read this CTA's bins).
+    // NOTES: relaxed: the default release arrive compiles to a GPU-scope memory barrier.
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory");
+    // the lower ranks' counts, summed into s.red before the output scan's barrier
+    gl = __reduce_add_sync(kFull, gl);
+    el = __reduce_add_sync(kFull, el);
+    if (lane == 0 && (gl | el) != 0u) {
+      atomicAdd(&s.red[0], gl);
+      atomicAdd(&s.red[1], el);
+    }
   }
 
   // Step 6: ordered output. Selected: key >= thr when ge, else key > thr plus the `need`
@@ -564,6 +691,19 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     gt_before += gt0;
     eq_before += eq0;
   }
+  if constexpr (kCl) {
+    gt0 = s.red[0];
+    eq0 = s.red[1];
+    // The k-th key is key 0 (a NaN pattern, tied with the invalid keys): the lower ranks'
+    // invalid keys, all 0, were counted in its last-pass bin (pass 2 histograms every key of
+    // the prefix); take them out. The lower ranks hold segment indices [0, q * kSlice).
+    if (!ge && thr == 0u) {
+      const int lim = q * kSlice;
+      eq0 -= static_cast<uint32_t>(lim - max(min(i1, lim) - i0, 0));
+    }
+    gt_before += gt0;
+    eq_before += eq0;
+  }
   if (em != 0u) take_lowest(gm, em, need > eq_before ? need - eq_before : 0u);
   // NOTES: staged in shared memory and stored coalesced: each thread storing its own
   // positions straight to global memory (every store a partial sector) made 1 x 4096 25% and
@@ -571,10 +711,12 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // This CTA writes output slots [first, last) of the row (all k of them without kGrid).
   const uint32_t first = gt0 + min(eq0, need);
   const uint32_t last =
-      kGrid ? gt0 + (total & 0xffffu) + min(eq0 + (total >> 16), need) : k;
+      kMulti ? gt0 + (total & 0xffffu) + min(eq0 + (total >> 16), need) : k;
   uint32_t pos = gt_before + min(eq_before, need) - first;
   const int32_t col0 = (a - i0 - start) + ofs + 4 * kV * t;
-  uint32_t* stage = s.hist0;  // k <= kGBins; its last reader passed the scan's barrier
+  // k <= kGBins; the last reader passed the scan's barrier. Cluster mode: the private sums
+  // (peers may still be reading hist0).
+  uint32_t* stage = kCl ? csum : s.hist0;
   static_assert(kMaxK <= kGBins, "the staging row holds k positions");
   // NOTES: one predicated store per key slot (unrolled), not a loop over the set bits: the
   // loop ran as long as the warp's fullest thread, ~9 instructions an iteration.
@@ -604,6 +746,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       reset_grid_row<kT>(w, words, n, gathered);
     }
   }
+  if constexpr (kCl) asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
 }
 
 }  // namespace topk

@@ -111,15 +111,15 @@ def _check(logits, starts, ends, got, k, seed, what, ws=WS, prefill=False):
         assert torch.equal(want, have), f"{what} seed={seed}: row {r} values differ"
 
 
-ALGO_NAMES = ["stream", "radix", "regs", "grid", "slices"]
+ALGO_NAMES = ["stream", "radix", "regs", "grid", "slices", "cluster"]
 REGS_MAX_COLS = 20480  # the regs kernel's widest rows (1024 threads x 5 float4)
 REGS_VECS = {512: (2, 3, 4, 5), 1024: (1, 2, 3, 5)}  # its float4 per thread at each CTA size
 
 
-@pytest.fixture(params=[(1,), (0,), (2,), (3,), (4,), (4, 0, 0, 0, 0), (4, 0, 256),
+@pytest.fixture(params=[(1,), (0,), (2,), (3,), (4,), (4, 0, 0, 0, 0), (4, 0, 256), (5,),
                         (-1, 0, 0, 0, 1, 0)],
                 ids=["radix", "stream", "regs", "grid", "slices", "slices-exact", "slices256",
-                     "auto-no-pdl"])
+                     "cluster", "auto-no-pdl"])
 def algo(request):
     """Runs the test with each kernel forced (the launcher's choice is size-dependent; the
     slices kernel runs one CTA per row where several do not fit, slices256 always;
@@ -140,9 +140,10 @@ def _regs_fits(algo: int, n: int) -> None:
 
 
 def _grid_fits(algo: int, rows: int, n: int, aligned: bool = False) -> None:
-    """A forced grid or slices kernel runs the automatic plan where it does not fit (too many
-    CTAs for one resident wave, more rows than the workspace holds, a grid row of one CTA)."""
-    if algo in (3, 4) and int(torch.ops._C_glm52.topk_plan(rows, n, WS.numel(),
+    """A forced grid, slices or cluster kernel runs the automatic plan where it does not fit
+    (too many CTAs for one resident wave, more rows than the workspace holds, a row of one CTA
+    or of more than a cluster's 8)."""
+    if algo in (3, 4, 5) and int(torch.ops._C_glm52.topk_plan(rows, n, WS.numel(),
                                                            aligned)[0]) != algo:
         pytest.skip(f"{ALGO_NAMES[algo]} kernel does not fit {rows}x{n} on this device "
                     "(automatic plan runs)")
@@ -331,7 +332,7 @@ def test_writes_sorted_follows_the_plan():
                 algo = int(torch.ops._C_glm52.topk_plan(rows, n)[0])
                 assert T.writes_sorted(logits) == (algo in T.SORTED_ALGOS), (rows, n, force)
                 algo_ws = int(torch.ops._C_glm52.topk_plan(rows, n, WS.numel())[0])
-                assert T.writes_sorted(logits, WS) == (algo_ws in (1, 2, 3, 4)), (rows, n, force)
+                assert T.writes_sorted(logits, WS) == (algo_ws in (1, 2, 3, 4, 5)), (rows, n, force)
                 if force in (0, 1):
                     assert algo == force
                 if force == 2:
@@ -342,7 +343,7 @@ def test_writes_sorted_follows_the_plan():
     # automatic: the regs kernel for short rows at any row count
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     for rows, n, want in [(1, 4096, 2), (4 * sms + 1, 8192, 2), (8192, REGS_MAX_COLS, 2),
-                          (8, REGS_MAX_COLS + 1, 1), (8192, 65536, 4)]:
+                          (8, REGS_MAX_COLS + 1, 5), (8, 8 * 8192 + 1, 1), (8192, 65536, 4)]:
         assert int(torch.ops._C_glm52.topk_plan(rows, n)[0]) == want, (rows, n)
     assert int(torch.ops._C_glm52.topk_plan(1, 1 << 20, WS.numel())[0]) == 3
 
@@ -448,6 +449,49 @@ def test_grid_kernel_sizes(vecs, kind):
         assert (algo, v) == (3, vecs), (algo, ctas, v)
         _forced_rows((3, 0, 0, vecs), logits, lens, k, seed,
                      f"grid vecs={vecs} shift={shift} {kind}")
+
+
+@pytest.mark.parametrize("vecs", [2, 4])
+@pytest.mark.parametrize("kind", ["randn", "ties", "equal", "descending", "recent", "neginf",
+                                  "negnan"])
+def test_cluster_kernel_sizes(vecs, kind):
+    """The cluster kernel at each CTA width, 8 CTAs per row (the largest cluster), on rows that
+    end around CTA slice boundaries (a last CTA with 1 key, CTAs past a row's end that hold no
+    valid key but meet at every cluster barrier), mixed with rows no longer than k; aligned and
+    misaligned decode rows, prefill rows starting inside a vector; no workspace needed."""
+    g, seed = _gen()
+    k = 2048
+    slice_ = 4 * 512 * vecs
+    n = 8 * slice_ - 3  # + up to 3 for the alignment shift: 8 CTAs
+    lens = [n, 3 * slice_ + 1, 2 * slice_, k + 1, k, 5, slice_ - 1, 7 * slice_ - 3, 7 * slice_ + 1]
+    rows = len(lens)
+    for shift in (0, 1):
+        logits = _logits(rows, n + 3, kind, g)[:, shift:shift + n]
+        torch.ops._C_glm52.topk_force(5, 0, 0, vecs)
+        try:
+            plan = [int(x) for x in torch.ops._C_glm52.topk_plan(
+                rows, n, 0, T.rows_aligned(logits, False))]
+        finally:
+            torch.ops._C_glm52.topk_force(-1)
+        assert plan[:3] == [5, 8, vecs], plan
+        _forced_rows((5, 0, 0, vecs), logits, lens, k, seed,
+                     f"cluster vecs={vecs} shift={shift} {kind}", ws=None)
+
+
+def test_cluster_plan():
+    """Rows too long for the regs kernel and short enough for a cluster of 8 CTAs take the
+    cluster kernel automatically, with or without a workspace, while the launch is one wave:
+    the narrower CTAs when they fit (1 x 32k: 8 of 4096 columns), else the wider (64 x 32k: 4
+    of 8192 on a GPU of >= 128 SMs); longer rows never."""
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    for ws in (0, WS.numel()):
+        assert [int(x) for x in torch.ops._C_glm52.topk_plan(1, 32768, ws)][:3] == [5, 8, 2]
+        if sms >= 128:
+            assert [int(x) for x in torch.ops._C_glm52.topk_plan(64, 32768, ws)][:3] == [5, 4, 4]
+        assert int(torch.ops._C_glm52.topk_plan(1, 8 * 8192 + 1, ws)[0]) != 5
+        # misaligned rows need up to 3 more columns: 8 x 8192 columns no longer fit 8 CTAs
+        assert int(torch.ops._C_glm52.topk_plan(1, 8 * 8192, ws, False)[0]) != 5
+        assert int(torch.ops._C_glm52.topk_plan(1, 8 * 8192, ws, True)[0]) == 5
 
 
 @pytest.mark.parametrize("kind", ["randn", "narrow", "kthtie", "ties", "ties10", "equal",
@@ -618,6 +662,13 @@ def test_opcheck():
                           test_utils=utils)
     lens = torch.tensor([5000, 3000, 513, 1], dtype=torch.int32, device=DEV)
     torch.library.opcheck(torch.ops._C_glm52.topk_decode.default, (x, lens, out, 512, 1),
+                          test_utils=utils)
+    # a row the cluster kernel takes (no workspace)
+    z = _logits(2, 32768, "randn", g)
+    out2 = torch.empty(2, 2048, dtype=torch.int32, device=DEV)
+    lz = torch.tensor([32768, 20000], dtype=torch.int32, device=DEV)
+    assert int(torch.ops._C_glm52.topk_plan(2, 32768)[0]) == 5
+    torch.library.opcheck(torch.ops._C_glm52.topk_decode.default, (z, lz, out2, 2048, 1),
                           test_utils=utils)
     # with the workspace, on a row the grid kernel takes
     y = _logits(1, 300000, "randn", g)

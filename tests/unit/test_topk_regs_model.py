@@ -13,8 +13,13 @@ writes sorted rows). With ``ctas`` > 1 it models the grid kernel (the same kerne
 CTA q of a row holds segment indices [q * slice, (q + 1) * slice), CTAs past the row's end
 leave without contributing, the bucket searches run on the sum of the active CTAs' histograms,
 and each CTA offsets its output by the (#above, #tied) totals of the lower CTAs and writes
-only its own slots. tests/gpu/test_topk_cuda.py checks the real kernel against the same
-reference.
+only its own slots. With ``cluster`` it models the cluster kernel (kCl): every CTA of the
+cluster takes part (those past the row's end hold only invalid keys), each pass's bucket search
+runs on the sum of the CTAs' histograms exactly as they build them (pass 0 skips threads with
+no valid key, passes 1-2 add every key of the prefix, invalid zeros included), and each CTA
+derives the lower CTAs' (#above, #tied) from their histograms (lower_counts, with the key-0
+correction) instead of an exchange; the model checks those against the direct counts.
+tests/gpu/test_topk_cuda.py checks the real kernel against the same reference.
 """
 
 from __future__ import annotations
@@ -54,7 +59,8 @@ def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, in
 
 
 def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
-              base_mis: int, decode: bool = False, ctas: int = 1) -> list[int]:
+              base_mis: int, decode: bool = False, ctas: int = 1,
+              cluster: bool = False) -> list[int]:
     """What the regs kernel (ctas > 1: the grid kernel with that many CTAs per row) writes for
     one row (k slots, in slot order). values: the row's num_cols columns; decode rows (start
     0) are loaded in full before the length is known."""
@@ -63,14 +69,15 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
         return list(range(n)) + [-1] * (k - n)
     e_per = 4 * vecs
     slice_ = threads * e_per  # segment indices per CTA
-    if ctas > 1:
-        assert len(values) + 3 <= ctas * slice_, "row wider than the kernel holds"
+    if ctas > 1:  # the planner: the columns plus the 16-byte misalignment (0 if aligned)
+        assert len(values) + ((base_mis + start) & 3) <= ctas * slice_, "row wider than the CTAs"
     else:  # regs_capacity: 4 * threads * vecs columns wherever the row starts
         assert len(values) <= slice_, "row wider than the kernel holds"
     i0 = (base_mis + start) & 3  # the row pointer's 16-byte misalignment at column start
     a_al = start - i0
     i1 = n + i0
-    active = -(-i1 // slice_) if ctas > 1 else 1  # CTAs holding part of the row
+    # CTAs holding part of the row (cluster: all of them)
+    active = ctas if cluster else -(-i1 // slice_) if ctas > 1 else 1
     assert active <= ctas
     # segment index of key[T][e], T = q * threads + t over the active CTAs (thread order ==
     # column order across CTAs too); -1: no key. One CTA: the tail [slice_, i1) (<= 3 indices)
@@ -114,6 +121,15 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
         need, thr = need - above, thr | b
         ge = cnt == need
 
+    gl = el = None
+    if cluster:
+        thr, need, ge, gl, el = cluster_passes(keys[:, :e_per], valid[:, :e_per], active,
+                                               threads, k)
+        if not ge and thr == 0:  # key 0 is the k-th key: lower ranks' invalid keys are tied
+            for q in range(active):
+                lim = q * slice_
+                el[q] -= lim - max(min(i1, lim) - i0, 0)
+
     # output: packed per-thread counts, exclusive scan in thread order (== column order)
     # within each CTA; lower CTAs' totals (summed unpacked) come first
     gsel = valid & ((keys >= thr) if ge else (keys > thr))
@@ -125,6 +141,8 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
         cg, ce = gsel[q * threads:(q + 1) * threads], eq[q * threads:(q + 1) * threads]
         assert cg.sum() < 1 << 16 and ce.sum() < 1 << 16, "16-bit packed counts overflow"
         excl = np.cumsum(mine[q]) - mine[q]
+        if cluster:  # lower_counts' derivation == the lower CTAs' own counts
+            assert (gl[q], el[q]) == (gt0, eq0), (q, gl[q], el[q], gt0, eq0)
         first = gt0 + min(eq0, need)
         last = gt0 + int(cg.sum()) + min(eq0 + int(ce.sum()), need)
         for t in range(threads):
@@ -148,6 +166,36 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
         eq0 += int(ce.sum())
     assert all(x is not None for x in out), "unwritten slots"
     return out
+
+
+def cluster_passes(keys: np.ndarray, valid: np.ndarray, ctas: int, threads: int, k: int):
+    """The cluster kernel's passes: keys / valid [ctas * threads, keys per thread]. Returns
+    (thr, need, ge) and, per CTA, the lower CTAs' keys above thr and tied at it as
+    lower_counts derives them from their histograms (before the key-0 correction)."""
+    gl, el = [0] * ctas, [0] * ctas
+    need, thr, ge = k, 0, False
+    for p, (shift, bins, pre_shift) in enumerate([(21, 2048, 32), (10, 2048, 21), (0, 1024, 10)]):
+        if p > 0 and ge:
+            break
+        hs = []
+        for q in range(ctas):
+            kq = keys[q * threads:(q + 1) * threads]
+            if p == 0:  # threads with no valid key skip pass 0
+                m = np.broadcast_to(valid[q * threads:(q + 1) * threads].any(axis=1,
+                                                                            keepdims=True),
+                                    kq.shape)
+            else:  # every key of the prefix, invalid zeros included
+                m = (kq >> pre_shift) == (thr >> pre_shift)
+            hs.append(np.bincount((kq[m] >> shift) & (bins - 1), minlength=bins))
+        b, above, cnt = warp_bucket(np.sum(hs, axis=0), threads, need)
+        need, thr = need - above, thr | (b << shift)
+        ge = cnt == need
+        for q in range(ctas):
+            low = np.sum(hs[:q], axis=0) if q else np.zeros(bins, dtype=np.int64)
+            gl[q] += int(low[b + 1:].sum()) + (int(low[b]) if ge else 0)
+            if p == 2 and not ge:
+                el[q] += int(low[b])
+    return thr, need, ge, gl, el
 
 
 def _check(vals, start, end, k, **kw):
@@ -268,3 +316,38 @@ def test_grid_model_shipped_width(kind):
     n = 4 * 4096 + 1
     _check(_row_scaled(kind, n, rng), 0, n, 2048, threads=512, vecs=2, base_mis=0,
            decode=True, ctas=5)
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_cluster_model(kind):
+    """The cluster kernel at small sizes: 2-8 CTAs per row, rows ending inside any CTA (the
+    CTAs past the end take part with invalid keys only), ties spread over CTAs, key-0 rows,
+    misaligned and prefill rows; the lower CTAs' counts derived from their histograms."""
+    rng = model_rng("cluster", kind)
+    for _ in range(10):
+        threads, vecs = 64, int(rng.choice([2, 4]))
+        ctas = int(rng.integers(2, 9))
+        k = int(rng.integers(1, 200))
+        cols = int(rng.integers(k + 1, ctas * threads * 4 * vecs - 2))
+        vals = _row_scaled(kind, cols, rng)
+        if rng.random() < 0.5:
+            end = int(rng.integers(k + 1, cols + 1))
+            _check(vals, 0, end, k, threads=threads, vecs=vecs,
+                   base_mis=int(rng.integers(0, 4)), decode=True, ctas=ctas, cluster=True)
+        else:
+            start = int(rng.integers(0, 7))
+            end = int(rng.integers(min(start + k + 1, cols), cols + 1))
+            _check(vals, start, end, k, threads=threads, vecs=vecs,
+                   base_mis=int(rng.integers(0, 4)), ctas=ctas, cluster=True)
+
+
+@pytest.mark.parametrize("kind", ["randn", "ties", "equal", "negnan"])
+@pytest.mark.parametrize("vecs,ctas", [(2, 8), (4, 4)])
+def test_cluster_model_shipped_widths(kind, vecs, ctas):
+    """512 threads x 2 / 4 float4, k 2048: a full 32768-column decode row, and a shorter one
+    that leaves the last CTAs without a valid key."""
+    rng = model_rng(f"cluster-big-{vecs}", kind)
+    n = ctas * 4 * 512 * vecs
+    for end in (n, n // 2 + 5):
+        _check(_row_scaled(kind, n, rng), 0, end, 2048, threads=512, vecs=vecs, base_mis=0,
+               decode=True, ctas=ctas, cluster=True)

@@ -104,8 +104,8 @@ def uses_cuda_kernel(t: torch.Tensor) -> bool:
 
 
 # topk_plan's algo codes of the kernels that write rows sorted: 1 radix, 2 regs, 3 grid,
-# 4 slices
-SORTED_ALGOS = (1, 2, 3, 4)
+# 4 slices, 5 cluster
+SORTED_ALGOS = (1, 2, 3, 4, 5)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -127,7 +127,7 @@ def writes_sorted(logits: torch.Tensor, workspace: torch.Tensor | None = None,
                   prefill: bool = False) -> bool:
     """True when a call on ``logits`` [rows, cols] (with ``workspace``; ``prefill``: a
     ``topk_prefill`` call) writes every row in ascending position order (-1 padding last):
-    the CUDA radix, regs, grid and slices kernels do, the streaming kernel and the fallback
+    the CUDA radix, regs, grid, slices and cluster kernels do, the streaming kernel and the fallback
     do not.
     The launcher's plan depends only on the shape, the workspace size, the rows' 16-byte
     alignment and the device (and on ``topk_force``, a test and benchmark hook: call
