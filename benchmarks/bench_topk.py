@@ -53,6 +53,7 @@ def load_vllm_ops() -> tuple[dict, str]:
 ALGO_NAMES = ["stream", "radix", "regs", "grid", "slices", "cluster"]
 REGS_MAX_COLS = 20480  # the regs kernel's widest rows
 GRID_VECS = (2, 4)     # the grid kernel's float4 per thread (4096 / 8192 columns per CTA)
+CLUSTER_WIDTHS = ((512, 2), (512, 4), (1024, 4))  # the cluster kernel's (threads, float4)
 
 
 def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0, sample: int = 1,
@@ -222,7 +223,7 @@ def main() -> int:
     ap.add_argument("--grid-sweep", action="store_true",
                     help="also time the grid kernel at each width (2 / 4 float4 per thread)")
     ap.add_argument("--cluster-sweep", action="store_true",
-                    help="also time the cluster kernel at each width (2 / 4 float4 per thread)")
+                    help="also time the cluster kernel at each width (512 x 2, 512 x 4, 1024 x 4)")
     ap.add_argument("--extra-decode", default="",
                     help="comma-separated extra decode shapes, e.g. 16x1048576,32x1048576")
     ap.add_argument("--only", default="",
@@ -333,11 +334,11 @@ def main() -> int:
                                                  if k != "shape"), flush=True)
             if (args.sweep or args.cluster_sweep) and "ours cluster" in ops:
                 cw = {"shape": f"{phase} {rows}x{n}"}
-                for v in GRID_VECS:
-                    pl = plan(rows, n, ws_bytes, phase == "prefill", 5, v)
-                    if pl[0] == 5 and pl[2] == v:  # else the automatic plan would run
-                        cw[f"V={v}"], _ = time_op(forced(5, ops["ours"], 0, 0, v), nbuf)
-                        cw[f"V={v} CTAs"] = pl[1]
+                for th, v in CLUSTER_WIDTHS:
+                    pl = plan(rows, n, ws_bytes, phase == "prefill", 5, v, th)
+                    if pl[0] == 5 and pl[2:4] == [v, th]:  # else the automatic plan would run
+                        cw[f"{th}x{v}"], _ = time_op(forced(5, ops["ours"], 0, th, v), nbuf)
+                        cw[f"{th}x{v} CTAs"] = pl[1]
                 cluster_sweep.append(cw)
                 print("  cluster sweep " + " ".join(f"{k} {v}" for k, v in cw.items()
                                                     if k != "shape"), flush=True)
@@ -356,6 +357,7 @@ def main() -> int:
             best = min(vl) if vl else None
             algo, c, res_cap, nsl = plan(rows, n, ws_bytes, phase == "prefill")
             cl = (f"{ALGO_NAMES[algo]} C={c}" + (f" T={res_cap}" if algo == 2 else "")
+                  + (f" T={nsl}" if algo == 5 else "")
                   + (f" V={res_cap}" if algo in (3, 4, 5) else "")
                   + (f" S={nsl}" if algo == 4 else ""))
             row = {
@@ -423,9 +425,9 @@ def main() -> int:
             f"{r[v]:.4f} ({r[v + ' CTAs']})" if v in r else "n.a." for v in vs) + " |"
             for r in grid_sweep]
     if cluster_sweep:
-        vs = [f"V={v}" for v in GRID_VECS]
-        md += ["", "Cluster kernel forced to each width (float4 per thread; CTAs per row), "
-               "median ms:", "", "| shape | " + " | ".join(vs) + " |",
+        vs = [f"{th}x{v}" for th, v in CLUSTER_WIDTHS]
+        md += ["", "Cluster kernel forced to each width (threads x float4 per thread; CTAs per "
+               "row), median ms:", "", "| shape | " + " | ".join(vs) + " |",
                "|" + "---|" * (len(vs) + 1)]
         md += ["| " + r["shape"] + " | " + " | ".join(
             f"{r[v]:.5f} ({r[v + ' CTAs']})" if v in r else "n.a." for v in vs) + " |"

@@ -78,8 +78,10 @@ struct Plan {
   int cluster;  // CTAs per row
   int res_cap;  // radix: keys kept in shared memory per CTA; regs: threads per CTA; grid,
                 // cluster and slices: float4 per thread (per slice)
-  int slices;   // slices: slices per CTA; regs: float4 per thread; else 0
-  int threads;  // slices: threads per CTA (512; one CTA per row: 512 or 256); else 0
+  int slices;   // slices: slices per CTA; regs: float4 per thread; cluster: threads per CTA;
+                // else 0
+  int threads;  // slices: threads per CTA (512; one CTA per row: 512 or 256); cluster: the
+                // same as `slices`; else 0
 };
 
 // What launch_topk does for these sizes on the current device, with a workspace of

@@ -37,8 +37,8 @@ struct DeviceInfo {
   int slices_per_sm = 0;        // ... of the slices kernel
   int solo_per_sm[2] = {0, 0};  // ... of its one-CTA-per-row variants (kSoloThreads order)
   // cluster kernel: resident clusters of c CTAs (index c, 2..kClusterMaxCtas) per width
-  // (kGridVecs order)
-  int cl_clusters[2][kClusterMaxCtas + 1] = {};
+  // (kClusterThreads / kClusterVecs order)
+  int cl_clusters[3][kClusterMaxCtas + 1] = {};
   cudaError_t err = cudaSuccess;
 };
 
@@ -124,13 +124,25 @@ RegsKernel grid_kernel(int vecs) {
                    : topk_regs_kernel<kGridThreads, 4, true>;
 }
 
-// Cluster kernel (topk_regs.cuh, kCl): the grid kernel's CTAs (512 threads, 2 or 4 float4 per
-// thread) in one thread-block cluster per row. NOTES: launch bounds of 3 / 2 CTAs per SM (40 /
-// 64 registers): the exchange's remote loads and sums need more than the regs kernel's 32 /
-// 40, which spilled 124-220 bytes (sm_90a).
-RegsKernel cluster_kernel(int vecs) {
-  return vecs == 2 ? topk_regs_kernel<kGridThreads, 2, false, 3, true>
-                   : topk_regs_kernel<kGridThreads, 4, false, 2, true>;
+// Cluster kernel (topk_regs.cuh, kCl): CTAs of 512 threads x 2 or 4 float4 or 1024 threads x
+// 4 float4 (4096, 8192 or 16384 columns) in one thread-block cluster per row. NOTES: launch
+// bounds of 3 / 2 / 1 CTAs per SM (40 / 64 / 64 registers): the exchange's remote loads and
+// sums need more than the regs kernel's 32 / 40, which spilled 124-220 bytes (sm_90a).
+constexpr int kClusterWidths = 3;
+constexpr int kClusterThreads[kClusterWidths] = {512, 512, 1024};
+constexpr int kClusterVecs[kClusterWidths] = {2, 4, 4};
+RegsKernel cluster_kernel(int i) {
+  switch (i) {
+    case 0: return topk_regs_kernel<512, 2, false, 3, true>;
+    case 1: return topk_regs_kernel<512, 4, false, 2, true>;
+    default: return topk_regs_kernel<1024, 4, false, 1, true>;
+  }
+}
+// The width index of (threads, vecs), -1 if none.
+int cluster_width(int threads, int vecs) {
+  for (int i = 0; i < kClusterWidths; ++i)
+    if (kClusterThreads[i] == threads && kClusterVecs[i] == vecs) return i;
+  return -1;
 }
 
 // Slices kernel (topk_slices.cuh): 512 threads, 4 float4 per thread and slice, i.e. slices of
@@ -204,10 +216,9 @@ void init_device(int dev, DeviceInfo& info) {
     info.err = e;
     return;
   }
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < kClusterWidths; ++i)
     for (int c = 2; c <= kClusterMaxCtas; ++c)
-      info.cl_clusters[i][c] =
-          resident_clusters(cluster_kernel(kGridVecs[i]), kGridThreads, 0, c);
+      info.cl_clusters[i][c] = resident_clusters(cluster_kernel(i), kClusterThreads[i], 0, c);
   allow_16_cta_clusters(topk_radix_kernel<true>);
   for (int full = 0; full < 2; ++full)
     for (int lg = 1; lg <= 4; ++lg)
@@ -390,20 +401,22 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
 }
 
 // Cluster kernel plan (algo -1 when it does not apply): rows too long for the regs kernel,
-// split over one cluster of C = 2..kClusterMaxCtas CTAs of 512 threads x `vecs` float4
-// (4096 or 8192 columns each, C the fewest that hold the row plus `shift`). Automatic (`vecs`
-// 0): the narrower width whose launch is one wave of resident clusters, else the wider; none
-// if neither is. Forced (`forced`): any width and launch the device can run.
-Plan plan_cluster(const DeviceInfo& info, int num_rows, int num_cols, int vecs, int shift,
-                  bool forced) {
-  for (int i = 0; i < 2; ++i) {
-    if (vecs != 0 && vecs != kGridVecs[i]) continue;
-    const int64_t slice = 4LL * kGridThreads * kGridVecs[i];
+// split over one cluster of C = 2..kClusterMaxCtas CTAs of one of the kClusterWidths widths
+// (C the fewest that hold the row plus `shift`). Automatic (`threads`, `vecs` 0): the widest
+// width whose launch is one wave of resident clusters; none if no width is. Forced
+// (`forced`): the widths matching `threads` / `vecs` (0: any), any launch the device can run.
+Plan plan_cluster(const DeviceInfo& info, int num_rows, int num_cols, int threads, int vecs,
+                  int shift, bool forced) {
+  for (int i = kClusterWidths - 1; i >= 0; --i) {
+    if ((vecs != 0 && vecs != kClusterVecs[i]) || (threads != 0 && threads != kClusterThreads[i]))
+      continue;
+    const int64_t slice = 4LL * kClusterThreads[i] * kClusterVecs[i];
     const int64_t c = (static_cast<int64_t>(num_cols) + shift + slice - 1) / slice;
     if (c < 2 || c > kClusterMaxCtas) continue;
     const int resident = info.cl_clusters[i][c];
     if (resident < 1 || (!forced && num_rows > resident)) continue;
-    return Plan{kAlgoCluster, static_cast<int>(c), kGridVecs[i], 0, kGridThreads};
+    return Plan{kAlgoCluster, static_cast<int>(c), kClusterVecs[i], kClusterThreads[i],
+                kClusterThreads[i]};
   }
   return Plan{-1, 0, 0};
 }
@@ -474,7 +487,7 @@ Plan plan_launch_auto(const DeviceInfo& info, int num_rows, int num_cols, int64_
   }
   // Few long rows: the cluster kernel, the grid kernel where it fits, else the slices kernel.
   if (forced < 0) {
-    const Plan cl = plan_cluster(info, num_rows, num_cols, 0, shift, false);
+    const Plan cl = plan_cluster(info, num_rows, num_cols, 0, 0, shift, false);
     if (cl.algo == kAlgoCluster) return cl;
     const Plan g = plan_grid(info, num_rows, num_cols, ws_bytes, 0, shift);
     if (g.algo == kAlgoGrid) return g;
@@ -499,7 +512,9 @@ Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_
     const Plan g = forced == kAlgoGrid
                        ? plan_grid(info, num_rows, num_cols, ws_bytes, vecs, shift)
                    : forced == kAlgoCluster
-                       ? plan_cluster(info, num_rows, num_cols, vecs, shift, true)
+                       ? plan_cluster(info, num_rows, num_cols,
+                                      g_forced_threads.load(std::memory_order_relaxed), vecs,
+                                      shift, true)
                        : plan_slices(info, num_rows, num_cols, ws_bytes, true, shift,
                                      g_forced_threads.load(std::memory_order_relaxed));
     if (g.algo == forced) return g;
@@ -584,10 +599,10 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     Params q = p;
     q.grid_ctas = c;
     cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
-    cfg.blockDim = dim3(kGridThreads);
+    cfg.blockDim = dim3(static_cast<unsigned>(pl.threads));
     set_cluster(cfg, attrs[0], static_cast<unsigned>(c));
     if (pdl) add_pdl(cfg, attrs);
-    return cudaLaunchKernelEx(&cfg, cluster_kernel(pl.res_cap), q);
+    return cudaLaunchKernelEx(&cfg, cluster_kernel(cluster_width(pl.threads, pl.res_cap)), q);
   }
   if (pl.algo == kAlgoRegs) {
     const int threads = pl.res_cap;

@@ -343,7 +343,7 @@ def test_writes_sorted_follows_the_plan():
     # automatic: the regs kernel for short rows at any row count
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     for rows, n, want in [(1, 4096, 2), (4 * sms + 1, 8192, 2), (8192, REGS_MAX_COLS, 2),
-                          (8, REGS_MAX_COLS + 1, 5), (8, 8 * 8192 + 1, 1), (8192, 65536, 4)]:
+                          (8, REGS_MAX_COLS + 1, 5), (8, 8 * 16384 + 1, 1), (8192, 65536, 4)]:
         assert int(torch.ops._C_glm52.topk_plan(rows, n)[0]) == want, (rows, n)
     assert int(torch.ops._C_glm52.topk_plan(1, 1 << 20, WS.numel())[0]) == 3
 
@@ -451,47 +451,48 @@ def test_grid_kernel_sizes(vecs, kind):
                      f"grid vecs={vecs} shift={shift} {kind}")
 
 
-@pytest.mark.parametrize("vecs", [2, 4])
+@pytest.mark.parametrize("threads, vecs", [(512, 2), (512, 4), (1024, 4)])
 @pytest.mark.parametrize("kind", ["randn", "ties", "equal", "descending", "recent", "neginf",
                                   "negnan"])
-def test_cluster_kernel_sizes(vecs, kind):
+def test_cluster_kernel_sizes(threads, vecs, kind):
     """The cluster kernel at each CTA width, 8 CTAs per row (the largest cluster), on rows that
     end around CTA slice boundaries (a last CTA with 1 key, CTAs past a row's end that hold no
     valid key but meet at every cluster barrier), mixed with rows no longer than k; aligned and
     misaligned decode rows, prefill rows starting inside a vector; no workspace needed."""
     g, seed = _gen()
     k = 2048
-    slice_ = 4 * 512 * vecs
+    slice_ = 4 * threads * vecs
     n = 8 * slice_ - 3  # + up to 3 for the alignment shift: 8 CTAs
     lens = [n, 3 * slice_ + 1, 2 * slice_, k + 1, k, 5, slice_ - 1, 7 * slice_ - 3, 7 * slice_ + 1]
     rows = len(lens)
     for shift in (0, 1):
         logits = _logits(rows, n + 3, kind, g)[:, shift:shift + n]
-        torch.ops._C_glm52.topk_force(5, 0, 0, vecs)
+        torch.ops._C_glm52.topk_force(5, 0, threads, vecs)
         try:
             plan = [int(x) for x in torch.ops._C_glm52.topk_plan(
                 rows, n, 0, T.rows_aligned(logits, False))]
         finally:
             torch.ops._C_glm52.topk_force(-1)
-        assert plan[:3] == [5, 8, vecs], plan
-        _forced_rows((5, 0, 0, vecs), logits, lens, k, seed,
-                     f"cluster vecs={vecs} shift={shift} {kind}", ws=None)
+        assert plan == [5, 8, vecs, threads], plan
+        _forced_rows((5, 0, threads, vecs), logits, lens, k, seed,
+                     f"cluster {threads}x{vecs} shift={shift} {kind}", ws=None)
 
 
 def test_cluster_plan():
     """Rows too long for the regs kernel and short enough for a cluster of 8 CTAs take the
-    cluster kernel automatically, with or without a workspace, while the launch is one wave:
-    the narrower CTAs when they fit (1 x 32k: 8 of 4096 columns), else the wider (64 x 32k: 4
-    of 8192 on a GPU of >= 128 SMs); longer rows never."""
+    cluster kernel automatically, with or without a workspace, while the launch is one wave
+    of resident clusters: the widest CTAs (1 x 32k and, on a GPU of >= 128 SMs, 64 x 32k: 2 of
+    1024 threads x 4 float4); longer rows never."""
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     for ws in (0, WS.numel()):
-        assert [int(x) for x in torch.ops._C_glm52.topk_plan(1, 32768, ws)][:3] == [5, 8, 2]
+        assert [int(x) for x in torch.ops._C_glm52.topk_plan(1, 32768, ws)] == [5, 2, 4, 1024]
         if sms >= 128:
-            assert [int(x) for x in torch.ops._C_glm52.topk_plan(64, 32768, ws)][:3] == [5, 4, 4]
-        assert int(torch.ops._C_glm52.topk_plan(1, 8 * 8192 + 1, ws)[0]) != 5
-        # misaligned rows need up to 3 more columns: 8 x 8192 columns no longer fit 8 CTAs
-        assert int(torch.ops._C_glm52.topk_plan(1, 8 * 8192, ws, False)[0]) != 5
-        assert int(torch.ops._C_glm52.topk_plan(1, 8 * 8192, ws, True)[0]) == 5
+            assert [int(x) for x in torch.ops._C_glm52.topk_plan(64, 32768, ws)] == \
+                [5, 2, 4, 1024]
+        assert int(torch.ops._C_glm52.topk_plan(1, 8 * 16384 + 1, ws)[0]) != 5
+        # misaligned rows need up to 3 more columns: 8 x 16384 columns no longer fit 8 CTAs
+        assert int(torch.ops._C_glm52.topk_plan(1, 8 * 16384, ws, False)[0]) != 5
+        assert int(torch.ops._C_glm52.topk_plan(1, 8 * 16384, ws, True)[0]) == 5
 
 
 @pytest.mark.parametrize("kind", ["randn", "narrow", "kthtie", "ties", "ties10", "equal",

@@ -342,12 +342,12 @@ def test_cluster_model(kind):
 
 
 @pytest.mark.parametrize("kind", ["randn", "ties", "equal", "negnan"])
-@pytest.mark.parametrize("vecs,ctas", [(2, 8), (4, 4)])
-def test_cluster_model_shipped_widths(kind, vecs, ctas):
-    """512 threads x 2 / 4 float4, k 2048: a full 32768-column decode row, and a shorter one
-    that leaves the last CTAs without a valid key."""
-    rng = model_rng(f"cluster-big-{vecs}", kind)
-    n = ctas * 4 * 512 * vecs
+@pytest.mark.parametrize("threads,vecs,ctas", [(512, 2, 8), (512, 4, 4), (1024, 4, 2)])
+def test_cluster_model_shipped_widths(kind, threads, vecs, ctas):
+    """The shipped widths (512 threads x 2 / 4 float4, 1024 x 4), k 2048: a full 32768-column
+    decode row, and a shorter one that leaves the last CTAs without a valid key."""
+    rng = model_rng(f"cluster-big-{threads}-{vecs}", kind)
+    n = ctas * 4 * threads * vecs
     for end in (n, n // 2 + 5):
-        _check(_row_scaled(kind, n, rng), 0, end, 2048, threads=512, vecs=vecs, base_mis=0,
+        _check(_row_scaled(kind, n, rng), 0, end, 2048, threads=threads, vecs=vecs, base_mis=0,
                decode=True, ctas=ctas, cluster=True)
