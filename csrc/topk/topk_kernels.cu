@@ -402,17 +402,27 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
 
 // Cluster kernel plan (algo -1 when it does not apply): rows too long for the regs kernel,
 // split over one cluster of C = 2..kClusterMaxCtas CTAs of one of the kClusterWidths widths
-// (C the fewest that hold the row plus `shift`). Automatic (`threads`, `vecs` 0): the widest
-// width whose launch is one wave of resident clusters; none if no width is. Forced
-// (`forced`): the widths matching `threads` / `vecs` (0: any), any launch the device can run.
+// (C the fewest that hold the row plus `shift`). Automatic (`threads`, `vecs` 0): 512 x 4,
+// else 1024 x 4, the first whose launch is one wave of resident clusters of at most
+// kClusterAutoCtas; none if neither is. Forced (`forced`): the widths matching `threads` /
+// `vecs` (0: any; 512 x 4 first), any launch the device can run.
+// NOTES: H100, commit dbc0328 (docs/benchmarks.md, session 15), us, 512x2 / 512x4 / 1024x4:
+// 1 x 32k 10.9 / 8.7 / 9.7 (grid kernel 10.0), 8 x 32k 12.5 / 9.9 / 11.0 (grid 10.2), 32 x
+// 32k 23.6 / 12.7 / 12.6 (grid 13.1), 64 x 32k 40.0 / 19.7 (two waves) / 13.4 (radix 15.7);
+// clusters of 8 lose to the grid kernel (1 x 64k 11.5 / 10.8 against 10.2, 1 x 128k 15.0
+// against 10.8): each cluster exchange costs a GPU-scope fence and barrier per pass.
+constexpr int kClusterAutoCtas = 4;
+constexpr int kClusterOrder[kClusterWidths] = {1, 2, 0};
+
 Plan plan_cluster(const DeviceInfo& info, int num_rows, int num_cols, int threads, int vecs,
                   int shift, bool forced) {
-  for (int i = kClusterWidths - 1; i >= 0; --i) {
+  for (int i : kClusterOrder) {
     if ((vecs != 0 && vecs != kClusterVecs[i]) || (threads != 0 && threads != kClusterThreads[i]))
       continue;
+    if (!forced && i == 0) continue;  // 512 x 2: slower than 512 x 4 on every shape measured
     const int64_t slice = 4LL * kClusterThreads[i] * kClusterVecs[i];
     const int64_t c = (static_cast<int64_t>(num_cols) + shift + slice - 1) / slice;
-    if (c < 2 || c > kClusterMaxCtas) continue;
+    if (c < 2 || c > (forced ? kClusterMaxCtas : kClusterAutoCtas)) continue;
     const int resident = info.cl_clusters[i][c];
     if (resident < 1 || (!forced && num_rows > resident)) continue;
     return Plan{kAlgoCluster, static_cast<int>(c), kClusterVecs[i], kClusterThreads[i],

@@ -479,20 +479,23 @@ def test_cluster_kernel_sizes(threads, vecs, kind):
 
 
 def test_cluster_plan():
-    """Rows too long for the regs kernel and short enough for a cluster of 8 CTAs take the
-    cluster kernel automatically, with or without a workspace, while the launch is one wave
-    of resident clusters: the widest CTAs (1 x 32k and, on a GPU of >= 128 SMs, 64 x 32k: 2 of
-    1024 threads x 4 float4); longer rows never."""
+    """Rows too long for the regs kernel that fit a cluster of at most 4 CTAs take the cluster
+    kernel automatically, with or without a workspace, while the launch is one wave of
+    resident clusters: 512 x 4 CTAs (1 x 32k: 4 of them), else 1024 x 4 (64 x 32k on a GPU of
+    >= 128 SMs: 2); longer rows, which would need clusters of 8, never (the grid kernel is
+    faster there)."""
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     for ws in (0, WS.numel()):
-        assert [int(x) for x in torch.ops._C_glm52.topk_plan(1, 32768, ws)] == [5, 2, 4, 1024]
+        assert [int(x) for x in torch.ops._C_glm52.topk_plan(1, 32768, ws)] == [5, 4, 4, 512]
+        assert [int(x) for x in torch.ops._C_glm52.topk_plan(1, 24000, ws)] == [5, 3, 4, 512]
         if sms >= 128:
             assert [int(x) for x in torch.ops._C_glm52.topk_plan(64, 32768, ws)] == \
                 [5, 2, 4, 1024]
-        assert int(torch.ops._C_glm52.topk_plan(1, 8 * 16384 + 1, ws)[0]) != 5
-        # misaligned rows need up to 3 more columns: 8 x 16384 columns no longer fit 8 CTAs
-        assert int(torch.ops._C_glm52.topk_plan(1, 8 * 16384, ws, False)[0]) != 5
-        assert int(torch.ops._C_glm52.topk_plan(1, 8 * 16384, ws, True)[0]) == 5
+        assert int(torch.ops._C_glm52.topk_plan(1, 4 * 16384 + 1, ws)[0]) != 5
+        # misaligned rows need up to 3 more columns: 4 x 8192 columns no longer fit 4 CTAs
+        # of 512 x 4
+        assert [int(x) for x in torch.ops._C_glm52.topk_plan(1, 32768, ws, False)] == \
+            [5, 3, 4, 1024]
 
 
 @pytest.mark.parametrize("kind", ["randn", "narrow", "kthtie", "ties", "ties10", "equal",
