@@ -287,10 +287,13 @@ def test_regs_model_kernel_sizes(kind):
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
-def test_grid_model(kind):
-    """The grid kernel's exchange at small sizes: several CTAs per row, rows ending inside any
-    CTA (CTAs past the end leave), ties spread over CTAs, misaligned and prefill rows."""
-    rng = model_rng("grid", kind)
+@pytest.mark.parametrize("cluster", [False, True], ids=["grid", "cluster"])
+def test_multi_cta_model(kind, cluster):
+    """The grid kernel's exchange (CTAs past the row's end leave) and the cluster kernel's (2-8
+    CTAs per row, those past the end take part with invalid keys only, the lower CTAs' counts
+    derived from their histograms) at small sizes: rows ending inside any CTA, ties spread
+    over CTAs, key-0 rows, misaligned and prefill rows."""
+    rng = model_rng("cluster" if cluster else "grid", kind)
     for _ in range(10):
         threads, vecs = 64, int(rng.choice([2, 4]))
         ctas = int(rng.integers(2, 9))
@@ -300,12 +303,12 @@ def test_grid_model(kind):
         if rng.random() < 0.5:
             end = int(rng.integers(k + 1, cols + 1))
             _check(vals, 0, end, k, threads=threads, vecs=vecs,
-                   base_mis=int(rng.integers(0, 4)), decode=True, ctas=ctas)
+                   base_mis=int(rng.integers(0, 4)), decode=True, ctas=ctas, cluster=cluster)
         else:
             start = int(rng.integers(0, 7))
             end = int(rng.integers(min(start + k + 1, cols), cols + 1))
             _check(vals, start, end, k, threads=threads, vecs=vecs,
-                   base_mis=int(rng.integers(0, 4)), ctas=ctas)
+                   base_mis=int(rng.integers(0, 4)), ctas=ctas, cluster=cluster)
 
 
 @pytest.mark.parametrize("kind", ["randn", "ties", "equal", "negnan"])
@@ -316,29 +319,6 @@ def test_grid_model_shipped_width(kind):
     n = 4 * 4096 + 1
     _check(_row_scaled(kind, n, rng), 0, n, 2048, threads=512, vecs=2, base_mis=0,
            decode=True, ctas=5)
-
-
-@pytest.mark.parametrize("kind", ALL_KINDS)
-def test_cluster_model(kind):
-    """The cluster kernel at small sizes: 2-8 CTAs per row, rows ending inside any CTA (the
-    CTAs past the end take part with invalid keys only), ties spread over CTAs, key-0 rows,
-    misaligned and prefill rows; the lower CTAs' counts derived from their histograms."""
-    rng = model_rng("cluster", kind)
-    for _ in range(10):
-        threads, vecs = 64, int(rng.choice([2, 4]))
-        ctas = int(rng.integers(2, 9))
-        k = int(rng.integers(1, 200))
-        cols = int(rng.integers(k + 1, ctas * threads * 4 * vecs - 2))
-        vals = _row_scaled(kind, cols, rng)
-        if rng.random() < 0.5:
-            end = int(rng.integers(k + 1, cols + 1))
-            _check(vals, 0, end, k, threads=threads, vecs=vecs,
-                   base_mis=int(rng.integers(0, 4)), decode=True, ctas=ctas, cluster=True)
-        else:
-            start = int(rng.integers(0, 7))
-            end = int(rng.integers(min(start + k + 1, cols), cols + 1))
-            _check(vals, start, end, k, threads=threads, vecs=vecs,
-                   base_mis=int(rng.integers(0, 4)), ctas=ctas, cluster=True)
 
 
 @pytest.mark.parametrize("kind", ["randn", "ties", "equal", "negnan"])
