@@ -96,11 +96,13 @@ bool segments_aligned(const Params& p);
 
 // Overrides VLLM_GLM52_TOPK_ALGO / VLLM_GLM52_TOPK_CLUSTER for later launches in this process:
 // algo an Algo or -1 (automatic); cluster 1|2|4|8|16 (radix kernel, where the device allows it)
-// or 0 (automatic); threads 512|1024 (regs kernel), 256 (slices kernel, one CTA per row) or 0
-// (automatic); vecs 1-5 float4 per thread (regs kernel, where that width holds the rows), 2|4
-// (grid kernel) or 0 (automatic); sample 1 (the slices kernel bounds rows from a sample
-// where it can) or 0 (it never does: the exact first sweep). A forced grid or slices kernel runs only where it
-// fits (a workspace for every row, every CTA resident), else the automatic plan. Benchmarks
+// or 0 (automatic); threads 512|1024 (regs, cluster kernels), 256 (slices kernel, one CTA per
+// row) or 0 (automatic); vecs 1-5 float4 per thread (regs kernel, where that width holds the
+// rows), 2|4 (grid, cluster kernels) or 0 (automatic); sample 1 (the slices kernel bounds rows
+// from a sample where it can) or 0 (it never does: the exact first sweep). A forced grid or
+// slices kernel runs only where it fits (a workspace for every row, every CTA resident), a
+// forced cluster kernel where a cluster of <= 8 CTAs of a matching width holds the rows, else
+// the automatic plan. Benchmarks
 // and tests compare the kernels in one process.
 // pdl 1 / 0 launches the kernels with / without programmatic stream serialization, -1 as
 // VLLM_GLM52_TOPK_PDL says (default on).
