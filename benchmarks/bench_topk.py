@@ -59,10 +59,9 @@ CLUSTER_WIDTHS = ((512, 2), (512, 4), (1024, 4))  # the cluster kernel's (thread
 def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0, sample: int = 1,
            pdl: int = -1):
     """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 grid, 4 slices,
-    5 cluster) and, if given, a cluster size (radix), CTA size (regs) or float4 per thread
-    (grid, cluster), the
-    slices kernel's sampled bound off (sample=0), or programmatic dependent launch on / off
-    (pdl=1 / 0). The choice is made at launch, so a CUDA graph captured through this replays
+    5 cluster) and, if given, a cluster size (radix), CTA size (regs, cluster) or float4 per
+    thread (grid, cluster), the slices kernel's sampled bound off (sample=0), or programmatic
+    dependent launch on / off (pdl=1 / 0). The choice is made at launch, so a CUDA graph captured through this replays
     it."""
     def run(i):
         torch.ops._C_glm52.topk_force(algo, cluster, threads, vecs, sample, pdl)

@@ -38,9 +38,10 @@ TORCH_LIBRARY(_C_glm52, ops) {
   // writes_sorted)
   ops.def("topk_plan(int num_rows, int num_cols, int workspace_bytes=0, bool aligned=True) "
           "-> int[]", &glm52_topk_plan);
-  // later launches: algo -1 automatic, 0 streaming, 1 radix, 2 regs, 3 grid, 4 slices;
-  // cluster 0 automatic or 1..16 CTAs per row; threads 0 automatic, 512|1024 (regs) or 256
-  // (slices, one CTA per row); vecs 0 automatic, 1-5 (regs) or 2|4 (grid); sample 1 / 0: the
+  // later launches: algo -1 automatic, 0 streaming, 1 radix, 2 regs, 3 grid, 4 slices,
+  // 5 cluster; cluster 0 automatic or 1..16 CTAs per row (radix); threads 0 automatic,
+  // 512|1024 (regs, cluster) or 256 (slices, one CTA per row); vecs 0 automatic, 1-5 (regs) or
+  // 2|4 (grid, cluster); sample 1 / 0: the
   // slices kernel may / may not bound rows from a sample; pdl -1 automatic, 1 / 0 with /
   // without programmatic dependent launch (benchmarks / tests)
   ops.def("topk_force(int algo, int cluster=0, int threads=0, int vecs=0, int sample=1, "

@@ -131,18 +131,12 @@ RegsKernel grid_kernel(int vecs) {
 constexpr int kClusterWidths = 3;
 constexpr int kClusterThreads[kClusterWidths] = {512, 512, 1024};
 constexpr int kClusterVecs[kClusterWidths] = {2, 4, 4};
-RegsKernel cluster_kernel(int i) {
-  switch (i) {
-    case 0: return topk_regs_kernel<512, 2, false, 3, true>;
-    case 1: return topk_regs_kernel<512, 4, false, 2, true>;
-    default: return topk_regs_kernel<1024, 4, false, 1, true>;
-  }
-}
-// The width index of (threads, vecs), -1 if none.
-int cluster_width(int threads, int vecs) {
-  for (int i = 0; i < kClusterWidths; ++i)
-    if (kClusterThreads[i] == threads && kClusterVecs[i] == vecs) return i;
-  return -1;
+// The kernel of a width; nullptr (the launch then fails) for any other.
+RegsKernel cluster_kernel(int threads, int vecs) {
+  if (threads == 512 && vecs == 2) return topk_regs_kernel<512, 2, false, 3, true>;
+  if (threads == 512 && vecs == 4) return topk_regs_kernel<512, 4, false, 2, true>;
+  if (threads == 1024 && vecs == 4) return topk_regs_kernel<1024, 4, false, 1, true>;
+  return nullptr;
 }
 
 // Slices kernel (topk_slices.cuh): 512 threads, 4 float4 per thread and slice, i.e. slices of
@@ -216,9 +210,11 @@ void init_device(int dev, DeviceInfo& info) {
     info.err = e;
     return;
   }
-  for (int i = 0; i < kClusterWidths; ++i)
+  for (int i = 0; i < kClusterWidths; ++i) {
+    const RegsKernel kernel = cluster_kernel(kClusterThreads[i], kClusterVecs[i]);
     for (int c = 2; c <= kClusterMaxCtas; ++c)
-      info.cl_clusters[i][c] = resident_clusters(cluster_kernel(i), kClusterThreads[i], 0, c);
+      info.cl_clusters[i][c] = resident_clusters(kernel, kClusterThreads[i], 0, c);
+  }
   allow_16_cta_clusters(topk_radix_kernel<true>);
   for (int full = 0; full < 2; ++full)
     for (int lg = 1; lg <= 4; ++lg)
@@ -612,7 +608,7 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     cfg.blockDim = dim3(static_cast<unsigned>(pl.threads));
     set_cluster(cfg, attrs[0], static_cast<unsigned>(c));
     if (pdl) add_pdl(cfg, attrs);
-    return cudaLaunchKernelEx(&cfg, cluster_kernel(cluster_width(pl.threads, pl.res_cap)), q);
+    return cudaLaunchKernelEx(&cfg, cluster_kernel(pl.threads, pl.res_cap), q);
   }
   if (pl.algo == kAlgoRegs) {
     const int threads = pl.res_cap;

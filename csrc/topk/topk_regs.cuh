@@ -507,7 +507,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // their histograms, pass by pass.
   uint32_t gl = 0u, el = 0u;
   if constexpr (kCl) {
-    cluster_bins<kGBins>(s.hist0, cs.sum, G, q);  // its cluster barrier is barrier B
+    cluster_bins<kGBins>(s.hist0, csum, G, q);  // its cluster barrier is barrier B
   } else {
     __syncthreads();  // B
   }
@@ -599,7 +599,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       if ((kk >> 21) == pre) atomicAdd(&s.hist1[(kk >> 10) & (kGBins - 1)], 1u);
     });
     if constexpr (kCl) {
-      cluster_bins<kGBins>(s.hist1, cs.sum, G, q);
+      cluster_bins<kGBins>(s.hist1, csum, G, q);
     } else {
       __syncthreads();
     }
@@ -623,7 +623,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       if ((kk >> 10) == pre) atomicAdd(&s.hist2[kk & 1023u], 1u);
     });
     if constexpr (kCl) {
-      cluster_bins<kGBins / 2>(s.hist2, cs.sum, G, q);
+      cluster_bins<kGBins / 2>(s.hist2, csum, G, q);
     } else {
       __syncthreads();
     }
