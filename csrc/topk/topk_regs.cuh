@@ -17,13 +17,11 @@
 //     NOTES: a finer first digit (sign, clamped exponent, 7 mantissa bits; exact passes only
 //     when its bin is not taken whole) was tried (commits 5a3b0b5-97bac88) and was slower on
 //     every shape: the digit's ~7 instructions per key cost more than the passes it saves.
-//   * Bucket searches without a barrier of their own: four 8-bit digits of 256 bins, each
-//     searched by every warp over the whole histogram (narrow_digit), so the next digit's
-//     histogram starts as soon as the warp has its bin. Until session 16 the one-CTA rows took
-//     11/11/10-bit digits, each search behind a second barrier (warp_bucket, which the several
-//     CTA modes below still use: each of their passes costs an exchange, so fewer, wider digits).
-// Barriers: clear, one per digit histogram, the output scan, the output staging: 5 when the
-// second digit resolves the threshold (a randn row's usual case), 1 more per later digit.
+//   * Bucket search with one barrier: every warp reads the per-warp totals, finds the warp
+//     holding the need-th key and re-reads that warp's bins itself (warp_bucket), instead of
+//     one thread publishing the result behind a second barrier.
+// Barriers: clear, pass-0 histogram, its bucket search, the output scan, the output staging: 5
+// when the first bin is taken whole, 2 more per later pass.
 //
 // Grid mode (kGrid, "grid kernel"): a few long rows (up to num_SMs x CTAs-per-SM CTAs in all)
 // are split over G co-resident CTAs per row, each holding 4 * kT * kV consecutive columns in
@@ -60,7 +58,7 @@ constexpr int kGBins = 2048;  // 11-bit digits (the last pass uses 1024 bins)
 // reading.
 struct alignas(16) RegsSmem {
   uint32_t hist0[kGBins];      // pass 0: bits 31..21; then the output staging row
-  uint32_t hist1[kGBins];      // bits 20..10 (one CTA per row: the 8-bit digits' 4 x 256 bins)
+  uint32_t hist1[kGBins];      // bits 20..10
   uint32_t hist2[kGBins / 2];  // bits 9..0
   uint32_t wtot[4][32];
   uint32_t tail[4];  // one CTA per row: the keys past the CTA's slice (thread kT-1's)
@@ -260,42 +258,6 @@ __device__ __forceinline__ void push_bins(const uint32_t* h, uint32_t* g) {
   }
 }
 
-// The bin of the `need`-th largest key among the bins of threads tt = base + lane (kPer each,
-// thread order == descending bins, as in warp_bucket), `before` keys lying in higher bins than
-// theirs: which thread, then which bin. Every lane gets the bin, the count in higher bins and
-// the bin's own count. No barrier; the bins must reach need.
-template <int NB, int kPer>
-__device__ __forceinline__ void lane_bucket(const uint32_t* h, int tt, uint32_t before,
-                                            uint32_t need, uint32_t& bucket, uint32_t& above,
-                                            uint32_t& cnt) {
-  const int lane = static_cast<int>(lane_id());
-  uint32_t d[kPer];
-  load_bins<kPer>(h, NB, tt, d);
-  uint32_t s = 0u;
-#pragma unroll
-  for (int j = 0; j < kPer; ++j) s += d[j];
-  const uint32_t incl = warp_incl_scan(s) + before;
-  const int l = __ffs(__ballot_sync(kFull, incl >= need)) - 1;
-  uint32_t b = 0u, ab = 0u, cb = 0u;
-  if (lane == l) {
-    uint32_t run = incl - s;
-    bool found = false;
-#pragma unroll
-    for (int j = 0; j < kPer; ++j) {
-      if (!found && need <= run + d[j]) {
-        b = static_cast<uint32_t>(NB - 1 - (tt * kPer + j));
-        ab = run;
-        cb = d[j];
-        found = true;
-      }
-      run += d[j];
-    }
-  }
-  bucket = __shfl_sync(kFull, b, l);
-  above = __shfl_sync(kFull, ab, l);
-  cnt = __shfl_sync(kFull, cb, l);
-}
-
 // The bin of the `need`-th largest key of histogram h (NB bins; thread t owns bins
 // NB-1-(t*kPer+j), thread order == descending bins). Every thread gets the bin, the count in
 // higher bins and the bin's own count. One barrier inside; `wtot` (kT / 32 words) must not be
@@ -320,28 +282,33 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
   const uint32_t wi = warp_incl_scan<kW>(x);  // lanes < kW (the first to reach need is one)
   const int ws = __ffs(__ballot_sync(kFull, wi >= need)) - 1;
   const uint32_t before_w = __shfl_sync(kFull, wi - x, ws);
-  // That warp's bins, re-read by this warp.
-  lane_bucket<NB, kPer>(h, ws * 32 + lane, before_w, need, bucket, above, cnt);
-}
-
-// One CTA per row: 8-bit digits (bits 31..24, 23..16, 15..8, 7..0), kSBins bins each. With
-// 256 bins every warp searches the whole histogram itself (lane_bucket: 8 bins a lane), so a
-// pass costs the histogram's barrier only, not warp_bucket's second barrier and warp-total
-// scan. NOTES: an 8-bit first digit (sign and 7 exponent bits) leaves a randn row of 4096
-// columns ~40 keys in the k-th key's bin, which the second digit almost always resolves.
-constexpr int kSBins = 256;
-constexpr int kSPasses = 4;
-
-// One CTA per row: digit `p` of the threshold from histogram h (kSBins bins, complete): thr
-// gains the bin at bit 8 * (3 - p), need drops by the keys above it, ge says the bin is taken
-// whole. No barrier inside (h is never rewritten).
-__device__ __forceinline__ void narrow_digit(const uint32_t* h, int p, uint32_t& need,
-                                             uint32_t& thr, bool& ge) {
-  uint32_t bin, above, cnt;
-  lane_bucket<kSBins, kSBins / 32>(h, static_cast<int>(lane_id()), 0u, need, bin, above, cnt);
-  need -= above;
-  thr |= bin << (8 * (kSPasses - 1 - p));
-  ge = cnt == need;
+  // That warp's bins, re-read by this warp: which thread, then which bin.
+  const int tt = ws * 32 + lane;
+  uint32_t d[kPer];
+  load_bins<kPer>(h, NB, tt, d);
+  uint32_t s = 0u;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) s += d[j];
+  const uint32_t incl = warp_incl_scan(s) + before_w;
+  const int l = __ffs(__ballot_sync(kFull, incl >= need)) - 1;
+  uint32_t b = 0u, ab = 0u, cb = 0u;
+  if (lane == l) {
+    uint32_t run = incl - s;
+    bool found = false;
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      if (!found && need <= run + d[j]) {
+        b = static_cast<uint32_t>(NB - 1 - (tt * kPer + j));
+        ab = run;
+        cb = d[j];
+        found = true;
+      }
+      run += d[j];
+    }
+  }
+  bucket = __shfl_sync(kFull, b, l);
+  above = __shfl_sync(kFull, ab, l);
+  cnt = __shfl_sync(kFull, cb, l);
 }
 
 // Block-wide exclusive sum of x over threads (`total`: the block's sum). One barrier inside;
@@ -440,10 +407,9 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   const int ofs = q * kSlice;                             // its first segment index
 
   // Step 1: clear the histograms (barrier A orders the stores before any histogram add).
-  // One CTA per row: only the kSPasses 8-bit histograms (in hist1; hist0 stages the output).
   {
-    uint4* h = reinterpret_cast<uint4*>(kMulti ? s.hist0 : s.hist1);
-    constexpr int kWords = (kMulti ? 2 * kGBins + kGBins / 2 : kSPasses * kSBins) / 4;
+    uint4* h = reinterpret_cast<uint4*>(s.hist0);
+    constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
     if (t == 0) s.red[0] = s.red[1] = 0u;
   }
@@ -527,71 +493,37 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   uint32_t barriers = 0u;
   __syncthreads();  // A: histograms cleared
 
-  uint32_t bin = 0u, above = 0u, cnt = 0u;
-  uint32_t need = k;  // keys still to take at or below thr
-  uint32_t thr = 0u;
-  bool ge = false;    // every key >= thr is selected
+  // Step 3 (pass 0): top 11 key bits. Then the bin of the k-th largest key (grid: of the
+  // row's histogram, the same bin in every CTA). NOTES: threads holding no valid key (whole
+  // warps past a short row's end: thread order == column order, so the branch is warp-uniform
+  // but for one warp) skip it: their keys are all 0, and every one of those adds would hit
+  // bin 0 (a causal prefill chunk's rows hold 1..8192 valid keys of the CTA's 10240).
+  if (valid != 0u) {
+#pragma unroll
+    for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
+  }
+  each_tail([&](uint32_t kk, int) { atomicAdd(&s.hist0[kk >> 21], 1u); });
   // Cluster mode: the lower ranks' keys selected above thr (gl) and tied at it (el), from
   // their histograms, pass by pass.
   uint32_t gl = 0u, el = 0u;
-  if constexpr (!kMulti) {
-    // Steps 3-4, one CTA per row: the 8-bit digits of the k-th largest key, most significant
-    // first, each from the thread's own keys of the prefix so far, while the chosen bin is
-    // not taken whole; one barrier each (the search runs in every warp, narrow_digit). NOTES:
-    // threads holding no valid key (whole warps past a short row's end: thread order ==
-    // column order, so the branch is warp-uniform but for one warp) skip the first: their
-    // keys are all 0, and every one of those adds would hit bin 0 (a causal prefill chunk's
-    // rows hold 1..8192 valid keys of the CTA's 10240).
-    uint32_t* const h8 = s.hist1;
-    if (valid != 0u) {
-#pragma unroll
-      for (int e = 0; e < kE; ++e) atomicAdd(&h8[key[e] >> 24], 1u);
-    }
-    each_tail([&](uint32_t kk, int) { atomicAdd(&h8[kk >> 24], 1u); });
-    __syncthreads();  // B
-    narrow_digit(h8, 0, need, thr, ge);
-#pragma unroll
-    for (int d = 1; d < kSPasses; ++d) {
-      if (ge) break;  // (uniform: every warp found the same bin)
-      const int sh = 8 * (kSPasses - 1 - d);  // the digit's lowest bit
-      const uint32_t pre = thr >> (sh + 8);
-      uint32_t* const hd = h8 + d * kSBins;
-#pragma unroll
-      for (int e = 0; e < kE; ++e)
-        if ((key[e] >> (sh + 8)) == pre) atomicAdd(&hd[(key[e] >> sh) & (kSBins - 1)], 1u);
-      each_tail([&](uint32_t kk, int) {
-        if ((kk >> (sh + 8)) == pre) atomicAdd(&hd[(kk >> sh) & (kSBins - 1)], 1u);
-      });
-      __syncthreads();
-      narrow_digit(hd, d, need, thr, ge);
-    }
+  if constexpr (kCl) {
+    cluster_bins<kGBins>(s.hist0, csum, G, q);  // its cluster barrier is barrier B
   } else {
-    // Step 3 (pass 0, several CTAs per row): top 11 key bits, then the bin of the k-th
-    // largest key of the row's histogram, the same bin in every CTA. (Threads with no valid
-    // key skip it, as above.)
-    if (valid != 0u) {
-#pragma unroll
-      for (int e = 0; e < kE; ++e) atomicAdd(&s.hist0[key[e] >> 21], 1u);
-    }
-    if constexpr (kCl) {
-      cluster_bins<kGBins>(s.hist0, csum, G, q);  // its cluster barrier is barrier B
-    } else {
-      __syncthreads();  // B
-    }
-    if constexpr (kGrid) {
-      push_bins<kGBins, kT>(s.hist0, gh);
-      row_barrier(&w->bar, ++barriers * n);
-      pull_bins<kGBins, kT>(gh, s.hist0);
-    }
-    // NOTES: this pass and the non-gathered passes 1-2 below keep narrow_threshold
-    // open-coded: calling it here changed the regs kernels' SASS (+16 to +32 instructions,
-    // untimed).
-    warp_bucket<kGBins, kT>(kCl ? csum : s.hist0, s.wtot[0], k, bin, above, cnt);
-    need = k - above;
-    thr = bin << 21;
-    ge = cnt == need;
-    if constexpr (kCl) lower_counts<kGBins>(csum + kGBins, bin, ge, false, gl, el);
+    __syncthreads();  // B
   }
+  if constexpr (kGrid) {
+    push_bins<kGBins, kT>(s.hist0, gh);
+    row_barrier(&w->bar, ++barriers * n);
+    pull_bins<kGBins, kT>(gh, s.hist0);
+  }
+  // NOTES: this pass and the non-gathered passes 1-2 below keep narrow_threshold open-coded:
+  // calling it here changed the regs kernels' SASS (+16 to +32 instructions, untimed).
+  uint32_t bin, above, cnt;
+  warp_bucket<kGBins, kT>(kCl ? csum : s.hist0, s.wtot[0], k, bin, above, cnt);
+  uint32_t need = k - above;  // keys still to take at or below thr
+  uint32_t thr = bin << 21;
+  bool ge = cnt == need;      // every key >= thr is selected
+  if constexpr (kCl) lower_counts<kGBins>(csum + kGBins, bin, ge, false, gl, el);
 
   // Grid gather path. NOTES: when the chosen bin holds <= kGridCap keys in the whole row
   // (randn rows up to ~128k columns), every CTA appends its keys of the bin to the row's list
@@ -657,9 +589,8 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     }
   }
 
-  // Steps 4-5 (passes 1, 2, several CTAs per row): bits 20..10, then 9..0, of this thread's
-  // keys in the chosen bin.
-  if (kMulti && !ge && !gathered) {
+  // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
+  if (!ge && !gathered) {
     const uint32_t pre = thr >> 21;
 #pragma unroll
     for (int e = 0; e < kE; ++e)
@@ -683,7 +614,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     ge = cnt == need;
     if constexpr (kCl) lower_counts<kGBins>(csum + kGBins, bin, ge, false, gl, el);
   }
-  if (kMulti && !ge && !gathered) {
+  if (!ge && !gathered) {
     const uint32_t pre = thr >> 10;
 #pragma unroll
     for (int e = 0; e < kE; ++e)

@@ -5,10 +5,8 @@ contiguous ownership (thread t holds vectors [t*V, (t+1)*V) after the 16-byte al
 masked head / tail; the up to 3 segment indices past the CTA's 4 * threads * V, the tail of a
 row that starts inside its first vector, are the last thread's extra keys; decode rows loaded
 up to num_cols and masked by length afterwards), the
-passes histogrammed from the threads' own keys (one CTA per row: four 8-bit digits, each
-searched by every warp over all 256 bins; several CTAs: 11/11/10 bits and warp_bucket's
-per-warp totals, then every warp re-reads the bins of the warp that holds the need-th key),
-the "take the whole bin" exits, the packed
+11/11/10-bit passes histogrammed from the threads' own keys, warp_bucket (per-warp totals, then every warp re-reads
+the bins of the warp that holds the need-th key), the "take the whole bin" exits, the packed
 (above | tied << 16) block scan in thread order with the lowest-column tie quota, and each
 thread's own stores. It must return exactly the reference row in ascending order (the kernel
 writes sorted rows). With ``ctas`` > 1 it models the grid kernel (the same kernel, kGrid):
@@ -107,37 +105,21 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     def hist(sub, bins):  # grid: the row's histogram, the sum of the active CTAs' own
         return np.bincount(sub, minlength=bins)
 
-    if ctas == 1:
-        # one CTA per row: 8-bit digits while the chosen bin is not taken whole, each
-        # searched by every warp over all 256 bins (narrow_digit: warp_bucket of one warp);
-        # threads with no valid key skip the first (the tail's keys are the last thread's)
-        own = keys[:, :e_per][valid[:, :e_per].any(axis=1)].ravel()
-        need, thr, ge = k, 0, False
-        for d, sh in enumerate((24, 16, 8, 0)):
-            if d == 0:
-                sub = np.concatenate([own, keys[-1, e_per:e_per + ntail]])
-            else:
-                sub = kv[(kv >> (sh + 8)) == (thr >> (sh + 8))]
-            b, above, cnt = warp_bucket(hist((sub >> sh) & 255, 256), WARP, need)
-            need, thr = need - above, thr | (b << sh)
-            ge = cnt == need
-            if ge:
-                break
-    else:
-        # several CTAs: pass 0, then passes 1 and 2 while the chosen bin is not taken whole
-        b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
-        need, thr = k - above, b << 21
+    # pass 0, then passes 1 and 2 while the chosen bin is not taken whole
+    b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
+    need, thr = k - above, b << 21
+    ge = cnt == need
+    if not ge:
+        sub = kv[(kv >> 21) == (thr >> 21)]
+        b, above, cnt = warp_bucket(hist((sub >> 10) & 2047, 2048), threads,
+                                    need)
+        need, thr = need - above, thr | (b << 10)
         ge = cnt == need
-        if not ge:
-            sub = kv[(kv >> 21) == (thr >> 21)]
-            b, above, cnt = warp_bucket(hist((sub >> 10) & 2047, 2048), threads, need)
-            need, thr = need - above, thr | (b << 10)
-            ge = cnt == need
-        if not ge:
-            sub = kv[(kv >> 10) == (thr >> 10)]
-            b, above, cnt = warp_bucket(hist(sub & 1023, 1024), threads, need)
-            need, thr = need - above, thr | b
-            ge = cnt == need
+    if not ge:
+        sub = kv[(kv >> 10) == (thr >> 10)]
+        b, above, cnt = warp_bucket(hist(sub & 1023, 1024), threads, need)
+        need, thr = need - above, thr | b
+        ge = cnt == need
 
     gl = el = None
     if cluster:
