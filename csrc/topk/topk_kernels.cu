@@ -126,14 +126,15 @@ RegsKernel grid_kernel(int vecs) {
 
 // Cluster kernel (topk_regs.cuh, kCl): CTAs of 512 threads x 2 or 4 float4 or 1024 threads x
 // 4 float4 (4096, 8192 or 16384 columns) in one thread-block cluster per row. NOTES: launch
-// bounds of 3 / 2 / 1 CTAs per SM (40 / 64 / 64 registers): the exchange's remote loads and
-// sums need more than the regs kernel's 32 / 40, which spilled 124-220 bytes (sm_90a).
+// bounds of 2 / 2 / 1 CTAs per SM (64 registers): the exchange's pushes and sums need more
+// than the regs kernel's 32 / 40, which spilled 124-220 bytes (sm_90a); 512 x 2 kept 3 CTAs
+// per SM (40 registers) until its push exchange spilled 48 bytes there (session 16).
 constexpr int kClusterWidths = 3;
 constexpr int kClusterThreads[kClusterWidths] = {512, 512, 1024};
 constexpr int kClusterVecs[kClusterWidths] = {2, 4, 4};
 // The kernel of a width; nullptr (the launch then fails) for any other.
 RegsKernel cluster_kernel(int threads, int vecs) {
-  if (threads == 512 && vecs == 2) return topk_regs_kernel<512, 2, false, 3, true>;
+  if (threads == 512 && vecs == 2) return topk_regs_kernel<512, 2, false, 2, true>;
   if (threads == 512 && vecs == 4) return topk_regs_kernel<512, 4, false, 2, true>;
   if (threads == 1024 && vecs == 4) return topk_regs_kernel<1024, 4, false, 1, true>;
   return nullptr;
@@ -212,8 +213,15 @@ void init_device(int dev, DeviceInfo& info) {
   }
   for (int i = 0; i < kClusterWidths; ++i) {
     const RegsKernel kernel = cluster_kernel(kClusterThreads[i], kClusterVecs[i]);
+    // its receive buffers (dynamic shared memory) at the largest cluster; a failure just
+    // leaves the cluster sizes that need more unplanned (their occupancy query fails)
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(cluster_smem_bytes(kClusterMaxCtas))) !=
+        cudaSuccess)
+      (void)cudaGetLastError();
     for (int c = 2; c <= kClusterMaxCtas; ++c)
-      info.cl_clusters[i][c] = resident_clusters(kernel, kClusterThreads[i], 0, c);
+      info.cl_clusters[i][c] =
+          resident_clusters(kernel, kClusterThreads[i], cluster_smem_bytes(c), c);
   }
   allow_16_cta_clusters(topk_radix_kernel<true>);
   for (int full = 0; full < 2; ++full)
@@ -606,6 +614,7 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     q.grid_ctas = c;
     cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
     cfg.blockDim = dim3(static_cast<unsigned>(pl.threads));
+    cfg.dynamicSmemBytes = cluster_smem_bytes(c);  // the receive buffers
     set_cluster(cfg, attrs[0], static_cast<unsigned>(c));
     if (pdl) add_pdl(cfg, attrs);
     return cudaLaunchKernelEx(&cfg, cluster_kernel(pl.threads, pl.res_cap), q);

@@ -37,11 +37,12 @@
 //
 // Cluster mode (kCl, "cluster kernel"): the same split over a thread-block cluster of C <= 8
 // CTAs per row, exchanging through distributed shared memory instead of the workspace: no
-// workspace, no co-residency beyond the cluster, and a pass exchange costs one cluster barrier
-// plus C remote 16-byte loads per thread instead of a ~2 us global row barrier. After each
-// pass's cluster barrier every CTA sums the C CTAs' histograms itself (cluster_bins) and runs
-// the same bucket search; the lower ranks' selected counts, which order the output, come from
-// their histograms too (lower_counts), so no exchange of counts follows the last pass.
+// workspace, no co-residency beyond the cluster, and a pass exchange costs C asynchronous
+// 16-byte stores per thread and an mbarrier wait instead of a ~2 us global row barrier. Each
+// pass every CTA pushes its histogram into every CTA's receive buffer (cluster_bins), sums the
+// C histograms it received and runs the same bucket search; the lower ranks' selected counts,
+// which order the output, come from their histograms too (lower_counts), so no exchange of
+// counts follows the last pass.
 #pragma once
 
 #include <type_traits>
@@ -80,15 +81,21 @@ struct GridSmem {
   uint16_t cta[kGridCap];
 };
 struct NoSmem {};
-// Cluster mode's extra shared memory (16 KiB): the cluster's summed bins of the current pass
-// and those of the lower ranks, private to the CTA (peers read only hist0..hist2), then the
-// output staging row.
-struct ClusterSmem {
-  uint32_t sum[2 * kGBins];  // [0, kGBins): all ranks' bins; then the lower ranks' bins
+// Cluster mode's extra static shared memory: one mbarrier per pass exchange, which completes
+// once every CTA of the cluster has pushed its histogram of that pass into this CTA's receive
+// buffer. The buffers are dynamic shared memory (cluster_smem_bytes): A (passes 0 and 2) and
+// B (pass 1), kGBins words per sender rank each; after a pass's exchange its buffer's slot 0
+// holds the cluster's summed bins and slot 1 those of the ranks below this CTA.
+struct alignas(8) ClusterSmem {
+  uint64_t bar[3];
 };
 constexpr int kClusterMaxCtas = 8;  // portable cluster size
-__device__ __forceinline__ uint32_t* cluster_sums(ClusterSmem& c) { return c.sum; }
-__device__ __forceinline__ uint32_t* cluster_sums(NoSmem&) { return nullptr; }
+// Dynamic shared memory of the cluster kernel with C CTAs per cluster.
+__host__ __device__ constexpr size_t cluster_smem_bytes(int C) {
+  return 2u * static_cast<size_t>(C) * kGBins * sizeof(uint32_t);
+}
+__device__ __forceinline__ uint64_t* cluster_bars(ClusterSmem& c) { return c.bar; }
+__device__ __forceinline__ uint64_t* cluster_bars(NoSmem&) { return nullptr; }
 struct alignas(16) GridRow {
   uint32_t bar;    // arrivals at the row's barriers: j * G once the j-th has completed
   uint32_t done;   // CTAs that have finished; the last resets the block
@@ -130,55 +137,85 @@ __device__ __forceinline__ void reset_grid_row(GridRow* w, int words, int n, boo
   }
 }
 
-// Cluster mode: every thread of the cluster's CTAs arrives (release) and waits (acquire), so
-// the histograms each CTA built in its shared memory are complete and visible to its peers.
-// Also a barrier of the CTA's own threads.
-__device__ __forceinline__ void cluster_barrier() {
-  asm volatile("barrier.cluster.arrive.aligned;\n\tbarrier.cluster.wait.aligned;" ::: "memory");
+// Cluster mode, at the kernel's start (thread 0, before any peer can push): the pass
+// mbarriers, each expecting one arrival (its own, made here) and the bytes of all C CTAs'
+// histograms of that pass (2048, 2048, 1024 bins), made visible to the cluster. The caller
+// then arrives at the cluster barrier (relaxed: this fence is the release) and waits on it
+// before its first push.
+__device__ __forceinline__ void init_cluster_bars(uint64_t* bar, int C) {
+  constexpr uint32_t kBins[3] = {kGBins, kGBins, kGBins / 2};
+#pragma unroll
+  for (int i = 0; i < 3; ++i) {
+    const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(bar + i));
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(a) : "memory");
+    asm volatile("mbarrier.arrive.expect_tx.relaxed.cta.shared::cta.b64 _, [%0], %1;"
+                 :: "r"(a), "r"(static_cast<uint32_t>(C) * kBins[i] * 4u) : "memory");
+  }
+  asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
 }
 
-// Cluster mode: the 16 bytes at this CTA's shared address `saddr` in the cluster's CTA `rank`.
-__device__ __forceinline__ uint4 ld_peer_v4(uint32_t saddr, int rank) {
-  uint32_t ra;
-  uint4 v;
+// Cluster mode: 16 bytes into the shared memory of the cluster's CTA `rank`, at the offset of
+// this CTA's shared address `saddr`, completing that many bytes of the mbarrier at `bar`
+// (this CTA's address) in that CTA. An asynchronous store: its completion on the mbarrier is
+// a release at cluster scope, so it needs no memory fence before it.
+__device__ __forceinline__ void st_peer_v4(uint32_t saddr, uint32_t bar, int rank, uint4 v) {
+  uint32_t ra, rb;
   asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(ra) : "r"(saddr), "r"(rank));
-  asm volatile("ld.shared::cluster.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(ra));
-  return v;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(rb) : "r"(bar), "r"(rank));
+  asm volatile(
+      "st.async.shared::cluster.mbarrier::complete_tx::bytes.v4.u32 [%0], {%1, %2, %3, %4}, "
+      "[%5];" :: "r"(ra), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w), "r"(rb) : "memory");
 }
 
-// Cluster mode, one pass's exchange: a cluster barrier (every CTA's histogram h of NB bins is
-// complete), then thread t < NB / 4 reads bins [4t, 4t + 4) of h in all C CTAs (same offset
-// in each) through distributed shared memory: their sum goes to this CTA's sum[0, NB) (the
-// bucket search's input), the sum over ranks below q to sum[kGBins, kGBins + NB)
-// (lower_counts); both complete after the barrier inside. NOTES: loads in groups of kGroup
-// peers, a group in flight at once; the lower sums go through shared memory rather than
-// registers held across the bucket search (the 32 / 40 registers of 4 / 3 CTAs per SM).
+// Waits until the mbarrier's first phase completes (acquire at cluster scope: the bytes
+// pushed into this CTA are visible).
+__device__ __forceinline__ void wait_cluster_bar(uint64_t* bar) {
+  const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(bar));
+  uint32_t done = 0u;
+  do {
+    asm volatile(
+        "{\n\t.reg .pred p;\n\t"
+        "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], 0;\n\t"
+        "selp.u32 %0, 1, 0, p;\n\t}"
+        : "=r"(done) : "r"(a) : "memory");
+  } while (done == 0u);
+}
+
+// Cluster mode, one pass's exchange (push): after a barrier (this CTA's histogram h of NB bins
+// is complete) thread t < NB / 4 pushes bins [4t, 4t + 4) into slot q (this CTA's rank) of
+// buffer `buf` in every CTA of the cluster, itself included (st_peer_v4); once the pass's
+// mbarrier `bar` has all C slots, it sums its bins over the slots: all ranks into slot 0 (the
+// bucket search's input), the ranks below q into slot 1 (lower_counts), both complete after
+// the barrier inside. NOTES: session 15 pulled the peers' bins after a release cluster
+// barrier, which compiles to a GPU-scope memory barrier (MEMBAR.ALL.GPU, ~0.5 us a pass on
+// H100); the asynchronous stores and the mbarrier need no fence.
 template <int NB>
-__device__ __forceinline__ void cluster_bins(const uint32_t* h, uint32_t* sum, int C, int q) {
+__device__ __forceinline__ void cluster_bins(const uint32_t* h, uint32_t* buf, uint64_t* bar,
+                                             int C, int q) {
   static_assert(NB % 4 == 0 && NB <= kGBins, "bins go in 16-byte groups");
-  constexpr int kGroup = 2;
-  cluster_barrier();
+  __syncthreads();
   const int t = static_cast<int>(threadIdx.x);
   if (t < NB / 4) {
-    const uint32_t sa = static_cast<uint32_t>(__cvta_generic_to_shared(h + 4 * t));
-    uint4* const lo = reinterpret_cast<uint4*>(sum + kGBins) + t;
-    uint4 acc = make_uint4(0u, 0u, 0u, 0u);
-    for (int r0 = 0; r0 < C; r0 += kGroup) {
-      uint4 v[kGroup];
-#pragma unroll
-      for (int j = 0; j < kGroup; ++j)
-        v[j] = r0 + j < C ? ld_peer_v4(sa, r0 + j) : make_uint4(0u, 0u, 0u, 0u);
-#pragma unroll
-      for (int j = 0; j < kGroup; ++j) {
-        if (r0 + j == q) *lo = acc;  // the ranks below q
-        acc.x += v[j].x;
-        acc.y += v[j].y;
-        acc.z += v[j].z;
-        acc.w += v[j].w;
-      }
+    const uint4 v = reinterpret_cast<const uint4*>(h)[t];
+    const uint32_t dst =
+        static_cast<uint32_t>(__cvta_generic_to_shared(buf + q * kGBins + 4 * t));
+    const uint32_t mb = static_cast<uint32_t>(__cvta_generic_to_shared(bar));
+    for (int r = 0; r < C; ++r) st_peer_v4(dst, mb, r, v);
+  }
+  wait_cluster_bar(bar);
+  if (t < NB / 4) {
+    uint4 acc = make_uint4(0u, 0u, 0u, 0u), lo = acc;
+    for (int r = 0; r < C; ++r) {
+      if (r == q) lo = acc;  // the ranks below q
+      const uint4 v = reinterpret_cast<const uint4*>(buf + r * kGBins)[t];
+      acc.x += v.x;
+      acc.y += v.y;
+      acc.z += v.z;
+      acc.w += v.w;
     }
-    reinterpret_cast<uint4*>(sum)[t] = acc;
+    // (this thread's words only: every slot's bins [4t, 4t + 4) are read above)
+    reinterpret_cast<uint4*>(buf)[t] = acc;
+    reinterpret_cast<uint4*>(buf + kGBins)[t] = lo;
   }
   __syncthreads();
 }
@@ -398,13 +435,16 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   __shared__ RegsSmem s;
   __shared__ std::conditional_t<kGrid, GridSmem, NoSmem> gs;
   __shared__ std::conditional_t<kCl, ClusterSmem, NoSmem> cs;
-  uint32_t* const csum = cluster_sums(cs);
+  uint64_t* const cbar = cluster_bars(cs);
+  extern __shared__ __align__(16) uint32_t cl_buf[];  // cluster mode's receive buffers
   const int t = static_cast<int>(threadIdx.x);
   const int lane = static_cast<int>(lane_id());
   const int G = kMulti ? p.grid_ctas : 1;  // cluster mode: the cluster size
   const int row = static_cast<int>(blockIdx.x) / G;
   const int q = static_cast<int>(blockIdx.x) - row * G;  // CTA rank in the row
   const int ofs = q * kSlice;                             // its first segment index
+  uint32_t* const buf_a = cl_buf;               // cluster mode: passes 0 and 2
+  uint32_t* const buf_b = cl_buf + G * kGBins;  // pass 1, then the output staging row
 
   // Step 1: clear the histograms (barrier A orders the stores before any histogram add).
   {
@@ -412,6 +452,10 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
     if (t == 0) s.red[0] = s.red[1] = 0u;
+  }
+  if constexpr (kCl) {  // the pass mbarriers, ready before any peer pushes (its first wait)
+    if (t == 0) init_cluster_bars(cbar, G);
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory");
   }
 
   // Step 2: this thread's keys of segment indices [lo, hi) (base 16-byte aligned): interior
@@ -442,6 +486,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     row_bounds(p, row, start, end);
     if (end - start <= p.k) {
       if (q == 0) write_short_row(p, row, end - start, t, kT);
+      if constexpr (kCl) asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
       return;
     }
     a = start;
@@ -507,7 +552,9 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // their histograms, pass by pass.
   uint32_t gl = 0u, el = 0u;
   if constexpr (kCl) {
-    cluster_bins<kGBins>(s.hist0, csum, G, q);  // its cluster barrier is barrier B
+    // every CTA's mbarriers are initialised; cluster_bins' barrier is barrier B
+    asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
+    cluster_bins<kGBins>(s.hist0, buf_a, cbar, G, q);
   } else {
     __syncthreads();  // B
   }
@@ -519,11 +566,11 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // NOTES: this pass and the non-gathered passes 1-2 below keep narrow_threshold open-coded:
   // calling it here changed the regs kernels' SASS (+16 to +32 instructions, untimed).
   uint32_t bin, above, cnt;
-  warp_bucket<kGBins, kT>(kCl ? csum : s.hist0, s.wtot[0], k, bin, above, cnt);
+  warp_bucket<kGBins, kT>(kCl ? buf_a : s.hist0, s.wtot[0], k, bin, above, cnt);
   uint32_t need = k - above;  // keys still to take at or below thr
   uint32_t thr = bin << 21;
   bool ge = cnt == need;      // every key >= thr is selected
-  if constexpr (kCl) lower_counts<kGBins>(csum + kGBins, bin, ge, false, gl, el);
+  if constexpr (kCl) lower_counts<kGBins>(buf_a + kGBins, bin, ge, false, gl, el);
 
   // Grid gather path. NOTES: when the chosen bin holds <= kGridCap keys in the whole row
   // (randn rows up to ~128k columns), every CTA appends its keys of the bin to the row's list
@@ -599,7 +646,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       if ((kk >> 21) == pre) atomicAdd(&s.hist1[(kk >> 10) & (kGBins - 1)], 1u);
     });
     if constexpr (kCl) {
-      cluster_bins<kGBins>(s.hist1, csum, G, q);
+      cluster_bins<kGBins>(s.hist1, buf_b, cbar + 1, G, q);
     } else {
       __syncthreads();
     }
@@ -608,11 +655,11 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       row_barrier(&w->bar, ++barriers * n);
       pull_bins<kGBins, kT>(gh + kGBins, s.hist1);
     }
-    warp_bucket<kGBins, kT>(kCl ? csum : s.hist1, s.wtot[1], need, bin, above, cnt);
+    warp_bucket<kGBins, kT>(kCl ? buf_b : s.hist1, s.wtot[1], need, bin, above, cnt);
     need -= above;
     thr |= bin << 10;
     ge = cnt == need;
-    if constexpr (kCl) lower_counts<kGBins>(csum + kGBins, bin, ge, false, gl, el);
+    if constexpr (kCl) lower_counts<kGBins>(buf_b + kGBins, bin, ge, false, gl, el);
   }
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 10;
@@ -623,7 +670,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       if ((kk >> 10) == pre) atomicAdd(&s.hist2[kk & 1023u], 1u);
     });
     if constexpr (kCl) {
-      cluster_bins<kGBins / 2>(s.hist2, csum, G, q);
+      cluster_bins<kGBins / 2>(s.hist2, buf_a, cbar + 2, G, q);
     } else {
       __syncthreads();
     }
@@ -632,16 +679,17 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       row_barrier(&w->bar, ++barriers * n);
       pull_bins<kGBins / 2, kT>(gh + 2 * kGBins, s.hist2);
     }
-    warp_bucket<kGBins / 2, kT>(kCl ? csum : s.hist2, s.wtot[2], need, bin, above, cnt);
+    warp_bucket<kGBins / 2, kT>(kCl ? buf_a : s.hist2, s.wtot[2], need, bin, above, cnt);
     need -= above;
     thr |= bin;  // the exact k-th key
     ge = cnt == need;
-    if constexpr (kCl) lower_counts<kGBins / 2>(csum + kGBins, bin, ge, !ge, gl, el);
+    if constexpr (kCl) lower_counts<kGBins / 2>(buf_a + kGBins, bin, ge, !ge, gl, el);
   }
   if constexpr (kCl) {
-    // Every remote read of this CTA is behind it (consumed in cluster_bins): arrive at the
-    // exit barrier now, wait only before leaving (peers may still read this CTA's bins).
-    // NOTES: relaxed: the default release arrive compiles to a GPU-scope memory barrier.
+    // Every push into this CTA has landed (the last pass's mbarrier): arrive at the exit
+    // barrier now, wait only before leaving, so no CTA leaves while a push of its own may
+    // still be on its way to a peer. NOTES: relaxed: the default release arrive compiles to
+    // a GPU-scope memory barrier.
     asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory");
     // the lower ranks' counts, summed into s.red before the output scan's barrier
     gl = __reduce_add_sync(kFull, gl);
@@ -714,9 +762,9 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       kMulti ? gt0 + (total & 0xffffu) + min(eq0 + (total >> 16), need) : k;
   uint32_t pos = gt_before + min(eq_before, need) - first;
   const int32_t col0 = (a - i0 - start) + ofs + 4 * kV * t;
-  // k <= kGBins; the last reader passed the scan's barrier. Cluster mode: the private sums
-  // (peers may still be reading hist0).
-  uint32_t* stage = kCl ? csum : s.hist0;
+  // k <= kGBins; the last reader passed the scan's barrier. Cluster mode: receive buffer B,
+  // which no peer writes after the pass-1 exchange (nor at all when pass 0 took its bin whole).
+  uint32_t* stage = kCl ? buf_b : s.hist0;
   static_assert(kMaxK <= kGBins, "the staging row holds k positions");
   // NOTES: one predicated store per key slot (unrolled), not a loop over the set bits: the
   // loop ran as long as the warp's fullest thread, ~9 instructions an iteration.
