@@ -410,11 +410,12 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
 // else 1024 x 4, the first whose launch is one wave of resident clusters of at most
 // kClusterAutoCtas; none if neither is. Forced (`forced`): the widths matching `threads` /
 // `vecs` (0: any; 512 x 4 first), any launch the device can run.
-// NOTES: H100, commit dbc0328 (docs/benchmarks.md, session 15), us, 512x2 / 512x4 / 1024x4:
-// 1 x 32k 10.9 / 8.7 / 9.7 (grid kernel 10.0), 8 x 32k 12.5 / 9.9 / 11.0 (grid 10.2), 32 x
-// 32k 23.6 / 12.7 / 12.6 (grid 13.1), 64 x 32k 40.0 / 19.7 (two waves) / 13.4 (radix 15.7);
-// clusters of 8 lose to the grid kernel (1 x 64k 11.5 / 10.8 against 10.2, 1 x 128k 15.0
-// against 10.8): each cluster exchange costs a GPU-scope fence and barrier per pass.
+// NOTES: H100, commit 3dd14b6 (push exchange; docs/benchmarks.md, session 16), us, 512x2 /
+// 512x4 / 1024x4: 1 x 32k 9.2 / 7.9 / 9.2 (grid kernel 9.9), 8 x 32k 10.4 / 8.9 / 10.2 (grid
+// 10.3), 32 x 32k 28.2 / 12.6 / 11.5 (grid 13.0), 64 x 32k 47.5 / 19.5 (two waves) / 12.6
+// (radix 15.7); clusters of 8 lose to the grid kernel (1 x 64k 10.1 against 10.2 on 4 CTAs
+// of 1024 x 4's 9.96, 1 x 128k 13.2 against 10.8). Session 15's pull exchange (a release
+// cluster barrier, i.e. a GPU-scope fence, per pass) was 0.6-1.0 us slower on each.
 constexpr int kClusterAutoCtas = 4;
 constexpr int kClusterOrder[kClusterWidths] = {1, 2, 0};
 
@@ -427,6 +428,9 @@ Plan plan_cluster(const DeviceInfo& info, int num_rows, int num_cols, int thread
     const int64_t slice = 4LL * kClusterThreads[i] * kClusterVecs[i];
     const int64_t c = (static_cast<int64_t>(num_cols) + shift + slice - 1) / slice;
     if (c < 2 || c > (forced ? kClusterMaxCtas : kClusterAutoCtas)) continue;
+    // 1024 x 4 on more than 2 CTAs only for one row (8 x 64k: 11.4 us against the grid
+    // kernel's 10.9; 1 x 64k: 9.95 against 10.2; session 16)
+    if (!forced && kClusterThreads[i] == 1024 && c > 2 && num_rows > 1) continue;
     const int resident = info.cl_clusters[i][c];
     if (resident < 1 || (!forced && num_rows > resident)) continue;
     return Plan{kAlgoCluster, static_cast<int>(c), kClusterVecs[i], kClusterThreads[i],

@@ -482,8 +482,8 @@ def test_cluster_plan():
     """Rows too long for the regs kernel that fit a cluster of at most 4 CTAs take the cluster
     kernel automatically, with or without a workspace, while the launch is one wave of
     resident clusters: 512 x 4 CTAs (1 x 32k: 4 of them), else 1024 x 4 (64 x 32k on a GPU of
-    >= 128 SMs: 2); longer rows, which would need clusters of 8, never (the grid kernel is
-    faster there)."""
+    >= 128 SMs: 2; more than 2 only for one row); longer rows, which would need clusters of 8,
+    never (the grid kernel is faster there)."""
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     for ws in (0, WS.numel()):
         assert [int(x) for x in torch.ops._C_glm52.topk_plan(1, 32768, ws)] == [5, 4, 4, 512]
@@ -491,6 +491,10 @@ def test_cluster_plan():
         if sms >= 128:
             assert [int(x) for x in torch.ops._C_glm52.topk_plan(64, 32768, ws)] == \
                 [5, 2, 4, 1024]
+        # 4 CTAs of 1024 x 4 for one row only; 8 such rows take the grid kernel
+        assert [int(x) for x in torch.ops._C_glm52.topk_plan(1, 65536, ws)] == [5, 4, 4, 1024]
+        if ws and sms >= 128:
+            assert int(torch.ops._C_glm52.topk_plan(8, 65536, ws)[0]) == 3
         assert int(torch.ops._C_glm52.topk_plan(1, 4 * 16384 + 1, ws)[0]) != 5
         # misaligned rows need up to 3 more columns: 4 x 8192 columns no longer fit 4 CTAs
         # of 512 x 4
