@@ -413,8 +413,8 @@ Plan plan_grid(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_by
 // NOTES: H100, commit 3dd14b6 (push exchange; docs/benchmarks.md, session 16), us, 512x2 /
 // 512x4 / 1024x4: 1 x 32k 9.2 / 7.9 / 9.2 (grid kernel 9.9), 8 x 32k 10.4 / 8.9 / 10.2 (grid
 // 10.3), 32 x 32k 28.2 / 12.6 / 11.5 (grid 13.0), 64 x 32k 47.5 / 19.5 (two waves) / 12.6
-// (radix 15.7); clusters of 8 lose to the grid kernel (1 x 64k 10.1 against 10.2 on 4 CTAs
-// of 1024 x 4's 9.96, 1 x 128k 13.2 against 10.8). Session 15's pull exchange (a release
+// (radix 15.7); clusters of 8 lose (1 x 64k on 512 x 4: 10.1 against 4 CTAs of 1024 x 4's
+// 9.96; 1 x 128k 13.2 against the grid kernel's 10.8). Session 15's pull exchange (a release
 // cluster barrier, i.e. a GPU-scope fence, per pass) was 0.6-1.0 us slower on each.
 constexpr int kClusterAutoCtas = 4;
 constexpr int kClusterOrder[kClusterWidths] = {1, 2, 0};
