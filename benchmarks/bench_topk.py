@@ -316,7 +316,7 @@ def main() -> int:
             if (args.sweep or args.regs_sweep) and n <= REGS_MAX_COLS:
                 rw = {"shape": f"{phase} {rows}x{n}"}
                 for th in (512, 1024):
-                    if int(forced(2, lambda i: torch.ops._C_glm52.topk_plan(rows, n), 0, th)(0)[0]) == 2:
+                    if plan(rows, n, ws_bytes, phase == "prefill", 2, 0, th)[0] == 2:
                         rw[f"T={th}"], _ = time_op(forced(2, ops["ours"], 0, th), nbuf)
                 regs_sweep.append(rw)
                 print("  regs sweep " + " ".join(f"{k} {v:.4f}" for k, v in rw.items()
