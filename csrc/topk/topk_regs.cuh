@@ -19,9 +19,11 @@
 //     every shape: the digit's ~7 instructions per key cost more than the passes it saves.
 //   * Bucket search with one barrier: every warp reads the per-warp totals, finds the warp
 //     holding the need-th key and re-reads that warp's bins itself (warp_bucket), instead of
-//     one thread publishing the result behind a second barrier.
+//     one thread publishing the result behind a second barrier. Passes 1-2 (few keys) also
+//     add each key to a 32-bin coarse sum, so every warp searches them with no barrier at all
+//     (warp_bucket2).
 // Barriers: clear, pass-0 histogram, its bucket search, the output scan, the output staging: 5
-// when the first bin is taken whole, 2 more per later pass.
+// when the first bin is taken whole, 1 more per later pass (grid / cluster mode: 2).
 //
 // Grid mode (kGrid, "grid kernel"): a few long rows (up to num_SMs x CTAs-per-SM CTAs in all)
 // are split over G co-resident CTAs per row, each holding 4 * kT * kV consecutive columns in
@@ -54,13 +56,15 @@ namespace topk {
 
 constexpr int kGBins = 2048;  // 11-bit digits (the last pass uses 1024 bins)
 
-// Static shared memory (20.5 KiB): the pass histograms (contiguous, cleared together) and one
+// Static shared memory (20.9 KiB): the pass histograms (contiguous, cleared together) and one
 // per-warp total array per block scan, so no scan rewrites words a slower warp may still be
 // reading.
 struct alignas(16) RegsSmem {
   uint32_t hist0[kGBins];      // pass 0: bits 31..21; then the output staging row
   uint32_t hist1[kGBins];      // bits 20..10
   uint32_t hist2[kGBins / 2];  // bits 9..0
+  uint32_t c1[kGBins / 32];    // one CTA per row: hist1's sums over 32 bins (warp_bucket2)
+  uint32_t c2[kGBins / 64];    // ... hist2's
   uint32_t wtot[4][32];
   uint32_t tail[4];  // one CTA per row: the keys past the CTA's slice (thread kT-1's)
   uint32_t last;     // grid mode: this CTA is the row's last to finish
@@ -348,6 +352,54 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
   cnt = __shfl_sync(kFull, cb, l);
 }
 
+// The bin of the need-th largest key of histogram h (NB bins) whose sums over 32 consecutive
+// bins are in c (NB / 32 coarse bins, built by the same adds), found by every warp on its own
+// with no barrier: the coarse bin (lane l holds coarse bins NC-1-(l*kPer+j)), then that bin's
+// 32 bins (lane l holds bin 32 * cb + 31 - l). Every thread gets the bin, the count in higher
+// bins and the bin's own count; h must hold >= need keys. NOTES: used for passes 1-2 of one-CTA
+// rows, whose few keys make the coarse adds free; against warp_bucket's barrier and per-warp
+// totals it was 3% faster on the 4096-column decodes and 1.5% on the prefill chunks (session 17,
+// docs/benchmarks.md). Pass 0 keeps warp_bucket: coarse adds of every key would collide.
+template <int NB>
+__device__ __forceinline__ void warp_bucket2(const uint32_t* h, const uint32_t* c, uint32_t need,
+                                             uint32_t& bucket, uint32_t& above, uint32_t& cnt) {
+  constexpr int NC = NB / 32;
+  constexpr int kPer = NC / 32;
+  static_assert(kPer >= 1 && NC % 32 == 0, "1024 or 2048 bins");
+  const int lane = static_cast<int>(lane_id());
+  uint32_t d[kPer];
+  uint32_t sum = 0u;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    d[j] = c[NC - 1 - (lane * kPer + j)];
+    sum += d[j];
+  }
+  const uint32_t incl = warp_incl_scan(sum);
+  const int l = __ffs(__ballot_sync(kFull, incl >= need)) - 1;
+  uint32_t cb = 0u, ca = 0u;  // the coarse bin, the keys above it
+  if (lane == l) {
+    uint32_t run = incl - sum;
+    bool found = false;
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      if (!found && need <= run + d[j]) {
+        cb = static_cast<uint32_t>(NC - 1 - (lane * kPer + j));
+        ca = run;
+        found = true;
+      }
+      run += d[j];
+    }
+  }
+  cb = __shfl_sync(kFull, cb, l);
+  ca = __shfl_sync(kFull, ca, l);
+  const uint32_t x = h[32u * cb + 31u - static_cast<uint32_t>(lane)];
+  const uint32_t incl2 = warp_incl_scan(x) + ca;
+  const int l2 = __ffs(__ballot_sync(kFull, incl2 >= need)) - 1;
+  bucket = 32u * cb + 31u - static_cast<uint32_t>(l2);
+  above = __shfl_sync(kFull, incl2 - x, l2);
+  cnt = __shfl_sync(kFull, x, l2);
+}
+
 // Block-wide exclusive sum of x over threads (`total`: the block's sum). One barrier inside;
 // wt (kT / 32 words) must not be rewritten until every warp has passed the caller's next
 // barrier. The warp totals are scanned in log2(kT / 32) steps (lanes < kT / 32 are exact).
@@ -449,7 +501,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // Step 1: clear the histograms (barrier A orders the stores before any histogram add).
   {
     uint4* h = reinterpret_cast<uint4*>(s.hist0);
-    constexpr int kWords = (2 * kGBins + kGBins / 2) / 4;
+    constexpr int kWords = (2 * kGBins + kGBins / 2 + kGBins / 32 + kGBins / 64) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
     if (t == 0) s.red[0] = s.red[1] = 0u;
   }
@@ -672,9 +724,15 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     const uint32_t pre = thr >> 21;
 #pragma unroll
     for (int e = 0; e < kE; ++e)
-      if ((key[e] >> 21) == pre) atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
+      if ((key[e] >> 21) == pre) {
+        atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
+        if constexpr (!kMulti) atomicAdd(&s.c1[(key[e] >> 15) & 63u], 1u);
+      }
     each_tail([&](uint32_t kk, int) {
-      if ((kk >> 21) == pre) atomicAdd(&s.hist1[(kk >> 10) & (kGBins - 1)], 1u);
+      if ((kk >> 21) == pre) {
+        atomicAdd(&s.hist1[(kk >> 10) & (kGBins - 1)], 1u);
+        if constexpr (!kMulti) atomicAdd(&s.c1[(kk >> 15) & 63u], 1u);
+      }
     });
     if constexpr (kCl) {
       cluster_bins<kGBins>(s.hist1, buf_b, cbar + 1, G, q);
@@ -686,7 +744,10 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       row_barrier(&w->bar, ++barriers * n);
       pull_bins<kGBins, kT>(gh + kGBins, s.hist1);
     }
-    warp_bucket<kGBins, kT>(kCl ? buf_b : s.hist1, s.wtot[1], need, bin, above, cnt);
+    if constexpr (kMulti)
+      warp_bucket<kGBins, kT>(kCl ? buf_b : s.hist1, s.wtot[1], need, bin, above, cnt);
+    else
+      warp_bucket2<kGBins>(s.hist1, s.c1, need, bin, above, cnt);
     need -= above;
     thr |= bin << 10;
     ge = cnt == need;
@@ -696,9 +757,15 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     const uint32_t pre = thr >> 10;
 #pragma unroll
     for (int e = 0; e < kE; ++e)
-      if ((key[e] >> 10) == pre) atomicAdd(&s.hist2[key[e] & 1023u], 1u);
+      if ((key[e] >> 10) == pre) {
+        atomicAdd(&s.hist2[key[e] & 1023u], 1u);
+        if constexpr (!kMulti) atomicAdd(&s.c2[(key[e] >> 5) & 31u], 1u);
+      }
     each_tail([&](uint32_t kk, int) {
-      if ((kk >> 10) == pre) atomicAdd(&s.hist2[kk & 1023u], 1u);
+      if ((kk >> 10) == pre) {
+        atomicAdd(&s.hist2[kk & 1023u], 1u);
+        if constexpr (!kMulti) atomicAdd(&s.c2[(kk >> 5) & 31u], 1u);
+      }
     });
     if constexpr (kCl) {
       cluster_bins<kGBins / 2>(s.hist2, buf_a, cbar + 2, G, q);
@@ -710,7 +777,10 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       row_barrier(&w->bar, ++barriers * n);
       pull_bins<kGBins / 2, kT>(gh + 2 * kGBins, s.hist2);
     }
-    warp_bucket<kGBins / 2, kT>(kCl ? buf_a : s.hist2, s.wtot[2], need, bin, above, cnt);
+    if constexpr (kMulti)
+      warp_bucket<kGBins / 2, kT>(kCl ? buf_a : s.hist2, s.wtot[2], need, bin, above, cnt);
+    else
+      warp_bucket2<kGBins / 2>(s.hist2, s.c2, need, bin, above, cnt);
     need -= above;
     thr |= bin;  // the exact k-th key
     ge = cnt == need;

@@ -6,8 +6,9 @@ masked head / tail; the up to 3 segment indices past the CTA's 4 * threads * V, 
 row that starts inside its first vector, are the last thread's extra keys; decode rows loaded
 up to num_cols and masked by length afterwards), the
 11/11/10-bit passes histogrammed from the threads' own keys, warp_bucket (per-warp totals, then every warp re-reads
-the bins of the warp that holds the need-th key), the "take the whole bin" exits, the packed
-(above | tied << 16) block scan in thread order with the lowest-column tie quota, and each
+the bins of the warp that holds the need-th key) for pass 0 and, one CTA per row, warp_bucket2
+(the coarse 32-bin sums the passes add, then that coarse bin's 32 bins) for passes 1-2, the
+"take the whole bin" exits, the packed (above | tied << 16) block scan in thread order with the lowest-column tie quota, and each
 thread's own stores. It must return exactly the reference row in ascending order (the kernel
 writes sorted rows). With ``ctas`` > 1 it models the grid kernel (the same kernel, kGrid):
 CTA q of a row holds segment indices [q * slice, (q + 1) * slice), CTAs past the row's end
@@ -56,6 +57,32 @@ def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, in
             return nb - 1 - ((ws * WARP + lane) * per + j), run, int(d[lane, j])
         run += int(d[lane, j])
     raise AssertionError("lane's bins do not reach need")
+
+
+def warp_bucket2(hist: np.ndarray, coarse: np.ndarray, need: int) -> tuple[int, int, int]:
+    """Kernel warp_bucket2: the same (bin, count above it, count in it) from the coarse sums
+    (coarse[i] = hist[32 i: 32 i + 32], as the kernel's second adds build them), lane l holding
+    coarse bins nc-1-(l*per+j), then the coarse bin's 32 bins, lane l holding bin 32 cb + 31 - l."""
+    nc = len(coarse)
+    per = nc // WARP
+    assert per * WARP == nc and len(hist) == 32 * nc
+    owned = coarse[::-1].reshape(WARP, per).astype(np.int64)
+    incl = np.cumsum(owned.sum(axis=1))
+    lane = int(np.argmax(incl >= need))
+    assert incl[lane] >= need, "histogram holds fewer than need keys"
+    run = int(incl[lane] - owned[lane].sum())
+    for j in range(per):
+        if need <= run + int(owned[lane, j]):
+            cb, ca = nc - 1 - (lane * per + j), run
+            break
+        run += int(owned[lane, j])
+    else:
+        raise AssertionError("lane's coarse bins do not reach need")
+    x = hist[32 * cb:32 * cb + 32][::-1].astype(np.int64)  # lane l: bin 32 cb + 31 - l
+    incl2 = np.cumsum(x) + ca
+    l2 = int(np.argmax(incl2 >= need))
+    assert incl2[l2] >= need, "coarse sums disagree with the bins"
+    return 32 * cb + 31 - l2, int(incl2[l2] - x[l2]), int(x[l2])
 
 
 def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
@@ -109,15 +136,19 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
     need, thr = k - above, b << 21
     ge = cnt == need
+    def search(sub, bins):  # passes 1-2: warp_bucket2 for one CTA, from its coarse adds
+        if ctas > 1:
+            return warp_bucket(hist(sub, bins), threads, need)
+        return warp_bucket2(hist(sub, bins), hist(sub >> 5, bins // 32), need)
+
     if not ge:
         sub = kv[(kv >> 21) == (thr >> 21)]
-        b, above, cnt = warp_bucket(hist((sub >> 10) & 2047, 2048), threads,
-                                    need)
+        b, above, cnt = search((sub >> 10) & 2047, 2048)
         need, thr = need - above, thr | (b << 10)
         ge = cnt == need
     if not ge:
         sub = kv[(kv >> 10) == (thr >> 10)]
-        b, above, cnt = warp_bucket(hist(sub & 1023, 1024), threads, need)
+        b, above, cnt = search(sub & 1023, 1024)
         need, thr = need - above, thr | b
         ge = cnt == need
 
@@ -245,6 +276,9 @@ def test_warp_bucket_matches_a_plain_scan():
         for threads in (512, 1024):
             if nb // threads <= 8:
                 assert warp_bucket(hist, threads, need) == want
+        if nb <= 2048:  # passes 1-2 (2048 / 1024 bins) of one-CTA rows
+            coarse = hist.reshape(nb // 32, 32).sum(axis=1)
+            assert warp_bucket2(hist, coarse, need) == want
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
