@@ -429,6 +429,41 @@ __device__ __forceinline__ void narrow_threshold(const uint32_t* h, uint32_t* wt
   ge = cnt == need;
 }
 
+// The float4 at segment indices [i, i + 4) of base that is not whole inside [lo, hi) (a
+// row's head or tail vector): its indices inside [lo, hi) as scalar loads, 0.f elsewhere.
+__device__ __forceinline__ float4 load_edge_vec(const float* __restrict__ base, int i, int lo,
+                                                int hi) {
+  float4 v;
+  v.x = i >= lo && i < hi ? __ldg(base + i) : 0.f;
+  v.y = i + 1 >= lo && i + 1 < hi ? __ldg(base + i + 1) : 0.f;
+  v.z = i + 2 >= lo && i + 2 < hi ? __ldg(base + i + 2) : 0.f;
+  v.w = i + 3 >= lo && i + 3 < hi ? __ldg(base + i + 3) : 0.f;
+  return v;
+}
+
+// The 4 keys of the float4 v at segment indices [i, i + 4): those inside [lo, hi) converted,
+// the others 0. Returns the mask of keys inside (bit j). A vector whole inside takes no
+// per-key test.
+__device__ __forceinline__ uint32_t vec_to_keys(const float4& v, int i, int lo, int hi,
+                                                uint32_t* key) {
+  if (i >= lo && i + 4 <= hi) {
+    key[0] = float_to_key(v.x);
+    key[1] = float_to_key(v.y);
+    key[2] = float_to_key(v.z);
+    key[3] = float_to_key(v.w);
+    return 0xfu;
+  }
+  const float c[4] = {v.x, v.y, v.z, v.w};
+  uint32_t in_mask = 0u;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const bool in = i + j >= lo && i + j < hi;
+    key[j] = in ? float_to_key(c[j]) : 0u;
+    in_mask |= static_cast<uint32_t>(in) << j;
+  }
+  return in_mask;
+}
+
 // A thread's kV consecutive float4 at segment indices i, i + 4, ... (base 16-byte aligned) as
 // keys: the vectors whole inside [lo, hi) from f (loaded by the caller, all in flight at
 // once), the others as masked scalars read from base, 0 outside [lo, hi). Returns the mask of
@@ -442,12 +477,8 @@ __device__ __forceinline__ uint32_t vecs_to_keys(const float4 (&f)[kV],
   for (int u = 0; u < kV; ++u) {
     const int iu = i + 4 * u;
     if (iu >= lo && iu + 4 <= hi) {
-      key[4 * u + 0] = float_to_key(f[u].x);
-      key[4 * u + 1] = float_to_key(f[u].y);
-      key[4 * u + 2] = float_to_key(f[u].z);
-      key[4 * u + 3] = float_to_key(f[u].w);
-      in_mask |= 0xfu << (4 * u);
-    } else {
+      in_mask |= vec_to_keys(f[u], iu, lo, hi, key + 4 * u) << (4 * u);
+    } else {  // NOTES: scalars loaded here, not through load_edge_vec: +330 SASS instructions
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const bool in = iu + j >= lo && iu + j < hi;
@@ -521,14 +552,10 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
 #pragma unroll
     for (int u = 0; u < kV; ++u) {
       const int i = ofs + 4 * (t * kV + u);
-      if (i >= lo && i + 4 <= hi) {
+      if (i >= lo && i + 4 <= hi)
         f[u] = __ldg(reinterpret_cast<const float4*>(base + i));
-      } else {
-        f[u].x = i >= lo && i < hi ? __ldg(base + i) : 0.f;
-        f[u].y = i + 1 >= lo && i + 1 < hi ? __ldg(base + i + 1) : 0.f;
-        f[u].z = i + 2 >= lo && i + 2 < hi ? __ldg(base + i + 2) : 0.f;
-        f[u].w = i + 3 >= lo && i + 3 < hi ? __ldg(base + i + 3) : 0.f;
-      }
+      else
+        f[u] = load_edge_vec(base, i, lo, hi);
     }
     llo = lo;
     lhi = hi;
@@ -609,22 +636,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // chunk's rows hold 1..8192 valid keys of the CTA's 10240).
 #pragma unroll
   for (int u = 0; u < kV; ++u) {
-    const int iu = ifirst + 4 * u;
-    if (iu >= llo && iu + 4 <= vend) {
-      key[4 * u + 0] = float_to_key(f[u].x);
-      key[4 * u + 1] = float_to_key(f[u].y);
-      key[4 * u + 2] = float_to_key(f[u].z);
-      key[4 * u + 3] = float_to_key(f[u].w);
-      valid |= 0xfu << (4 * u);
-    } else {
-      const float c[4] = {f[u].x, f[u].y, f[u].z, f[u].w};
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const bool in = iu + j >= llo && iu + j < vend;
-        key[4 * u + j] = in ? float_to_key(c[j]) : 0u;
-        valid |= static_cast<uint32_t>(in) << (4 * u + j);
-      }
-    }
+    valid |= vec_to_keys(f[u], ifirst + 4 * u, llo, vend, key + 4 * u) << (4 * u);
     if (any_valid) {
 #pragma unroll
       for (int j = 0; j < 4; ++j) atomicAdd(&s.hist0[key[4 * u + j] >> 21], 1u);
@@ -722,18 +734,15 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 21;
-#pragma unroll
-    for (int e = 0; e < kE; ++e)
-      if ((key[e] >> 21) == pre) {
-        atomicAdd(&s.hist1[(key[e] >> 10) & (kGBins - 1)], 1u);
-        if constexpr (!kMulti) atomicAdd(&s.c1[(key[e] >> 15) & 63u], 1u);
-      }
-    each_tail([&](uint32_t kk, int) {
+    auto add = [&](uint32_t kk) {  // one CTA per row: the coarse sums too (warp_bucket2)
       if ((kk >> 21) == pre) {
         atomicAdd(&s.hist1[(kk >> 10) & (kGBins - 1)], 1u);
         if constexpr (!kMulti) atomicAdd(&s.c1[(kk >> 15) & 63u], 1u);
       }
-    });
+    };
+#pragma unroll
+    for (int e = 0; e < kE; ++e) add(key[e]);
+    each_tail([&](uint32_t kk, int) { add(kk); });
     if constexpr (kCl) {
       cluster_bins<kGBins>(s.hist1, buf_b, cbar + 1, G, q);
     } else {
@@ -755,18 +764,15 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   }
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 10;
-#pragma unroll
-    for (int e = 0; e < kE; ++e)
-      if ((key[e] >> 10) == pre) {
-        atomicAdd(&s.hist2[key[e] & 1023u], 1u);
-        if constexpr (!kMulti) atomicAdd(&s.c2[(key[e] >> 5) & 31u], 1u);
-      }
-    each_tail([&](uint32_t kk, int) {
+    auto add = [&](uint32_t kk) {
       if ((kk >> 10) == pre) {
         atomicAdd(&s.hist2[kk & 1023u], 1u);
         if constexpr (!kMulti) atomicAdd(&s.c2[(kk >> 5) & 31u], 1u);
       }
-    });
+    };
+#pragma unroll
+    for (int e = 0; e < kE; ++e) add(key[e]);
+    each_tail([&](uint32_t kk, int) { add(kk); });
     if constexpr (kCl) {
       cluster_bins<kGBins / 2>(s.hist2, buf_a, cbar + 2, G, q);
     } else {
