@@ -17,13 +17,15 @@
 //     NOTES: a finer first digit (sign, clamped exponent, 7 mantissa bits; exact passes only
 //     when its bin is not taken whole) was tried (commits 5a3b0b5-97bac88) and was slower on
 //     every shape: the digit's ~7 instructions per key cost more than the passes it saves.
-//   * Bucket search with one barrier: every warp reads the per-warp totals, finds the warp
-//     holding the need-th key and re-reads that warp's bins itself (warp_bucket), instead of
-//     one thread publishing the result behind a second barrier. Passes 1-2 (few keys) also
-//     add each key to a 32-bin coarse sum, so every warp searches them with no barrier at all
-//     (warp_bucket2).
-// Barriers: clear, pass-0 histogram, its bucket search, the output scan, the output staging: 5
-// when the first bin is taken whole, 1 more per later pass (grid / cluster mode: 2).
+//   * Bucket search on one warp: the warps total their share of the bins, then warp 0 alone
+//     finds the warp holding the need-th key, re-reads that warp's bins and publishes the bin
+//     (lead_bucket). Passes 1-2 (few keys) also add each key to a 32-bin coarse sum, so warp 0
+//     searches them with no per-warp totals (warp_bucket2). NOTES: until session 18 every warp
+//     ran the search itself, saving a barrier; the same shuffle chains queued at the SM's
+//     shuffle unit (read_result's notes).
+// Barriers: clear, pass-0 histogram, its warp totals, its search result, the output scan, the
+// output staging: 6 when the first bin is taken whole, 2 more per later pass (grid / cluster
+// mode: 1 more, plus the exchange).
 //
 // Grid mode (kGrid, "grid kernel"): a few long rows (up to num_SMs x CTAs-per-SM CTAs in all)
 // are split over G co-resident CTAs per row, each holding 4 * kT * kV consecutive columns in
@@ -56,15 +58,16 @@ namespace topk {
 
 constexpr int kGBins = 2048;  // 11-bit digits (the last pass uses 1024 bins)
 
-// Static shared memory (20.9 KiB): the pass histograms (contiguous, cleared together) and one
-// per-warp total array per block scan, so no scan rewrites words a slower warp may still be
-// reading.
+// Static shared memory (21 KiB): the pass histograms (contiguous, cleared together), the
+// passes' search results and one per-warp total array per block scan, so no scan rewrites words
+// a slower warp may still be reading.
 struct alignas(16) RegsSmem {
   uint32_t hist0[kGBins];      // pass 0: bits 31..21; then the output staging row
   uint32_t hist1[kGBins];      // bits 20..10
   uint32_t hist2[kGBins / 2];  // bits 9..0
   uint32_t c1[kGBins / 32];    // one CTA per row: hist1's sums over 32 bins (warp_bucket2)
   uint32_t c2[kGBins / 64];    // ... hist2's
+  uint4 res[3];                // pass p's (bin, keys above it, keys in it), from warp 0
   uint32_t wtot[4][32];
   uint32_t tail[4];  // one CTA per row: the keys past the CTA's slice (thread kT-1's)
   uint32_t last;     // grid mode: this CTA is the row's last to finish
@@ -299,31 +302,39 @@ __device__ __forceinline__ void push_bins(const uint32_t* h, uint32_t* g) {
   }
 }
 
-// The bin of the `need`-th largest key of histogram h (NB bins; thread t owns bins
-// NB-1-(t*kPer+j), thread order == descending bins). Every thread gets the bin, the count in
-// higher bins and the bin's own count. One barrier inside; `wtot` (kT / 32 words) must not be
-// rewritten until every warp has passed the caller's next barrier. h must hold >= need keys.
+// Bucket search, step 1 of 2: warp w's total of histogram h's bins (NB bins; thread t owns
+// bins NB-1-(t*kPer+j), thread order == descending bins) into wtot[w], then a barrier. `wtot`
+// (kT / 32 words) must not be rewritten until every warp has passed the caller's next barrier.
 template <int NB, int kT>
-__device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, uint32_t need,
-                                            uint32_t& bucket, uint32_t& above, uint32_t& cnt) {
+__device__ __forceinline__ void warp_totals(const uint32_t* h, uint32_t* wtot) {
   constexpr int kPer = NB / kT;
-  constexpr int kW = kT / 32;
   static_assert(NB % kT == 0, "bins must split evenly");
-  const int lane = static_cast<int>(lane_id());
   uint32_t c[kPer];
   load_bins<kPer>(h, NB, static_cast<int>(threadIdx.x), c);
   uint32_t sum = 0u;
 #pragma unroll
   for (int j = 0; j < kPer; ++j) sum += c[j];
   sum = __reduce_add_sync(kFull, sum);
-  if (lane == 0) wtot[warp_id()] = sum;
+  if (lane_id() == 0u) wtot[warp_id()] = sum;
   __syncthreads();
-  // Every warp: which warp's bins hold the need-th key, and the keys above that warp.
+}
+
+// Bucket search, step 2 of 2, by one whole warp: the bin of the `need`-th largest key of h from
+// the warp totals (which warp's bins hold it and the keys above that warp), then that warp's
+// bins re-read (which thread, then which bin). Every lane gets the bin, the count in higher
+// bins and the bin's own count; kPublish: only *res gets them, (bin, above, count, 0), stored by
+// the lane that found them (no broadcast). h must hold >= need keys.
+template <int NB, int kT, bool kPublish = false>
+__device__ __forceinline__ void search_totals(const uint32_t* h, const uint32_t* wtot,
+                                              uint32_t need, uint32_t& bucket, uint32_t& above,
+                                              uint32_t& cnt, uint4* res = nullptr) {
+  constexpr int kPer = NB / kT;
+  constexpr int kW = kT / 32;
+  const int lane = static_cast<int>(lane_id());
   const uint32_t x = lane < kW ? wtot[lane] : 0u;
   const uint32_t wi = warp_incl_scan<kW>(x);  // lanes < kW (the first to reach need is one)
   const int ws = __ffs(__ballot_sync(kFull, wi >= need)) - 1;
   const uint32_t before_w = __shfl_sync(kFull, wi - x, ws);
-  // That warp's bins, re-read by this warp: which thread, then which bin.
   const int tt = ws * 32 + lane;
   uint32_t d[kPer];
   load_bins<kPer>(h, NB, tt, d);
@@ -346,23 +357,75 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
       }
       run += d[j];
     }
+    if constexpr (kPublish) *res = make_uint4(b, ab, cb, 0u);
   }
+  if constexpr (kPublish) return;
   bucket = __shfl_sync(kFull, b, l);
   above = __shfl_sync(kFull, ab, l);
   cnt = __shfl_sync(kFull, cb, l);
 }
 
+// The bin of the `need`-th largest key of histogram h (NB bins), the count in higher bins and
+// the bin's own count, for every thread: every warp runs step 2 itself. One barrier inside
+// (warp_totals'). The slices kernel and the grid kernel's gather path.
+template <int NB, int kT>
+__device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, uint32_t need,
+                                            uint32_t& bucket, uint32_t& above, uint32_t& cnt) {
+  warp_totals<NB, kT>(h, wtot);
+  search_totals<NB, kT>(h, wtot, need, bucket, above, cnt);
+}
+
+// The search result warp 0 stored in *res (kPublish), for every thread, behind a barrier.
+// NOTES: why one warp searches. A search is a chain of dependent shuffles; run by all 16-32
+// warps of a CTA at once, the same chains queue at the SM's shuffle unit (one warp instruction
+// a cycle) and each step waits for all of them. Session 18 (standalone A/B on H100,
+// docs/benchmarks.md): pass 0's step 2 by warp 0 alone, behind one more barrier, made 8 x 4096
+// 3.36 -> 3.29 us, 256 x 4096 5.79 -> 5.54, prefill 8192 x 8192 121.6 -> 113.2; passes 1-2
+// the same way (with warp_bucket2's ballot prefixes) 3.29 -> 3.24, 5.54 -> 5.43, 113.2 -> 110.6.
+__device__ __forceinline__ void read_result(const uint4* res, uint32_t& bucket, uint32_t& above,
+                                            uint32_t& cnt) {
+  __syncthreads();
+  const uint4 r = *res;
+  bucket = r.x;
+  above = r.y;
+  cnt = r.z;
+}
+
+// warp_bucket with step 2 run by warp 0 only (read_result). Two barriers inside; *res must not
+// be rewritten until every thread has passed the caller's next barrier (one slot per pass).
+template <int NB, int kT>
+__device__ __forceinline__ void lead_bucket(const uint32_t* h, uint32_t* wtot, uint4* res,
+                                            uint32_t need, uint32_t& bucket, uint32_t& above,
+                                            uint32_t& cnt) {
+  warp_totals<NB, kT>(h, wtot);
+  if (warp_id() == 0u) search_totals<NB, kT, true>(h, wtot, need, bucket, above, cnt, res);
+  read_result(res, bucket, above, cnt);
+}
+
+// Inclusive sum over the warp's lanes of x < 8, from one ballot per bit (no shuffle chain).
+__device__ __forceinline__ uint32_t ballot_incl_scan3(uint32_t x) {
+  const uint32_t le = (2u << lane_id()) - 1u;  // lanes <= this one (2u << 31 wraps to 0)
+  return static_cast<uint32_t>(__popc(__ballot_sync(kFull, x & 1u) & le)) +
+         (static_cast<uint32_t>(__popc(__ballot_sync(kFull, x & 2u) & le)) << 1) +
+         (static_cast<uint32_t>(__popc(__ballot_sync(kFull, x & 4u) & le)) << 2);
+}
+
 // The bin of the need-th largest key of histogram h (NB bins) whose sums over 32 consecutive
-// bins are in c (NB / 32 coarse bins, built by the same adds), found by every warp on its own
-// with no barrier: the coarse bin (lane l holds coarse bins NC-1-(l*kPer+j)), then that bin's
-// 32 bins (lane l holds bin 32 * cb + 31 - l). Every thread gets the bin, the count in higher
-// bins and the bin's own count; h must hold >= need keys. NOTES: used for passes 1-2 of one-CTA
-// rows, whose few keys make the coarse adds free; against warp_bucket's barrier and per-warp
-// totals it was 3% faster on the 4096-column decodes and 1.5% on the prefill chunks (session 17,
-// docs/benchmarks.md). Pass 0 keeps warp_bucket: coarse adds of every key would collide.
-template <int NB>
+// bins are in c (NB / 32 coarse bins, built by the same adds), found by one warp with no
+// barrier: the coarse bin (lane l holds coarse bins NC-1-(l*kPer+j)), then that bin's 32 bins
+// (lane l holds bin 32 * cb + 31 - l). Every lane gets the bin, the count in higher bins and
+// the bin's own count (kPublish: only *res, as search_totals); h must hold >= need keys.
+// NOTES: used for passes 1-2 of one-CTA rows
+// (by warp 0, read_result), whose few keys make the coarse adds free; against warp_bucket's
+// barrier and per-warp totals it was 3% faster on the 4096-column decodes and 1.5% on the
+// prefill chunks (session 17, docs/benchmarks.md). Pass 0 keeps the per-warp totals: coarse adds
+// of every key would collide. When every lane's sum is below 8 (the usual few keys) the lane
+// prefixes come from 3 ballots instead of a 5-step shuffle scan (session 18: part of
+// read_result's gain; ballots for up to 16-bit sums were slower than the scan).
+template <int NB, bool kPublish = false>
 __device__ __forceinline__ void warp_bucket2(const uint32_t* h, const uint32_t* c, uint32_t need,
-                                             uint32_t& bucket, uint32_t& above, uint32_t& cnt) {
+                                             uint32_t& bucket, uint32_t& above, uint32_t& cnt,
+                                             uint4* res = nullptr) {
   constexpr int NC = NB / 32;
   constexpr int kPer = NC / 32;
   static_assert(kPer >= 1 && NC % 32 == 0, "1024 or 2048 bins");
@@ -374,7 +437,8 @@ __device__ __forceinline__ void warp_bucket2(const uint32_t* h, const uint32_t* 
     d[j] = c[NC - 1 - (lane * kPer + j)];
     sum += d[j];
   }
-  const uint32_t incl = warp_incl_scan(sum);
+  const bool small = __all_sync(kFull, sum < 8u);  // then every bin below is < 8 too
+  const uint32_t incl = small ? ballot_incl_scan3(sum) : warp_incl_scan(sum);
   const int l = __ffs(__ballot_sync(kFull, incl >= need)) - 1;
   uint32_t cb = 0u, ca = 0u;  // the coarse bin, the keys above it
   if (lane == l) {
@@ -393,8 +457,12 @@ __device__ __forceinline__ void warp_bucket2(const uint32_t* h, const uint32_t* 
   cb = __shfl_sync(kFull, cb, l);
   ca = __shfl_sync(kFull, ca, l);
   const uint32_t x = h[32u * cb + 31u - static_cast<uint32_t>(lane)];
-  const uint32_t incl2 = warp_incl_scan(x) + ca;
+  const uint32_t incl2 = (small ? ballot_incl_scan3(x) : warp_incl_scan(x)) + ca;
   const int l2 = __ffs(__ballot_sync(kFull, incl2 >= need)) - 1;
+  if constexpr (kPublish) {
+    if (lane == l2) *res = make_uint4(32u * cb + 31u - static_cast<uint32_t>(l2), incl2 - x, x, 0u);
+    return;
+  }
   bucket = 32u * cb + 31u - static_cast<uint32_t>(l2);
   above = __shfl_sync(kFull, incl2 - x, l2);
   cnt = __shfl_sync(kFull, x, l2);
@@ -402,7 +470,9 @@ __device__ __forceinline__ void warp_bucket2(const uint32_t* h, const uint32_t* 
 
 // Block-wide exclusive sum of x over threads (`total`: the block's sum). One barrier inside;
 // wt (kT / 32 words) must not be rewritten until every warp has passed the caller's next
-// barrier. The warp totals are scanned in log2(kT / 32) steps (lanes < kT / 32 are exact).
+// barrier. NOTES: each warp sums the warp totals below it and all of them with two reductions
+// (REDUX), not a shuffle scan of the totals plus two shuffles, which every warp ran at once:
+// session 18, 8 x 4096 3.24 -> 3.19 us, 256 x 4096 5.39 -> 5.31 (H100, docs/benchmarks.md).
 template <int kT>
 __device__ __forceinline__ uint32_t block_excl_sum(uint32_t x, uint32_t* wt, uint32_t& total) {
   const int lane = static_cast<int>(lane_id());
@@ -410,9 +480,8 @@ __device__ __forceinline__ uint32_t block_excl_sum(uint32_t x, uint32_t* wt, uin
   if (lane == 31) wt[warp_id()] = incl;
   __syncthreads();
   const uint32_t y = lane < kT / 32 ? wt[lane] : 0u;
-  const uint32_t wi = warp_incl_scan<kT / 32>(y);
-  total = __shfl_sync(kFull, wi, kT / 32 - 1);
-  return __shfl_sync(kFull, wi - y, static_cast<int>(warp_id())) + incl - x;
+  total = __reduce_add_sync(kFull, y);
+  return __reduce_add_sync(kFull, lane < static_cast<int>(warp_id()) ? y : 0u) + incl - x;
 }
 
 // One more digit of the threshold: the bucket search over h (NB bins) for the need-th largest
@@ -659,9 +728,10 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     pull_bins<kGBins, kT>(gh, s.hist0);
   }
   // NOTES: this pass and the non-gathered passes 1-2 below keep narrow_threshold open-coded:
-  // calling it here changed the regs kernels' SASS (+16 to +32 instructions, untimed).
+  // calling it here changed the regs kernels' SASS (+16 to +32 instructions, untimed). Their
+  // searches run on warp 0 (lead_bucket, read_result), the result published behind a barrier.
   uint32_t bin, above, cnt;
-  warp_bucket<kGBins, kT>(kCl ? buf_a : s.hist0, s.wtot[0], k, bin, above, cnt);
+  lead_bucket<kGBins, kT>(kCl ? buf_a : s.hist0, s.wtot[0], &s.res[0], k, bin, above, cnt);
   uint32_t need = k - above;  // keys still to take at or below thr
   uint32_t thr = bin << 21;
   bool ge = cnt == need;      // every key >= thr is selected
@@ -754,9 +824,14 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       pull_bins<kGBins, kT>(gh + kGBins, s.hist1);
     }
     if constexpr (kMulti)
-      warp_bucket<kGBins, kT>(kCl ? buf_b : s.hist1, s.wtot[1], need, bin, above, cnt);
+      lead_bucket<kGBins, kT>(kCl ? buf_b : s.hist1, s.wtot[1], &s.res[1], need, bin, above,
+                              cnt);
     else
-      warp_bucket2<kGBins>(s.hist1, s.c1, need, bin, above, cnt);
+    {
+      if (warp_id() == 0u)
+        warp_bucket2<kGBins, true>(s.hist1, s.c1, need, bin, above, cnt, &s.res[1]);
+      read_result(&s.res[1], bin, above, cnt);
+    }
     need -= above;
     thr |= bin << 10;
     ge = cnt == need;
@@ -784,9 +859,14 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       pull_bins<kGBins / 2, kT>(gh + 2 * kGBins, s.hist2);
     }
     if constexpr (kMulti)
-      warp_bucket<kGBins / 2, kT>(kCl ? buf_a : s.hist2, s.wtot[2], need, bin, above, cnt);
+      lead_bucket<kGBins / 2, kT>(kCl ? buf_a : s.hist2, s.wtot[2], &s.res[2], need, bin, above,
+                                  cnt);
     else
-      warp_bucket2<kGBins / 2>(s.hist2, s.c2, need, bin, above, cnt);
+    {
+      if (warp_id() == 0u)
+        warp_bucket2<kGBins / 2, true>(s.hist2, s.c2, need, bin, above, cnt, &s.res[2]);
+      read_result(&s.res[2], bin, above, cnt);
+    }
     need -= above;
     thr |= bin;  // the exact k-th key
     ge = cnt == need;
@@ -889,8 +969,15 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     }
   }
   int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
-  for (int i = t; i < static_cast<int>(last - first); i += kT)
-    dst[i] = static_cast<int32_t>(stage[i]);
+  // NOTES: one CTA per row with a 16-byte aligned output row stores 16 bytes a thread (session
+  // 18: 1% on the 4096-column decodes, 1 x 4096 2.97 -> 2.94 us on H100).
+  if (!kMulti && (reinterpret_cast<uintptr_t>(dst) & 15u) == 0u && (k & 3u) == 0u) {
+    for (int i = 4 * t; i < static_cast<int>(k); i += 4 * kT)
+      *reinterpret_cast<uint4*>(dst + i) = *reinterpret_cast<const uint4*>(stage + i);
+  } else {
+    for (int i = t; i < static_cast<int>(last - first); i += kT)
+      dst[i] = static_cast<int32_t>(stage[i]);
+  }
   if constexpr (kGrid) {
     __syncthreads();
     // every CTA of the row is done with the block: zero it for the next launch (the bins of

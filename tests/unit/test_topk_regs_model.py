@@ -5,9 +5,11 @@ contiguous ownership (thread t holds vectors [t*V, (t+1)*V) after the 16-byte al
 masked head / tail; the up to 3 segment indices past the CTA's 4 * threads * V, the tail of a
 row that starts inside its first vector, are the last thread's extra keys; decode rows loaded
 up to num_cols and masked by length afterwards), the
-11/11/10-bit passes histogrammed from the threads' own keys, warp_bucket (per-warp totals, then every warp re-reads
-the bins of the warp that holds the need-th key) for pass 0 and, one CTA per row, warp_bucket2
-(the coarse 32-bin sums the passes add, then that coarse bin's 32 bins) for passes 1-2, the
+11/11/10-bit passes histogrammed from the threads' own keys, warp_bucket / lead_bucket (per-warp totals, then the
+bins of the warp that holds the need-th key re-read) for pass 0 and, one CTA per row, warp_bucket2
+(the coarse 32-bin sums the passes add, then that coarse bin's 32 bins, prefixes from ballots when
+every lane's sum is below 8) for passes 1-2 (the kernel runs both searches on warp 0 and
+publishes the result; the model computes the same values), the
 "take the whole bin" exits, the packed (above | tied << 16) block scan in thread order with the lowest-column tie quota, and each
 thread's own stores. It must return exactly the reference row in ascending order (the kernel
 writes sorted rows). With ``ctas`` > 1 it models the grid kernel (the same kernel, kGrid):
@@ -59,15 +61,29 @@ def warp_bucket(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, in
     raise AssertionError("lane's bins do not reach need")
 
 
+def ballot_incl_scan3(x: np.ndarray) -> np.ndarray:
+    """Kernel ballot_incl_scan3: the inclusive sum over the warp's lanes of x < 8 from one
+    ballot per bit, lane l counting the set bits of lanes <= l (popc(ballot & lanes_le))."""
+    assert len(x) == WARP and int(x.max()) < 8
+    out = np.zeros(WARP, dtype=np.int64)
+    for b in range(3):
+        mask = [(int(v) >> b) & 1 for v in x]  # the ballot, lane by lane
+        out += np.array([sum(mask[:lane + 1]) for lane in range(WARP)], dtype=np.int64) << b
+    return out
+
+
 def warp_bucket2(hist: np.ndarray, coarse: np.ndarray, need: int) -> tuple[int, int, int]:
     """Kernel warp_bucket2: the same (bin, count above it, count in it) from the coarse sums
     (coarse[i] = hist[32 i: 32 i + 32], as the kernel's second adds build them), lane l holding
-    coarse bins nc-1-(l*per+j), then the coarse bin's 32 bins, lane l holding bin 32 cb + 31 - l."""
+    coarse bins nc-1-(l*per+j), then the coarse bin's 32 bins, lane l holding bin 32 cb + 31 - l.
+    Lane sums all below 8: both prefixes from ballots (ballot_incl_scan3), else shuffle scans."""
     nc = len(coarse)
     per = nc // WARP
     assert per * WARP == nc and len(hist) == 32 * nc
     owned = coarse[::-1].reshape(WARP, per).astype(np.int64)
-    incl = np.cumsum(owned.sum(axis=1))
+    sums = owned.sum(axis=1)
+    small = bool((sums < 8).all())
+    incl = ballot_incl_scan3(sums) if small else np.cumsum(sums)
     lane = int(np.argmax(incl >= need))
     assert incl[lane] >= need, "histogram holds fewer than need keys"
     run = int(incl[lane] - owned[lane].sum())
@@ -79,7 +95,7 @@ def warp_bucket2(hist: np.ndarray, coarse: np.ndarray, need: int) -> tuple[int, 
     else:
         raise AssertionError("lane's coarse bins do not reach need")
     x = hist[32 * cb:32 * cb + 32][::-1].astype(np.int64)  # lane l: bin 32 cb + 31 - l
-    incl2 = np.cumsum(x) + ca
+    incl2 = (ballot_incl_scan3(x) if small else np.cumsum(x)) + ca
     l2 = int(np.argmax(incl2 >= need))
     assert incl2[l2] >= need, "coarse sums disagree with the bins"
     return 32 * cb + 31 - l2, int(incl2[l2] - x[l2]), int(x[l2])
@@ -279,6 +295,13 @@ def test_warp_bucket_matches_a_plain_scan():
         if nb <= 2048:  # passes 1-2 (2048 / 1024 bins) of one-CTA rows
             coarse = hist.reshape(nb // 32, 32).sum(axis=1)
             assert warp_bucket2(hist, coarse, need) == want
+
+
+def test_ballot_scan_matches_cumsum():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        x = rng.integers(0, 8, WARP) * (rng.random(WARP) < rng.random())
+        assert (ballot_incl_scan3(x) == np.cumsum(x)).all()
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
