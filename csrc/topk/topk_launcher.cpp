@@ -198,10 +198,11 @@ void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
 
 // The launcher's plan for [num_rows, num_cols] with a workspace of workspace_bytes (0: none)
 // and rows starting on 16-byte boundaries (aligned: decode rows of aligned logits) on the
-// current device: [algo (0 stream, 1 radix, 2 regs, 3 grid, 4 slices, 5 cluster, -1 if the device
-// cannot run the kernels), CTAs per row, radix keys resident per CTA, regs threads per CTA or
-// grid / slices / cluster float4 per thread, slices per CTA (slices kernel), float4 per thread
-// (regs kernel) or threads per CTA (cluster kernel), else 0]. For benchmarks, tests and writes_sorted.
+// current device: [algo (0 stream, 1 radix, 2 regs, 3 grid, 4 slices, 5 cluster, -1 if the
+// device cannot run the kernels), CTAs per row, radix keys resident per CTA, regs threads per
+// CTA or grid / slices / cluster float4 per thread, slices per CTA (slices kernel), float4 per
+// thread (regs kernel) or threads per CTA (cluster kernel), else 0]. For benchmarks, tests and
+// writes_sorted.
 std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
                                      int64_t workspace_bytes, bool aligned) {
   TORCH_CHECK(num_rows >= 0 && num_rows <= kInt32Max && num_cols >= 0 && num_cols <= kInt32Max,
@@ -216,13 +217,12 @@ std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
 
 // Benchmarks / tests (process-wide): algo -1 automatic, 0 streaming kernel, 1 radix kernel,
 // 2 regs kernel (where the rows fit it, else radix), 3 grid / 4 slices / 5 cluster kernel
-// (where it fits, else automatic); cluster 0 automatic or 1|2|4|8|16 CTAs per row (radix kernel); threads 0
-// automatic, 512|1024 per CTA (regs, cluster kernels) or 256 (slices kernel, one CTA per
-// row); vecs 0
-// automatic, 1-5 float4 per thread (regs kernel, where the width holds the rows) or 2|4 (grid
-// and cluster kernels); sample 1 (the slices kernel bounds rows from a sample of their slices where it
-// can) or 0 (never: its exact first sweep); pdl -1 automatic, 1 / 0 programmatic dependent
-// launch on / off.
+// (where it fits, else automatic); cluster 0 automatic or 1|2|4|8|16 CTAs per row (radix
+// kernel); threads 0 automatic, 512|1024 per CTA (regs, cluster kernels) or 256 (slices
+// kernel, one CTA per row); vecs 0 automatic, 1-5 float4 per thread (regs kernel, where the
+// width holds the rows) or 2|4 (grid and cluster kernels); sample 1 (the slices kernel bounds
+// rows from a sample of their slices where it can) or 0 (never: its exact first sweep); pdl -1
+// automatic, 1 / 0 programmatic dependent launch on / off.
 void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t vecs,
                       int64_t sample, int64_t pdl) {
   TORCH_CHECK(algo >= -1 && algo <= 5, "glm52 topk_force: algo must be -1 (automatic), 0 "

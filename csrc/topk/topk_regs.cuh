@@ -20,7 +20,7 @@
 //   * Bucket search on one warp: the warps total their share of the bins, then warp 0 alone
 //     finds the warp holding the need-th key, re-reads that warp's bins and publishes the bin
 //     (lead_bucket). Passes 1-2 (few keys) also add each key to a 32-bin coarse sum, so warp 0
-//     searches them with no per-warp totals (warp_bucket2). NOTES: until session 18 every warp
+//     searches them with no per-warp totals (lead_bucket2, warp_bucket2). NOTES: until session 18 every warp
 //     ran the search itself, saving a barrier; the same shuffle chains queued at the SM's
 //     shuffle unit (read_result's notes).
 // Barriers: clear, pass-0 histogram, its warp totals, its search result, the output scan, the
@@ -413,19 +413,17 @@ __device__ __forceinline__ uint32_t ballot_incl_scan3(uint32_t x) {
 // The bin of the need-th largest key of histogram h (NB bins) whose sums over 32 consecutive
 // bins are in c (NB / 32 coarse bins, built by the same adds), found by one warp with no
 // barrier: the coarse bin (lane l holds coarse bins NC-1-(l*kPer+j)), then that bin's 32 bins
-// (lane l holds bin 32 * cb + 31 - l). Every lane gets the bin, the count in higher bins and
-// the bin's own count (kPublish: only *res, as search_totals); h must hold >= need keys.
-// NOTES: used for passes 1-2 of one-CTA rows
-// (by warp 0, read_result), whose few keys make the coarse adds free; against warp_bucket's
-// barrier and per-warp totals it was 3% faster on the 4096-column decodes and 1.5% on the
-// prefill chunks (session 17, docs/benchmarks.md). Pass 0 keeps the per-warp totals: coarse adds
-// of every key would collide. When every lane's sum is below 8 (the usual few keys) the lane
-// prefixes come from 3 ballots instead of a 5-step shuffle scan (session 18: part of
-// read_result's gain; ballots for up to 16-bit sums were slower than the scan).
-template <int NB, bool kPublish = false>
+// (lane l holds bin 32 * cb + 31 - l). The lane that finds it stores (bin, keys above it, keys
+// in it, 0) in *res, as search_totals<kPublish>; h must hold >= need keys. NOTES: used for
+// passes 1-2 of one-CTA rows (lead_bucket2), whose few keys make the coarse adds free; against
+// warp_bucket's barrier and per-warp totals it was 3% faster on the 4096-column decodes and
+// 1.5% on the prefill chunks (session 17, docs/benchmarks.md). Pass 0 keeps the per-warp
+// totals: coarse adds of every key would collide. When every lane's sum is below 8 (the usual
+// few keys) the lane prefixes come from 3 ballots instead of a 5-step shuffle scan (session 18:
+// part of read_result's gain; ballots for up to 16-bit sums were slower than the scan).
+template <int NB>
 __device__ __forceinline__ void warp_bucket2(const uint32_t* h, const uint32_t* c, uint32_t need,
-                                             uint32_t& bucket, uint32_t& above, uint32_t& cnt,
-                                             uint4* res = nullptr) {
+                                             uint4* res) {
   constexpr int NC = NB / 32;
   constexpr int kPer = NC / 32;
   static_assert(kPer >= 1 && NC % 32 == 0, "1024 or 2048 bins");
@@ -459,13 +457,17 @@ __device__ __forceinline__ void warp_bucket2(const uint32_t* h, const uint32_t* 
   const uint32_t x = h[32u * cb + 31u - static_cast<uint32_t>(lane)];
   const uint32_t incl2 = (small ? ballot_incl_scan3(x) : warp_incl_scan(x)) + ca;
   const int l2 = __ffs(__ballot_sync(kFull, incl2 >= need)) - 1;
-  if constexpr (kPublish) {
-    if (lane == l2) *res = make_uint4(32u * cb + 31u - static_cast<uint32_t>(l2), incl2 - x, x, 0u);
-    return;
-  }
-  bucket = 32u * cb + 31u - static_cast<uint32_t>(l2);
-  above = __shfl_sync(kFull, incl2 - x, l2);
-  cnt = __shfl_sync(kFull, x, l2);
+  if (lane == l2) *res = make_uint4(32u * cb + 31u - static_cast<uint32_t>(l2), incl2 - x, x, 0u);
+}
+
+// Passes 1-2 of one-CTA rows: warp_bucket2 on warp 0, its result for every thread
+// (read_result). One barrier inside; *res as in lead_bucket.
+template <int NB>
+__device__ __forceinline__ void lead_bucket2(const uint32_t* h, const uint32_t* c, uint4* res,
+                                             uint32_t need, uint32_t& bucket, uint32_t& above,
+                                             uint32_t& cnt) {
+  if (warp_id() == 0u) warp_bucket2<NB>(h, c, need, res);
+  read_result(res, bucket, above, cnt);
 }
 
 // Block-wide exclusive sum of x over threads (`total`: the block's sum). One barrier inside;
@@ -729,7 +731,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   }
   // NOTES: this pass and the non-gathered passes 1-2 below keep narrow_threshold open-coded:
   // calling it here changed the regs kernels' SASS (+16 to +32 instructions, untimed). Their
-  // searches run on warp 0 (lead_bucket, read_result), the result published behind a barrier.
+  // searches run on warp 0 (lead_bucket, lead_bucket2), the result published behind a barrier.
   uint32_t bin, above, cnt;
   lead_bucket<kGBins, kT>(kCl ? buf_a : s.hist0, s.wtot[0], &s.res[0], k, bin, above, cnt);
   uint32_t need = k - above;  // keys still to take at or below thr
@@ -827,11 +829,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       lead_bucket<kGBins, kT>(kCl ? buf_b : s.hist1, s.wtot[1], &s.res[1], need, bin, above,
                               cnt);
     else
-    {
-      if (warp_id() == 0u)
-        warp_bucket2<kGBins, true>(s.hist1, s.c1, need, bin, above, cnt, &s.res[1]);
-      read_result(&s.res[1], bin, above, cnt);
-    }
+      lead_bucket2<kGBins>(s.hist1, s.c1, &s.res[1], need, bin, above, cnt);
     need -= above;
     thr |= bin << 10;
     ge = cnt == need;
@@ -862,11 +860,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       lead_bucket<kGBins / 2, kT>(kCl ? buf_a : s.hist2, s.wtot[2], &s.res[2], need, bin, above,
                                   cnt);
     else
-    {
-      if (warp_id() == 0u)
-        warp_bucket2<kGBins / 2, true>(s.hist2, s.c2, need, bin, above, cnt, &s.res[2]);
-      read_result(&s.res[2], bin, above, cnt);
-    }
+      lead_bucket2<kGBins / 2>(s.hist2, s.c2, &s.res[2], need, bin, above, cnt);
     need -= above;
     thr |= bin;  // the exact k-th key
     ge = cnt == need;
