@@ -41,12 +41,12 @@
 //
 // Cluster mode (kCl, "cluster kernel"): the same split over a thread-block cluster of C <= 8
 // CTAs per row, exchanging through distributed shared memory instead of the workspace: no
-// workspace, no co-residency beyond the cluster, and a pass exchange costs C asynchronous
-// 16-byte stores per thread and an mbarrier wait instead of a ~2 us global row barrier. Each
-// pass every CTA pushes its histogram into every CTA's receive buffer (cluster_bins), sums the
-// C histograms it received and runs the same bucket search; the lower ranks' selected counts,
-// which order the output, come from their histograms too (lower_counts), so no exchange of
-// counts follows the last pass.
+// workspace, no co-residency beyond the cluster, and a pass exchange costs C - 1 asynchronous
+// 16-byte stores per thread (of 256) and an mbarrier wait instead of a ~2 us global row
+// barrier. Each pass every CTA pushes its histogram, as 16-bit counts, into its peers' receive
+// buffers (cluster_bins), sums its own and the C - 1 it received and runs the same bucket
+// search; the lower ranks' selected counts, which order the output, come from their
+// histograms too (lower_counts), so no exchange of counts follows the last pass.
 #pragma once
 
 #include <type_traits>
@@ -89,10 +89,12 @@ struct GridSmem {
 };
 struct NoSmem {};
 // Cluster mode's extra static shared memory: one mbarrier per pass exchange, which completes
-// once every CTA of the cluster has pushed its histogram of that pass into this CTA's receive
-// buffer. The buffers are dynamic shared memory (cluster_smem_bytes): A (passes 0 and 2) and
-// B (pass 1), kGBins words per sender rank each; after a pass's exchange its buffer's slot 0
-// holds the cluster's summed bins and slot 1 those of the ranks below this CTA.
+// once every peer CTA of the cluster has pushed its histogram of that pass into this CTA's
+// receive buffer. The buffers are dynamic shared memory (cluster_smem_bytes): A (passes 0 and
+// 2) and B (pass 1), kGBins words per sender rank each, a peer's bins packed two to a word in
+// the first half of its slot; after a pass's exchange this CTA's own slot (rank q, which no
+// peer writes) holds the cluster's summed bins and the CTA's own histogram those of the ranks
+// below q.
 struct alignas(8) ClusterSmem {
   uint64_t bar[3];
 };
@@ -145,8 +147,8 @@ __device__ __forceinline__ void reset_grid_row(GridRow* w, int words, int n, boo
 }
 
 // Cluster mode, at the kernel's start (thread 0, before any peer can push): the pass
-// mbarriers, each expecting one arrival (its own, made here) and the bytes of all C CTAs'
-// histograms of that pass (2048, 2048, 1024 bins), made visible to the cluster. The caller
+// mbarriers, each expecting one arrival (its own, made here) and the bytes of the C - 1 peers'
+// histograms of that pass (2048, 2048, 1024 bins of 2 bytes), made visible to the cluster. The caller
 // then arrives at the cluster barrier (relaxed: this fence is the release) and waits on it
 // before its first push.
 __device__ __forceinline__ void init_cluster_bars(uint64_t* bar, int C) {
@@ -156,7 +158,7 @@ __device__ __forceinline__ void init_cluster_bars(uint64_t* bar, int C) {
     const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(bar + i));
     asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(a) : "memory");
     asm volatile("mbarrier.arrive.expect_tx.relaxed.cta.shared::cta.b64 _, [%0], %1;"
-                 :: "r"(a), "r"(static_cast<uint32_t>(C) * kBins[i] * 4u) : "memory");
+                 :: "r"(a), "r"(static_cast<uint32_t>(C - 1) * kBins[i] * 2u) : "memory");
   }
   asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
 }
@@ -189,46 +191,78 @@ __device__ __forceinline__ void wait_cluster_bar(uint64_t* bar) {
 }
 
 // Cluster mode, one pass's exchange (push): after a barrier (this CTA's histogram h of NB bins
-// is complete) thread t < NB / 4 pushes bins [4t, 4t + 4) into slot q (this CTA's rank) of
-// buffer `buf` in every CTA of the cluster, itself included (st_peer_v4); once the pass's
-// mbarrier `bar` has all C slots, it sums its bins over the slots: all ranks into slot 0 (the
-// bucket search's input), the ranks below q into slot 1 (lower_counts), both complete after
-// the barrier inside. NOTES: session 15 pulled the peers' bins after a release cluster
-// barrier, which compiles to a GPU-scope memory barrier (MEMBAR.ALL.GPU, ~0.5 us a pass on
-// H100); the asynchronous stores and the mbarrier need no fence.
+// is complete) thread t < NB / 8 packs bins [8t, 8t + 8) into 16-bit counts (a CTA holds at
+// most 16384 keys) and pushes the 16 bytes into slot q (this CTA's rank) of buffer `buf` in
+// every peer CTA of the cluster (st_peer_v4); once the pass's mbarrier `bar` has all C - 1
+// peers' slots, it adds them to its own bins: the cluster's sums into slot q of this CTA's
+// buffer (the bucket search's input), the ranks below q over h itself (lower_counts), both
+// complete after the barrier inside. NOTES: session 15 pulled the peers' bins after a release
+// cluster barrier, which compiles to a GPU-scope memory barrier (MEMBAR.ALL.GPU, ~0.5 us a
+// pass on H100); the asynchronous stores and the mbarrier need no fence. Until session 19 each
+// thread pushed 4 bins as 32-bit words to all C CTAs, itself included: a globaltimer trace
+// (docs/benchmarks.md) showed issuing those stores taking ~0.6 us of a C = 4 exchange; 16-bit
+// counts and no push to itself cut the bytes 2C / (C - 1)-fold (1 x 32k 7.92 -> 7.31 us,
+// 64 x 32k 12.6 -> 12.2, with the predicated adds of passes 1-2).
 template <int NB>
-__device__ __forceinline__ void cluster_bins(const uint32_t* h, uint32_t* buf, uint64_t* bar,
-                                             int C, int q) {
-  static_assert(NB % 4 == 0 && NB <= kGBins, "bins go in 16-byte groups");
+__device__ __forceinline__ void cluster_bins(uint32_t* h, uint32_t* buf, uint64_t* bar, int C,
+                                             int q) {
+  static_assert(NB % 8 == 0 && NB <= kGBins, "bins go in 16-byte groups of 8 16-bit counts");
   __syncthreads();
   const int t = static_cast<int>(threadIdx.x);
-  if (t < NB / 4) {
-    const uint4 v = reinterpret_cast<const uint4*>(h)[t];
+  if (t < NB / 8) {
+    const uint4 a = reinterpret_cast<const uint4*>(h)[2 * t];
+    const uint4 b = reinterpret_cast<const uint4*>(h)[2 * t + 1];
+    const uint4 v = make_uint4(a.x | (a.y << 16), a.z | (a.w << 16), b.x | (b.y << 16),
+                               b.z | (b.w << 16));
     const uint32_t dst =
         static_cast<uint32_t>(__cvta_generic_to_shared(buf + q * kGBins + 4 * t));
     const uint32_t mb = static_cast<uint32_t>(__cvta_generic_to_shared(bar));
-    for (int r = 0; r < C; ++r) st_peer_v4(dst, mb, r, v);
+    for (int r = 0; r < C; ++r)
+      if (r != q) st_peer_v4(dst, mb, r, v);
   }
   wait_cluster_bar(bar);
-  if (t < NB / 4) {
-    uint4 acc = make_uint4(0u, 0u, 0u, 0u), lo = acc;
+  if (t < NB / 8) {
+    uint32_t acc[8], lo[8];
+    const uint4 a = reinterpret_cast<const uint4*>(h)[2 * t];
+    const uint4 b = reinterpret_cast<const uint4*>(h)[2 * t + 1];
+    acc[0] = a.x;
+    acc[1] = a.y;
+    acc[2] = a.z;
+    acc[3] = a.w;
+    acc[4] = b.x;
+    acc[5] = b.y;
+    acc[6] = b.z;
+    acc[7] = b.w;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) lo[j] = 0u;
     for (int r = 0; r < C; ++r) {
-      if (r == q) lo = acc;  // the ranks below q
+      if (r == q) continue;
       const uint4 v = reinterpret_cast<const uint4*>(buf + r * kGBins)[t];
-      acc.x += v.x;
-      acc.y += v.y;
-      acc.z += v.z;
-      acc.w += v.w;
+      const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        acc[2 * j] += w[j] & 0xffffu;
+        acc[2 * j + 1] += w[j] >> 16;
+        if (r < q) {
+          lo[2 * j] += w[j] & 0xffffu;
+          lo[2 * j + 1] += w[j] >> 16;
+        }
+      }
     }
-    // (this thread's words only: every slot's bins [4t, 4t + 4) are read above)
-    reinterpret_cast<uint4*>(buf)[t] = acc;
-    reinterpret_cast<uint4*>(buf + kGBins)[t] = lo;
+    // the sums into this CTA's own slot (no peer writes it), the lower ranks' over h (bins
+    // [8t, 8t + 8), read by this thread only)
+    uint4* sum = reinterpret_cast<uint4*>(buf + q * kGBins);
+    sum[2 * t] = make_uint4(acc[0], acc[1], acc[2], acc[3]);
+    sum[2 * t + 1] = make_uint4(acc[4], acc[5], acc[6], acc[7]);
+    reinterpret_cast<uint4*>(h)[2 * t] = make_uint4(lo[0], lo[1], lo[2], lo[3]);
+    reinterpret_cast<uint4*>(h)[2 * t + 1] = make_uint4(lo[4], lo[5], lo[6], lo[7]);
   }
   __syncthreads();
 }
 
 // Cluster mode: once a pass's bucket search chose `bin`, adds to gl the lower ranks' keys
-// (lo[0, NB): their sums of the pass's bins, from cluster_bins) that the row selects above
+// (lo[0, NB): their sums of the pass's bins, which cluster_bins leaves in the CTA's own
+// histogram) that the row selects above
 // the threshold: those in higher bins, and the bin itself when it is taken whole (ge); with
 // `tied` (the last pass, not ge) adds their keys in the bin, tied at thr, to el.
 template <int NB>
@@ -300,6 +334,15 @@ __device__ __forceinline__ void push_bins(const uint32_t* h, uint32_t* g) {
     const uint32_t c = h[i];
     if (c != 0u) atomicAdd(g + i, c);
   }
+}
+
+// One shared-memory increment of the word at byte address `addr` when idx < lim. NOTES: the
+// cluster kernel's passes 1-2 test a key's prefix with it as one subtraction and compare
+// ((kk >> 8) - (pre << 13) < 8192) instead of a shift, compare and branch around the add:
+// ~2% on the cluster shapes (session 19, docs/benchmarks.md; ptxas still branches around it).
+__device__ __forceinline__ void red_if_below(uint32_t idx, uint32_t lim, uint32_t addr) {
+  asm volatile("{\n\t.reg .pred p;\n\tsetp.lt.u32 p, %0, %1;\n\t@p red.shared.add.u32 [%2], 1;\n\t}"
+               :: "r"(idx), "r"(lim), "r"(addr) : "memory");
 }
 
 // Bucket search, step 1 of 2: warp w's total of histogram h's bins (NB bins; thread t owns
@@ -586,6 +629,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   constexpr bool kMulti = kGrid || kCl;  // a row over several CTAs
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
   static_assert(!(kGrid && kCl), "grid or cluster mode, not both");
+  static_assert(!kCl || kSlice < 65536, "cluster_bins pushes a CTA's bins as 16-bit counts");
   __shared__ RegsSmem s;
   __shared__ std::conditional_t<kGrid, GridSmem, NoSmem> gs;
   __shared__ std::conditional_t<kCl, ClusterSmem, NoSmem> cs;
@@ -733,11 +777,12 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // calling it here changed the regs kernels' SASS (+16 to +32 instructions, untimed). Their
   // searches run on warp 0 (lead_bucket, lead_bucket2), the result published behind a barrier.
   uint32_t bin, above, cnt;
-  lead_bucket<kGBins, kT>(kCl ? buf_a : s.hist0, s.wtot[0], &s.res[0], k, bin, above, cnt);
+  lead_bucket<kGBins, kT>(kCl ? buf_a + q * kGBins : s.hist0, s.wtot[0], &s.res[0], k, bin,
+                          above, cnt);
   uint32_t need = k - above;  // keys still to take at or below thr
   uint32_t thr = bin << 21;
   bool ge = cnt == need;      // every key >= thr is selected
-  if constexpr (kCl) lower_counts<kGBins>(buf_a + kGBins, bin, ge, false, gl, el);
+  if constexpr (kCl) lower_counts<kGBins>(s.hist0, bin, ge, false, gl, el);
 
   // Grid gather path. NOTES: when the chosen bin holds <= kGridCap keys in the whole row
   // (randn rows up to ~128k columns), every CTA appends its keys of the bin to the row's list
@@ -806,8 +851,12 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 21;
+    const uint32_t h1 = static_cast<uint32_t>(__cvta_generic_to_shared(s.hist1));
     auto add = [&](uint32_t kk) {  // one CTA per row: the coarse sums too (warp_bucket2)
-      if ((kk >> 21) == pre) {
+      if constexpr (kCl) {  // in the bin exactly when (kk >> 8) - (pre << 13) < 8192
+        const uint32_t idx = (kk >> 8) - (pre << 13);
+        red_if_below(idx, 8192u, h1 + (idx & 0x1ffcu));
+      } else if ((kk >> 21) == pre) {
         atomicAdd(&s.hist1[(kk >> 10) & (kGBins - 1)], 1u);
         if constexpr (!kMulti) atomicAdd(&s.c1[(kk >> 15) & 63u], 1u);
       }
@@ -826,19 +875,23 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       pull_bins<kGBins, kT>(gh + kGBins, s.hist1);
     }
     if constexpr (kMulti)
-      lead_bucket<kGBins, kT>(kCl ? buf_b : s.hist1, s.wtot[1], &s.res[1], need, bin, above,
-                              cnt);
+      lead_bucket<kGBins, kT>(kCl ? buf_b + q * kGBins : s.hist1, s.wtot[1], &s.res[1], need,
+                              bin, above, cnt);
     else
       lead_bucket2<kGBins>(s.hist1, s.c1, &s.res[1], need, bin, above, cnt);
     need -= above;
     thr |= bin << 10;
     ge = cnt == need;
-    if constexpr (kCl) lower_counts<kGBins>(buf_b + kGBins, bin, ge, false, gl, el);
+    if constexpr (kCl) lower_counts<kGBins>(s.hist1, bin, ge, false, gl, el);
   }
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 10;
+    const uint32_t h2 = static_cast<uint32_t>(__cvta_generic_to_shared(s.hist2));
     auto add = [&](uint32_t kk) {
-      if ((kk >> 10) == pre) {
+      if constexpr (kCl) {
+        const uint32_t idx = kk - (pre << 10);
+        red_if_below(idx, 1024u, h2 + 4u * idx);
+      } else if ((kk >> 10) == pre) {
         atomicAdd(&s.hist2[kk & 1023u], 1u);
         if constexpr (!kMulti) atomicAdd(&s.c2[(kk >> 5) & 31u], 1u);
       }
@@ -857,14 +910,14 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       pull_bins<kGBins / 2, kT>(gh + 2 * kGBins, s.hist2);
     }
     if constexpr (kMulti)
-      lead_bucket<kGBins / 2, kT>(kCl ? buf_a : s.hist2, s.wtot[2], &s.res[2], need, bin, above,
-                                  cnt);
+      lead_bucket<kGBins / 2, kT>(kCl ? buf_a + q * kGBins : s.hist2, s.wtot[2], &s.res[2],
+                                  need, bin, above, cnt);
     else
       lead_bucket2<kGBins / 2>(s.hist2, s.c2, &s.res[2], need, bin, above, cnt);
     need -= above;
     thr |= bin;  // the exact k-th key
     ge = cnt == need;
-    if constexpr (kCl) lower_counts<kGBins / 2>(buf_a + kGBins, bin, ge, !ge, gl, el);
+    if constexpr (kCl) lower_counts<kGBins / 2>(s.hist2, bin, ge, !ge, gl, el);
   }
   if constexpr (kCl) {
     // Every push into this CTA has landed (the last pass's mbarrier): arrive at the exit

@@ -21,7 +21,8 @@ cluster takes part (those past the row's end hold only invalid keys), each pass'
 runs on the sum of the CTAs' histograms exactly as they build them (pass 0 skips threads with
 no valid key, passes 1-2 add every key of the prefix, invalid zeros included), and each CTA
 derives the lower CTAs' (#above, #tied) from their histograms (lower_counts, with the key-0
-correction) instead of an exchange; the model checks those against the direct counts.
+correction) instead of an exchange; the model checks those against the direct counts. The
+histograms travel between CTAs as the kernel pushes them (two 16-bit counts to a word).
 tests/gpu/test_topk_cuda.py checks the real kernel against the same reference.
 """
 
@@ -215,6 +216,20 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     return out
 
 
+def _pack16(h: np.ndarray) -> np.ndarray:
+    """cluster_bins' push: bins (2i, 2i + 1) as one 32-bit word, 16 bits each."""
+    assert h.max(initial=0) < 1 << 16, "a CTA's bin count must fit 16 bits"
+    h = h.astype(np.uint32)
+    return h[0::2] | (h[1::2] << 16)
+
+
+def _unpack16(w: np.ndarray) -> np.ndarray:
+    out = np.empty(2 * w.size, dtype=np.int64)
+    out[0::2] = w & 0xFFFF
+    out[1::2] = w >> 16
+    return out
+
+
 def cluster_passes(keys: np.ndarray, valid: np.ndarray, ctas: int, threads: int, k: int):
     """The cluster kernel's passes: keys / valid [ctas * threads, keys per thread]. Returns
     (thr, need, ge) and, per CTA, the lower CTAs' keys above thr and tied at it as
@@ -234,11 +249,16 @@ def cluster_passes(keys: np.ndarray, valid: np.ndarray, ctas: int, threads: int,
             else:  # every key of the prefix, invalid zeros included
                 m = (kq >> pre_shift) == (thr >> pre_shift)
             hs.append(np.bincount((kq[m] >> shift) & (bins - 1), minlength=bins))
-        b, above, cnt = warp_bucket(np.sum(hs, axis=0), threads, need)
+        # cluster_bins: each CTA adds its own bins and the C - 1 peers' as they arrive, packed
+        # two 16-bit counts to a word (a CTA's count of one bin is at most its keys)
+        recv = [_unpack16(_pack16(h)) for h in hs]
+        sums = [hs[q] + sum(recv[r] for r in range(ctas) if r != q) for q in range(ctas)]
+        assert all(np.array_equal(x, sums[0]) for x in sums)  # every CTA searches the same bins
+        b, above, cnt = warp_bucket(sums[0], threads, need)
         need, thr = need - above, thr | (b << shift)
         ge = cnt == need
-        for q in range(ctas):
-            low = np.sum(hs[:q], axis=0) if q else np.zeros(bins, dtype=np.int64)
+        for q in range(ctas):  # the lower ranks' sums cluster_bins leaves in the CTA's own bins
+            low = np.sum(recv[:q], axis=0) if q else np.zeros(bins, dtype=np.int64)
             gl[q] += int(low[b + 1:].sum()) + (int(low[b]) if ge else 0)
             if p == 2 and not ge:
                 el[q] += int(low[b])
