@@ -362,6 +362,22 @@ __device__ __forceinline__ void warp_totals(const uint32_t* h, uint32_t* wtot) {
   __syncthreads();
 }
 
+// The last step of a bucket search, on the lane whose bins d[0, kPer) (descending bins, `run`
+// keys above the first) reach the need-th key: pick(j, keys above d[j], d[j]) for that bin.
+template <int kPer, typename Pick>
+__device__ __forceinline__ void lane_pick(const uint32_t (&d)[kPer], uint32_t run,
+                                          uint32_t need, Pick&& pick) {
+  bool found = false;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    if (!found && need <= run + d[j]) {
+      pick(j, run, d[j]);
+      found = true;
+    }
+    run += d[j];
+  }
+}
+
 // Bucket search, step 2 of 2, by one whole warp: the bin of the `need`-th largest key of h from
 // the warp totals (which warp's bins hold it and the keys above that warp), then that warp's
 // bins re-read (which thread, then which bin). Every lane gets the bin, the count in higher
@@ -388,18 +404,11 @@ __device__ __forceinline__ void search_totals(const uint32_t* h, const uint32_t*
   const int l = __ffs(__ballot_sync(kFull, incl >= need)) - 1;
   uint32_t b = 0u, ab = 0u, cb = 0u;
   if (lane == l) {
-    uint32_t run = incl - s;
-    bool found = false;
-#pragma unroll
-    for (int j = 0; j < kPer; ++j) {
-      if (!found && need <= run + d[j]) {
-        b = static_cast<uint32_t>(NB - 1 - (tt * kPer + j));
-        ab = run;
-        cb = d[j];
-        found = true;
-      }
-      run += d[j];
-    }
+    lane_pick<kPer>(d, incl - s, need, [&](int j, uint32_t run, uint32_t dj) {
+      b = static_cast<uint32_t>(NB - 1 - (tt * kPer + j));
+      ab = run;
+      cb = dj;
+    });
     if constexpr (kPublish) *res = make_uint4(b, ab, cb, 0u);
   }
   if constexpr (kPublish) return;
@@ -483,17 +492,10 @@ __device__ __forceinline__ void warp_bucket2(const uint32_t* h, const uint32_t* 
   const int l = __ffs(__ballot_sync(kFull, incl >= need)) - 1;
   uint32_t cb = 0u, ca = 0u;  // the coarse bin, the keys above it
   if (lane == l) {
-    uint32_t run = incl - sum;
-    bool found = false;
-#pragma unroll
-    for (int j = 0; j < kPer; ++j) {
-      if (!found && need <= run + d[j]) {
-        cb = static_cast<uint32_t>(NC - 1 - (lane * kPer + j));
-        ca = run;
-        found = true;
-      }
-      run += d[j];
-    }
+    lane_pick<kPer>(d, incl - sum, need, [&](int j, uint32_t run, uint32_t) {
+      cb = static_cast<uint32_t>(NC - 1 - (lane * kPer + j));
+      ca = run;
+    });
   }
   cb = __shfl_sync(kFull, cb, l);
   ca = __shfl_sync(kFull, ca, l);
