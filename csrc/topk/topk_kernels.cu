@@ -213,15 +213,16 @@ void init_device(int dev, DeviceInfo& info) {
   }
   for (int i = 0; i < kClusterWidths; ++i) {
     const RegsKernel kernel = cluster_kernel(kClusterThreads[i], kClusterVecs[i]);
-    // its receive buffers (dynamic shared memory) at the largest cluster; a failure just
-    // leaves the cluster sizes that need more unplanned (their occupancy query fails)
+    const int keys = regs_capacity(kClusterThreads[i], kClusterVecs[i]);
+    // its receive buffers and keys (dynamic shared memory) at the largest cluster; a failure
+    // just leaves the cluster sizes that need more unplanned (their occupancy query fails)
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(cluster_smem_bytes(kClusterMaxCtas))) !=
+                             static_cast<int>(cluster_smem_bytes(kClusterMaxCtas, keys))) !=
         cudaSuccess)
       (void)cudaGetLastError();
     for (int c = 2; c <= kClusterMaxCtas; ++c)
       info.cl_clusters[i][c] =
-          resident_clusters(kernel, kClusterThreads[i], cluster_smem_bytes(c), c);
+          resident_clusters(kernel, kClusterThreads[i], cluster_smem_bytes(c, keys), c);
   }
   allow_16_cta_clusters(topk_radix_kernel<true>);
   for (int full = 0; full < 2; ++full)
@@ -618,7 +619,8 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     q.grid_ctas = c;
     cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
     cfg.blockDim = dim3(static_cast<unsigned>(pl.threads));
-    cfg.dynamicSmemBytes = cluster_smem_bytes(c);  // the receive buffers
+    // the receive buffers and the keys
+    cfg.dynamicSmemBytes = cluster_smem_bytes(c, regs_capacity(pl.threads, pl.res_cap));
     set_cluster(cfg, attrs[0], static_cast<unsigned>(c));
     if (pdl) add_pdl(cfg, attrs);
     return cudaLaunchKernelEx(&cfg, cluster_kernel(pl.threads, pl.res_cap), q);

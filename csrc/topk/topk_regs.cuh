@@ -20,7 +20,7 @@
 //   * Bucket search on one warp: the warps total their share of the bins, then warp 0 alone
 //     finds the warp holding the need-th key, re-reads that warp's bins and publishes the bin
 //     (lead_bucket). Passes 1-2 (few keys) also add each key to a 32-bin coarse sum, so warp 0
-//     searches them with no per-warp totals (lead_bucket2, warp_bucket2). NOTES: until session 18 every warp
+//     searches them with no per-warp totals (lead_groups, warp_bucket_groups). NOTES: until session 18 every warp
 //     ran the search itself, saving a barrier; the same shuffle chains queued at the SM's
 //     shuffle unit (read_result's notes).
 // Barriers: clear, pass-0 histogram, its warp totals, its search result, the output scan, the
@@ -46,7 +46,10 @@
 // barrier. Each pass every CTA pushes its histogram, as 16-bit counts, into its peers' receive
 // buffers (cluster_bins), sums its own and the C - 1 it received and runs the same bucket
 // search; the lower ranks' selected counts, which order the output, come from their
-// histograms too (lower_counts), so no exchange of counts follows the last pass.
+// histograms too (lower_counts), so no exchange of counts follows the last pass. The exchange
+// also leaves the summed bins' 8-bin group sums, from which one warp searches with no further
+// barrier (warp_bucket_groups). Passes 1-2 test each key once into a mask and read back only the few
+// keys in the bin from a copy of the CTA's keys in shared memory.
 #pragma once
 
 #include <type_traits>
@@ -65,7 +68,7 @@ struct alignas(16) RegsSmem {
   uint32_t hist0[kGBins];      // pass 0: bits 31..21; then the output staging row
   uint32_t hist1[kGBins];      // bits 20..10
   uint32_t hist2[kGBins / 2];  // bits 9..0
-  uint32_t c1[kGBins / 32];    // one CTA per row: hist1's sums over 32 bins (warp_bucket2)
+  uint32_t c1[kGBins / 32];    // one CTA per row: hist1's sums over 32 bins (warp_bucket_groups)
   uint32_t c2[kGBins / 64];    // ... hist2's
   uint4 res[3];                // pass p's (bin, keys above it, keys in it), from warp 0
   uint32_t wtot[4][32];
@@ -95,13 +98,16 @@ struct NoSmem {};
 // the first half of its slot; after a pass's exchange this CTA's own slot (rank q, which no
 // peer writes) holds the cluster's summed bins and the CTA's own histogram those of the ranks
 // below q.
-struct alignas(8) ClusterSmem {
+struct alignas(16) ClusterSmem {
+  uint32_t g8[kGBins / 8];  // the pass's summed bins over groups of 8 (warp_bucket_groups)
   uint64_t bar[3];
 };
 constexpr int kClusterMaxCtas = 8;  // portable cluster size
-// Dynamic shared memory of the cluster kernel with C CTAs per cluster.
-__host__ __device__ constexpr size_t cluster_smem_bytes(int C) {
-  return 2u * static_cast<size_t>(C) * kGBins * sizeof(uint32_t);
+// Dynamic shared memory of the cluster kernel with C CTAs per cluster of `keys` keys each
+// (threads x 4 x float4 per thread): the receive buffers, then a copy of the CTA's keys (passes
+// 1-2 read back only the few in the chosen bin).
+__host__ __device__ constexpr size_t cluster_smem_bytes(int C, int keys) {
+  return (2u * static_cast<size_t>(C) * kGBins + static_cast<size_t>(keys)) * sizeof(uint32_t);
 }
 __device__ __forceinline__ uint64_t* cluster_bars(ClusterSmem& c) { return c.bar; }
 __device__ __forceinline__ uint64_t* cluster_bars(NoSmem&) { return nullptr; }
@@ -202,10 +208,16 @@ __device__ __forceinline__ void wait_cluster_bar(uint64_t* bar) {
 // thread pushed 4 bins as 32-bit words to all C CTAs, itself included: a globaltimer trace
 // (docs/benchmarks.md) showed issuing those stores taking ~0.6 us of a C = 4 exchange; 16-bit
 // counts and no push to itself cut the bytes 2C / (C - 1)-fold (1 x 32k 7.92 -> 7.31 us,
-// 64 x 32k 12.6 -> 12.2, with the predicated adds of passes 1-2).
-template <int NB>
-__device__ __forceinline__ void cluster_bins(uint32_t* h, uint32_t* buf, uint64_t* bar, int C,
-                                             int q) {
+// 64 x 32k 12.6 -> 12.2, with the predicated adds of passes 1-2). Only the summing threads
+// wait on the mbarrier (the others read no peer's bins; session 20: 64 x 32k 11.9 -> 11.8 us).
+// g8[i] gets the sum of the cluster's bins [8i, 8i + 8) (warp_bucket_groups); work() runs on every
+// thread between the pushes and the wait.
+struct NoWork {
+  __device__ void operator()() const {}
+};
+template <int NB, typename Work = NoWork>
+__device__ __forceinline__ void cluster_bins(uint32_t* h, uint32_t* buf, uint32_t* g8,
+                                             uint64_t* bar, int C, int q, Work&& work = Work{}) {
   static_assert(NB % 8 == 0 && NB <= kGBins, "bins go in 16-byte groups of 8 16-bit counts");
   __syncthreads();
   const int t = static_cast<int>(threadIdx.x);
@@ -220,8 +232,9 @@ __device__ __forceinline__ void cluster_bins(uint32_t* h, uint32_t* buf, uint64_
     for (int r = 0; r < C; ++r)
       if (r != q) st_peer_v4(dst, mb, r, v);
   }
-  wait_cluster_bar(bar);
-  if (t < NB / 8) {
+  work();  // while the peers' pushes are on their way
+  if (t < NB / 8) {  // only the summing threads wait: the others read no peer's bins
+    wait_cluster_bar(bar);
     uint32_t acc[8], lo[8];
     const uint4 a = reinterpret_cast<const uint4*>(h)[2 * t];
     const uint4 b = reinterpret_cast<const uint4*>(h)[2 * t + 1];
@@ -252,6 +265,7 @@ __device__ __forceinline__ void cluster_bins(uint32_t* h, uint32_t* buf, uint64_
     // the sums into this CTA's own slot (no peer writes it), the lower ranks' over h (bins
     // [8t, 8t + 8), read by this thread only)
     uint4* sum = reinterpret_cast<uint4*>(buf + q * kGBins);
+    g8[t] = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
     sum[2 * t] = make_uint4(acc[0], acc[1], acc[2], acc[3]);
     sum[2 * t + 1] = make_uint4(acc[4], acc[5], acc[6], acc[7]);
     reinterpret_cast<uint4*>(h)[2 * t] = make_uint4(lo[0], lo[1], lo[2], lo[3]);
@@ -334,15 +348,6 @@ __device__ __forceinline__ void push_bins(const uint32_t* h, uint32_t* g) {
     const uint32_t c = h[i];
     if (c != 0u) atomicAdd(g + i, c);
   }
-}
-
-// One shared-memory increment of the word at byte address `addr` when idx < lim. NOTES: the
-// cluster kernel's passes 1-2 test a key's prefix with it as one subtraction and compare
-// ((kk >> 8) - (pre << 13) < 8192) instead of a shift, compare and branch around the add:
-// ~2% on the cluster shapes (session 19, docs/benchmarks.md; ptxas still branches around it).
-__device__ __forceinline__ void red_if_below(uint32_t idx, uint32_t lim, uint32_t addr) {
-  asm volatile("{\n\t.reg .pred p;\n\tsetp.lt.u32 p, %0, %1;\n\t@p red.shared.add.u32 [%2], 1;\n\t}"
-               :: "r"(idx), "r"(lim), "r"(addr) : "memory");
 }
 
 // Bucket search, step 1 of 2: warp w's total of histogram h's bins (NB bins; thread t owns
@@ -433,7 +438,8 @@ __device__ __forceinline__ void warp_bucket(const uint32_t* h, uint32_t* wtot, u
 // a cycle) and each step waits for all of them. Session 18 (standalone A/B on H100,
 // docs/benchmarks.md): pass 0's step 2 by warp 0 alone, behind one more barrier, made 8 x 4096
 // 3.36 -> 3.29 us, 256 x 4096 5.79 -> 5.54, prefill 8192 x 8192 121.6 -> 113.2; passes 1-2
-// the same way (with warp_bucket2's ballot prefixes) 3.29 -> 3.24, 5.54 -> 5.43, 113.2 -> 110.6.
+// the same way (with warp_bucket_groups's ballot prefixes) 3.29 -> 3.24, 5.54 -> 5.43,
+// 113.2 -> 110.6.
 __device__ __forceinline__ void read_result(const uint4* res, uint32_t& bucket, uint32_t& above,
                                             uint32_t& cnt) {
   __syncthreads();
@@ -462,35 +468,42 @@ __device__ __forceinline__ uint32_t ballot_incl_scan3(uint32_t x) {
          (static_cast<uint32_t>(__popc(__ballot_sync(kFull, x & 4u) & le)) << 2);
 }
 
-// The bin of the need-th largest key of histogram h (NB bins) whose sums over 32 consecutive
-// bins are in c (NB / 32 coarse bins, built by the same adds), found by one warp with no
-// barrier: the coarse bin (lane l holds coarse bins NC-1-(l*kPer+j)), then that bin's 32 bins
-// (lane l holds bin 32 * cb + 31 - l). The lane that finds it stores (bin, keys above it, keys
-// in it, 0) in *res, as search_totals<kPublish>; h must hold >= need keys. NOTES: used for
-// passes 1-2 of one-CTA rows (lead_bucket2), whose few keys make the coarse adds free; against
-// warp_bucket's barrier and per-warp totals it was 3% faster on the 4096-column decodes and
-// 1.5% on the prefill chunks (session 17, docs/benchmarks.md). Pass 0 keeps the per-warp
-// totals: coarse adds of every key would collide. When every lane's sum is below 8 (the usual
-// few keys) the lane prefixes come from 3 ballots instead of a 5-step shuffle scan (session 18:
-// part of read_result's gain; ballots for up to 16-bit sums were slower than the scan).
-template <int NB>
-__device__ __forceinline__ void warp_bucket2(const uint32_t* h, const uint32_t* c, uint32_t need,
-                                             uint4* res) {
-  constexpr int NC = NB / 32;
+// The bin of the need-th largest key of histogram h (NB bins) whose sums over groups of kG
+// consecutive bins are in c (NB / kG group sums), found by one warp with no barrier: the group
+// (lane l holds groups NC-1-(l*kPer+j)), then that group's kG bins (lane l < kG holds bin
+// kG * cb + kG - 1 - l). The lane that finds it stores (bin, keys above it, keys in it, 0) in
+// *res, as search_totals<kPublish>; h must hold >= need keys. When every lane's sum is below 8
+// (the usual few keys) the lane prefixes come from 3 ballots instead of a shuffle scan
+// (session 18: part of read_result's gain; ballots for up to 16-bit sums were slower).
+// NOTES: kG = 32, one CTA per row, passes 1-2: the passes' adds build the group
+// sums too, free with their few keys; against warp_bucket's barrier and per-warp totals it was
+// 3% faster on the 4096-column decodes and 1.5% on the prefill chunks (session 17,
+// docs/benchmarks.md). Pass 0 keeps the per-warp totals there: group adds of every key would
+// collide. kG = 8, cluster kernel, every pass: cluster_bins leaves the group
+// sums; with the keys' copy stored during the exchange, 64 x 32k 11.49 -> 11.41 us in two
+// calls (session 20, H100); the finding lane alone picking among the group's 8 bins held 8
+// more registers and spilled 50-120 bytes.
+template <int NB, int kG>
+__device__ __forceinline__ void warp_bucket_groups(const uint32_t* h, const uint32_t* c,
+                                                   uint32_t need, uint4* res) {
+  constexpr int NC = NB / kG;
   constexpr int kPer = NC / 32;
-  static_assert(kPer >= 1 && NC % 32 == 0, "1024 or 2048 bins");
+  static_assert((kG == 32 || kG == 8) && kPer >= 1 && NC % 32 == 0, "1024 or 2048 bins");
   const int lane = static_cast<int>(lane_id());
   uint32_t d[kPer];
+  if constexpr (kPer <= 2) {
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) d[j] = c[NC - 1 - (lane * kPer + j)];
+  } else {
+    load_bins<kPer>(c, NC, lane, d);  // (conflict-free 16-byte loads)
+  }
   uint32_t sum = 0u;
 #pragma unroll
-  for (int j = 0; j < kPer; ++j) {
-    d[j] = c[NC - 1 - (lane * kPer + j)];
-    sum += d[j];
-  }
+  for (int j = 0; j < kPer; ++j) sum += d[j];
   const bool small = __all_sync(kFull, sum < 8u);  // then every bin below is < 8 too
   const uint32_t incl = small ? ballot_incl_scan3(sum) : warp_incl_scan(sum);
   const int l = __ffs(__ballot_sync(kFull, incl >= need)) - 1;
-  uint32_t cb = 0u, ca = 0u;  // the coarse bin, the keys above it
+  uint32_t cb = 0u, ca = 0u;  // the group, the keys above it
   if (lane == l) {
     lane_pick<kPer>(d, incl - sum, need, [&](int j, uint32_t run, uint32_t) {
       cb = static_cast<uint32_t>(NC - 1 - (lane * kPer + j));
@@ -499,19 +512,25 @@ __device__ __forceinline__ void warp_bucket2(const uint32_t* h, const uint32_t* 
   }
   cb = __shfl_sync(kFull, cb, l);
   ca = __shfl_sync(kFull, ca, l);
-  const uint32_t x = h[32u * cb + 31u - static_cast<uint32_t>(lane)];
-  const uint32_t incl2 = (small ? ballot_incl_scan3(x) : warp_incl_scan(x)) + ca;
-  const int l2 = __ffs(__ballot_sync(kFull, incl2 >= need)) - 1;
-  if (lane == l2) *res = make_uint4(32u * cb + 31u - static_cast<uint32_t>(l2), incl2 - x, x, 0u);
+  const bool in = kG == 32 || lane < kG;
+  const uint32_t x = in ? h[kG * cb + kG - 1u - static_cast<uint32_t>(lane)] : 0u;
+  uint32_t incl2;
+  if constexpr (kG == 32)
+    incl2 = (small ? ballot_incl_scan3(x) : warp_incl_scan(x)) + ca;
+  else
+    incl2 = warp_incl_scan<kG>(x) + ca;
+  const int l2 = __ffs(__ballot_sync(kFull, in && incl2 >= need)) - 1;
+  if (lane == l2)
+    *res = make_uint4(kG * cb + kG - 1u - static_cast<uint32_t>(l2), incl2 - x, x, 0u);
 }
 
-// Passes 1-2 of one-CTA rows: warp_bucket2 on warp 0, its result for every thread
-// (read_result). One barrier inside; *res as in lead_bucket.
-template <int NB>
-__device__ __forceinline__ void lead_bucket2(const uint32_t* h, const uint32_t* c, uint4* res,
-                                             uint32_t need, uint32_t& bucket, uint32_t& above,
-                                             uint32_t& cnt) {
-  if (warp_id() == 0u) warp_bucket2<NB>(h, c, need, res);
+// warp_bucket_groups<NB, kG> on warp 0, its result for every thread (read_result). One barrier
+// inside; *res as in lead_bucket.
+template <int NB, int kG>
+__device__ __forceinline__ void lead_groups(const uint32_t* h, const uint32_t* c, uint4* res,
+                                            uint32_t need, uint32_t& bucket, uint32_t& above,
+                                            uint32_t& cnt) {
+  if (warp_id() == 0u) warp_bucket_groups<NB, kG>(h, c, need, res);
   read_result(res, bucket, above, cnt);
 }
 
@@ -645,6 +664,12 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   const int ofs = q * kSlice;                             // its first segment index
   uint32_t* const buf_a = cl_buf;               // cluster mode: passes 0 and 2
   uint32_t* const buf_b = cl_buf + G * kGBins;  // pass 1, then the output staging row
+  // Cluster mode: a copy of the thread's keys (key 4u + j at word 4 (u kT + t) + j), so passes
+  // 1-2 test each key once and read back only the few in the chosen bin.
+  uint4* const skey = reinterpret_cast<uint4*>(cl_buf + 2 * G * kGBins);
+  auto key_at = [&](int e) {
+    return reinterpret_cast<const uint32_t*>(skey)[4 * ((e >> 2) * kT + t) + (e & 3)];
+  };
 
   // Step 1: clear the histograms (barrier A orders the stores before any histogram add).
   {
@@ -766,7 +791,14 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   if constexpr (kCl) {
     // every CTA's mbarriers are initialised; cluster_bins' barrier is barrier B
     asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
-    cluster_bins<kGBins>(s.hist0, buf_a, cbar, G, q);
+    // the keys' copy is stored while the pushes travel (NOTES: stored with the pass-0 adds,
+    // they competed with the histogram atomics for shared-memory bandwidth: 64 x 32k 11.65 ->
+    // 11.45 us when moved here, session 20)
+    cluster_bins<kGBins>(s.hist0, buf_a, cs.g8, cbar, G, q, [&]() {
+#pragma unroll
+      for (int u = 0; u < kV; ++u)
+        skey[u * kT + t] = make_uint4(key[4 * u], key[4 * u + 1], key[4 * u + 2], key[4 * u + 3]);
+    });
   } else {
     __syncthreads();  // B
   }
@@ -777,10 +809,12 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   }
   // NOTES: this pass and the non-gathered passes 1-2 below keep narrow_threshold open-coded:
   // calling it here changed the regs kernels' SASS (+16 to +32 instructions, untimed). Their
-  // searches run on warp 0 (lead_bucket, lead_bucket2), the result published behind a barrier.
+  // searches run on warp 0 (lead_bucket, lead_groups), the result published behind a barrier.
   uint32_t bin, above, cnt;
-  lead_bucket<kGBins, kT>(kCl ? buf_a + q * kGBins : s.hist0, s.wtot[0], &s.res[0], k, bin,
-                          above, cnt);
+  if constexpr (kCl)
+    lead_groups<kGBins, 8>(buf_a + q * kGBins, cs.g8, &s.res[0], k, bin, above, cnt);
+  else
+    lead_bucket<kGBins, kT>(s.hist0, s.wtot[0], &s.res[0], k, bin, above, cnt);
   uint32_t need = k - above;  // keys still to take at or below thr
   uint32_t thr = bin << 21;
   bool ge = cnt == need;      // every key >= thr is selected
@@ -851,23 +885,31 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   }
 
   // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
+  uint32_t m1 = 0u;  // cluster: bit e = key e is in pass 0's bin
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 21;
-    const uint32_t h1 = static_cast<uint32_t>(__cvta_generic_to_shared(s.hist1));
-    auto add = [&](uint32_t kk) {  // one CTA per row: the coarse sums too (warp_bucket2)
-      if constexpr (kCl) {  // in the bin exactly when (kk >> 8) - (pre << 13) < 8192
-        const uint32_t idx = (kk >> 8) - (pre << 13);
-        red_if_below(idx, 8192u, h1 + (idx & 0x1ffcu));
-      } else if ((kk >> 21) == pre) {
+    auto add = [&](uint32_t kk) {  // one CTA per row: the coarse sums too (warp_bucket_groups)
+      if ((kk >> 21) == pre) {
         atomicAdd(&s.hist1[(kk >> 10) & (kGBins - 1)], 1u);
         if constexpr (!kMulti) atomicAdd(&s.c1[(kk >> 15) & 63u], 1u);
       }
     };
-#pragma unroll
-    for (int e = 0; e < kE; ++e) add(key[e]);
-    each_tail([&](uint32_t kk, int) { add(kk); });
     if constexpr (kCl) {
-      cluster_bins<kGBins>(s.hist1, buf_b, cbar + 1, G, q);
+      // NOTES: a mask of the keys in the bin (~3 instructions a key), then a loop over its few
+      // set bits, not a test and add per key (~9 instructions: ptxas branches around each
+      // predicated add); pass 2 loops over the same mask. Session 20 (H100, docs/benchmarks.md):
+      // 64 x 32k 12.3 -> 11.9 us, 1 x 32k 7.41 -> 7.24.
+#pragma unroll
+      for (int e = 0; e < kE; ++e) m1 |= static_cast<uint32_t>(key[e] - thr < (1u << 21)) << e;
+      for (uint32_t m = m1; m != 0u; m &= m - 1u)
+        atomicAdd(&s.hist1[(key_at(__ffs(m) - 1) >> 10) & (kGBins - 1)], 1u);
+    } else {
+#pragma unroll
+      for (int e = 0; e < kE; ++e) add(key[e]);
+      each_tail([&](uint32_t kk, int) { add(kk); });
+    }
+    if constexpr (kCl) {
+      cluster_bins<kGBins>(s.hist1, buf_b, cs.g8, cbar + 1, G, q);
     } else {
       __syncthreads();
     }
@@ -876,11 +918,12 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       row_barrier(&w->bar, ++barriers * n);
       pull_bins<kGBins, kT>(gh + kGBins, s.hist1);
     }
-    if constexpr (kMulti)
-      lead_bucket<kGBins, kT>(kCl ? buf_b + q * kGBins : s.hist1, s.wtot[1], &s.res[1], need,
-                              bin, above, cnt);
+    if constexpr (kCl)
+      lead_groups<kGBins, 8>(buf_b + q * kGBins, cs.g8, &s.res[1], need, bin, above, cnt);
+    else if constexpr (kGrid)
+      lead_bucket<kGBins, kT>(s.hist1, s.wtot[1], &s.res[1], need, bin, above, cnt);
     else
-      lead_bucket2<kGBins>(s.hist1, s.c1, &s.res[1], need, bin, above, cnt);
+      lead_groups<kGBins, 32>(s.hist1, s.c1, &s.res[1], need, bin, above, cnt);
     need -= above;
     thr |= bin << 10;
     ge = cnt == need;
@@ -888,21 +931,24 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   }
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 10;
-    const uint32_t h2 = static_cast<uint32_t>(__cvta_generic_to_shared(s.hist2));
     auto add = [&](uint32_t kk) {
-      if constexpr (kCl) {
-        const uint32_t idx = kk - (pre << 10);
-        red_if_below(idx, 1024u, h2 + 4u * idx);
-      } else if ((kk >> 10) == pre) {
+      if ((kk >> 10) == pre) {
         atomicAdd(&s.hist2[kk & 1023u], 1u);
         if constexpr (!kMulti) atomicAdd(&s.c2[(kk >> 5) & 31u], 1u);
       }
     };
-#pragma unroll
-    for (int e = 0; e < kE; ++e) add(key[e]);
-    each_tail([&](uint32_t kk, int) { add(kk); });
     if constexpr (kCl) {
-      cluster_bins<kGBins / 2>(s.hist2, buf_a, cbar + 2, G, q);
+      for (uint32_t m = m1; m != 0u; m &= m - 1u) {
+        const uint32_t kk = key_at(__ffs(m) - 1);
+        if ((kk >> 10) == pre) atomicAdd(&s.hist2[kk & 1023u], 1u);
+      }
+    } else {
+#pragma unroll
+      for (int e = 0; e < kE; ++e) add(key[e]);
+      each_tail([&](uint32_t kk, int) { add(kk); });
+    }
+    if constexpr (kCl) {
+      cluster_bins<kGBins / 2>(s.hist2, buf_a, cs.g8, cbar + 2, G, q);
     } else {
       __syncthreads();
     }
@@ -911,11 +957,12 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       row_barrier(&w->bar, ++barriers * n);
       pull_bins<kGBins / 2, kT>(gh + 2 * kGBins, s.hist2);
     }
-    if constexpr (kMulti)
-      lead_bucket<kGBins / 2, kT>(kCl ? buf_a + q * kGBins : s.hist2, s.wtot[2], &s.res[2],
-                                  need, bin, above, cnt);
+    if constexpr (kCl)
+      lead_groups<kGBins / 2, 8>(buf_a + q * kGBins, cs.g8, &s.res[2], need, bin, above, cnt);
+    else if constexpr (kGrid)
+      lead_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], &s.res[2], need, bin, above, cnt);
     else
-      lead_bucket2<kGBins / 2>(s.hist2, s.c2, &s.res[2], need, bin, above, cnt);
+      lead_groups<kGBins / 2, 32>(s.hist2, s.c2, &s.res[2], need, bin, above, cnt);
     need -= above;
     thr |= bin;  // the exact k-th key
     ge = cnt == need;
@@ -1002,13 +1049,21 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // which no peer writes after the pass-1 exchange (nor at all when pass 0 took its bin whole).
   uint32_t* stage = kCl ? buf_b : s.hist0;
   static_assert(kMaxK <= kGBins, "the staging row holds k positions");
-  // NOTES: one predicated store per key slot (unrolled), not a loop over the set bits: the
-  // loop ran as long as the warp's fullest thread, ~9 instructions an iteration.
+  // NOTES: one CTA per row: one predicated store per key slot (unrolled), not a loop over the
+  // set bits: with half its keys selected (4096 columns, k = 2048) the loop ran as long as the
+  // warp's fullest thread, ~9 instructions an iteration.
+  // Several CTAs per row (a long row, of which each CTA selects few keys: ~6% of a 32k row's):
+  // a loop over the selected keys after all (session 20: 64 x 32k 11.76 -> 11.57 us, 1 x 64k
+  // 9.08 -> 8.80, 8 x 128k 13.2 -> 13.05 on H100).
+  if constexpr (kMulti) {
+    for (; gm != 0u; gm &= gm - 1u) stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
+  } else {
 #pragma unroll
-  for (int e = 0; e < kE; ++e)
-    if ((gm >> e) & 1u) stage[pos++] = static_cast<uint32_t>(col0 + e);
-  for (gm >>= kE; gm != 0u; gm &= gm - 1u)  // the tail's (thread kT-1)
-    stage[pos++] = static_cast<uint32_t>(col0 + kE + __ffs(gm) - 1);
+    for (int e = 0; e < kE; ++e)
+      if ((gm >> e) & 1u) stage[pos++] = static_cast<uint32_t>(col0 + e);
+    for (gm >>= kE; gm != 0u; gm &= gm - 1u)  // the tail's (thread kT-1)
+      stage[pos++] = static_cast<uint32_t>(col0 + kE + __ffs(gm) - 1);
+  }
   __syncthreads();
   if constexpr (kGrid) {
     // Every read of the row's workspace by this CTA is behind it: count it out.

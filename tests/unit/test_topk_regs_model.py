@@ -6,8 +6,8 @@ masked head / tail; the up to 3 segment indices past the CTA's 4 * threads * V, 
 row that starts inside its first vector, are the last thread's extra keys; decode rows loaded
 up to num_cols and masked by length afterwards), the
 11/11/10-bit passes histogrammed from the threads' own keys, warp_bucket / lead_bucket (per-warp totals, then the
-bins of the warp that holds the need-th key re-read) for pass 0 and, one CTA per row, warp_bucket2
-(the coarse 32-bin sums the passes add, then that coarse bin's 32 bins, prefixes from ballots when
+bins of the warp that holds the need-th key re-read) for pass 0 and, one CTA per row,
+warp_bucket_groups (the coarse 32-bin sums the passes add, then that coarse bin's 32 bins, prefixes from ballots when
 every lane's sum is below 8) for passes 1-2 (the kernel runs both searches on warp 0 and
 publishes the result; the model computes the same values), the
 "take the whole bin" exits, the packed (above | tied << 16) block scan in thread order with the lowest-column tie quota, and each
@@ -18,8 +18,9 @@ leave without contributing, the bucket searches run on the sum of the active CTA
 and each CTA offsets its output by the (#above, #tied) totals of the lower CTAs and writes
 only its own slots. With ``cluster`` it models the cluster kernel (kCl): every CTA of the
 cluster takes part (those past the row's end hold only invalid keys), each pass's bucket search
-runs on the sum of the CTAs' histograms exactly as they build them (pass 0 skips threads with
-no valid key, passes 1-2 add every key of the prefix, invalid zeros included), and each CTA
+(warp_bucket_groups, from the 8-bin group sums) runs on the sum of the CTAs' histograms exactly as
+they build them (pass 0 skips threads with no valid key, pass 1 adds the keys of its mask of
+pass 0's bin, pass 2 those of the mask in pass 1's bin, invalid zeros included), and each CTA
 derives the lower CTAs' (#above, #tied) from their histograms (lower_counts, with the key-0
 correction) instead of an exchange; the model checks those against the direct counts. The
 histograms travel between CTAs as the kernel pushes them (two 16-bit counts to a word).
@@ -73,15 +74,18 @@ def ballot_incl_scan3(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def warp_bucket2(hist: np.ndarray, coarse: np.ndarray, need: int) -> tuple[int, int, int]:
-    """Kernel warp_bucket2: the same (bin, count above it, count in it) from the coarse sums
-    (coarse[i] = hist[32 i: 32 i + 32], as the kernel's second adds build them), lane l holding
-    coarse bins nc-1-(l*per+j), then the coarse bin's 32 bins, lane l holding bin 32 cb + 31 - l.
-    Lane sums all below 8: both prefixes from ballots (ballot_incl_scan3), else shuffle scans."""
-    nc = len(coarse)
-    per = nc // WARP
-    assert per * WARP == nc and len(hist) == 32 * nc
-    owned = coarse[::-1].reshape(WARP, per).astype(np.int64)
+def warp_bucket_groups(hist: np.ndarray, groups: np.ndarray, need: int) -> tuple[int, int, int]:
+    """Kernel warp_bucket_groups: the same (bin, count above it, count in it) from the sums over
+    groups of g = len(hist) / len(groups) bins (g = 32: one CTA per row, passes 1-2, the sums
+    its adds build; g = 8: the cluster kernel, the sums cluster_bins leaves), lane l holding
+    groups ng-1-(l*per+j), then the group's g bins, lane l < g holding bin g cb + g - 1 - l.
+    Lane sums all below 8: the first prefix (and, g = 32, the second) from ballots
+    (ballot_incl_scan3), else shuffle scans."""
+    ng = len(groups)
+    g = len(hist) // ng
+    per = ng // WARP
+    assert g in (8, 32) and per * WARP == ng and len(hist) == g * ng
+    owned = groups[::-1].reshape(WARP, per).astype(np.int64)
     sums = owned.sum(axis=1)
     small = bool((sums < 8).all())
     incl = ballot_incl_scan3(sums) if small else np.cumsum(sums)
@@ -90,16 +94,16 @@ def warp_bucket2(hist: np.ndarray, coarse: np.ndarray, need: int) -> tuple[int, 
     run = int(incl[lane] - owned[lane].sum())
     for j in range(per):
         if need <= run + int(owned[lane, j]):
-            cb, ca = nc - 1 - (lane * per + j), run
+            cb, ca = ng - 1 - (lane * per + j), run
             break
         run += int(owned[lane, j])
     else:
-        raise AssertionError("lane's coarse bins do not reach need")
-    x = hist[32 * cb:32 * cb + 32][::-1].astype(np.int64)  # lane l: bin 32 cb + 31 - l
-    incl2 = (ballot_incl_scan3(x) if small else np.cumsum(x)) + ca
+        raise AssertionError("lane's groups do not reach need")
+    x = hist[g * cb:g * cb + g][::-1].astype(np.int64)  # lane l: bin g cb + g - 1 - l
+    incl2 = (ballot_incl_scan3(x) if small and g == 32 else np.cumsum(x)) + ca
     l2 = int(np.argmax(incl2 >= need))
-    assert incl2[l2] >= need, "coarse sums disagree with the bins"
-    return 32 * cb + 31 - l2, int(incl2[l2] - x[l2]), int(x[l2])
+    assert incl2[l2] >= need, "group sums disagree with the bins"
+    return g * cb + g - 1 - l2, int(incl2[l2] - x[l2]), int(x[l2])
 
 
 def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
@@ -153,10 +157,10 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
     b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
     need, thr = k - above, b << 21
     ge = cnt == need
-    def search(sub, bins):  # passes 1-2: warp_bucket2 for one CTA, from its coarse adds
+    def search(sub, bins):  # passes 1-2: warp_bucket_groups for one CTA, from its coarse adds
         if ctas > 1:
             return warp_bucket(hist(sub, bins), threads, need)
-        return warp_bucket2(hist(sub, bins), hist(sub >> 5, bins // 32), need)
+        return warp_bucket_groups(hist(sub, bins), hist(sub >> 5, bins // 32), need)
 
     if not ge:
         sub = kv[(kv >> 21) == (thr >> 21)]
@@ -246,15 +250,18 @@ def cluster_passes(keys: np.ndarray, valid: np.ndarray, ctas: int, threads: int,
                 m = np.broadcast_to(valid[q * threads:(q + 1) * threads].any(axis=1,
                                                                             keepdims=True),
                                     kq.shape)
-            else:  # every key of the prefix, invalid zeros included
-                m = (kq >> pre_shift) == (thr >> pre_shift)
+            elif p == 1:  # the mask of the keys in pass 0's bin, invalid zeros included
+                m = ((kq.astype(np.int64) - thr) & 0xFFFFFFFF) < (1 << 21)
+                m1 = m if q == 0 else np.concatenate([m1, m])
+            else:  # pass 1's mask, those of pass 1's bin
+                m = m1[q * threads:(q + 1) * threads] & ((kq >> pre_shift) == (thr >> pre_shift))
             hs.append(np.bincount((kq[m] >> shift) & (bins - 1), minlength=bins))
         # cluster_bins: each CTA adds its own bins and the C - 1 peers' as they arrive, packed
         # two 16-bit counts to a word (a CTA's count of one bin is at most its keys)
         recv = [_unpack16(_pack16(h)) for h in hs]
         sums = [hs[q] + sum(recv[r] for r in range(ctas) if r != q) for q in range(ctas)]
         assert all(np.array_equal(x, sums[0]) for x in sums)  # every CTA searches the same bins
-        b, above, cnt = warp_bucket(sums[0], threads, need)
+        b, above, cnt = warp_bucket_groups(sums[0], sums[0].reshape(-1, 8).sum(axis=1), need)
         need, thr = need - above, thr | (b << shift)
         ge = cnt == need
         for q in range(ctas):  # the lower ranks' sums cluster_bins leaves in the CTA's own bins
@@ -296,9 +303,12 @@ ALL_KINDS = [*KINDS, "tiny", "huge", "edges", "negnan"]
 
 def test_warp_bucket_matches_a_plain_scan():
     rng = np.random.default_rng(1)
-    for _ in range(50):
+    for i in range(100):
         nb = int(rng.choice([1024, 2048, 4096]))
-        hist = rng.integers(0, 4, nb) * (rng.random(nb) < 0.1)
+        if i % 2:  # dense: the searches' shuffle scans
+            hist = rng.integers(0, 200, nb) * (rng.random(nb) < 0.5)
+        else:  # sparse: lane sums below 8, their ballot scans
+            hist = rng.integers(0, 4, nb) * (rng.random(nb) < 0.1)
         total = int(hist.sum())
         if total == 0:
             continue
@@ -312,9 +322,10 @@ def test_warp_bucket_matches_a_plain_scan():
         for threads in (512, 1024):
             if nb // threads <= 8:
                 assert warp_bucket(hist, threads, need) == want
-        if nb <= 2048:  # passes 1-2 (2048 / 1024 bins) of one-CTA rows
+        if nb <= 2048:  # passes 1-2 (2048 / 1024 bins) of one-CTA rows, cluster passes
             coarse = hist.reshape(nb // 32, 32).sum(axis=1)
-            assert warp_bucket2(hist, coarse, need) == want
+            assert warp_bucket_groups(hist, coarse, need) == want
+            assert warp_bucket_groups(hist, hist.reshape(nb // 8, 8).sum(axis=1), need) == want
 
 
 def test_ballot_scan_matches_cumsum():
