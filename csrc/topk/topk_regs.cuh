@@ -663,7 +663,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   const int q = static_cast<int>(blockIdx.x) - row * G;  // CTA rank in the row
   const int ofs = q * kSlice;                             // its first segment index
   uint32_t* const buf_a = cl_buf;               // cluster mode: passes 0 and 2
-  uint32_t* const buf_b = cl_buf + G * kGBins;  // pass 1, then the output staging row
+  uint32_t* const buf_b = cl_buf + G * kGBins;  // pass 1
   // Cluster mode: a copy of the thread's keys (key 4u + j at word 4 (u kT + t) + j), so passes
   // 1-2 test each key once and read back only the few in the chosen bin.
   uint4* const skey = reinterpret_cast<uint4*>(cl_buf + 2 * G * kGBins);
@@ -1036,51 +1036,52 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     eq_before += eq0;
   }
   if (em != 0u) take_lowest(gm, em, need > eq_before ? need - eq_before : 0u);
-  // NOTES: staged in shared memory and stored coalesced: each thread storing its own
-  // positions straight to global memory (every store a partial sector) made 1 x 4096 25% and
-  // the 8192-column prefills 45% slower (H100, commit 5a3b0b5).
-  // This CTA writes output slots [first, last) of the row (all k of them without kGrid).
+  // This CTA writes output slots [first, first + its selected count) of the row (all k of them
+  // with one CTA per row), in column order.
   const uint32_t first = gt0 + min(eq0, need);
-  const uint32_t last =
-      kMulti ? gt0 + (total & 0xffffu) + min(eq0 + (total >> 16), need) : k;
   uint32_t pos = gt_before + min(eq_before, need) - first;
   const int32_t col0 = (a - i0 - start) + ofs + 4 * kV * t;
-  // k <= kGBins; the last reader passed the scan's barrier. Cluster mode: receive buffer B,
-  // which no peer writes after the pass-1 exchange (nor at all when pass 0 took its bin whole).
-  uint32_t* stage = kCl ? buf_b : s.hist0;
-  static_assert(kMaxK <= kGBins, "the staging row holds k positions");
-  // NOTES: one CTA per row: one predicated store per key slot (unrolled), not a loop over the
-  // set bits: with half its keys selected (4096 columns, k = 2048) the loop ran as long as the
-  // warp's fullest thread, ~9 instructions an iteration.
-  // Several CTAs per row (a long row, of which each CTA selects few keys: ~6% of a 32k row's):
-  // a loop over the selected keys after all (session 20: 64 x 32k 11.76 -> 11.57 us, 1 x 64k
-  // 9.08 -> 8.80, 8 x 128k 13.2 -> 13.05 on H100).
   if constexpr (kMulti) {
-    for (; gm != 0u; gm &= gm - 1u) stage[pos++] = static_cast<uint32_t>(col0 + __ffs(gm) - 1);
+    // Several CTAs per row (a long row, of which a CTA selects few keys: ~6% of a 32k row's):
+    // each thread stores its positions itself, a loop over its selected keys. NOTES: session
+    // 20 (H100): against staging them in shared memory as one CTA per row does (a predicated
+    // store per key slot, a barrier, coalesced stores), the staging loop over the set bits made
+    // 64 x 32k 11.76 -> 11.57 us, 1 x 64k 9.08 -> 8.80, 8 x 128k 13.2 -> 13.05, and storing
+    // straight to global memory 64 x 32k 11.37 -> 11.15, 1 x 32k 6.97 -> 6.82, 1 x 128k 10.32
+    // -> 10.17: a warp's stores still land in a few consecutive sectors.
+    int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
+    for (; gm != 0u; gm &= gm - 1u) dst[pos++] = col0 + __ffs(gm) - 1;
+    if constexpr (kGrid) {
+      __syncthreads();
+      // Every read of the row's workspace by this CTA is behind it: count it out.
+      if (t == 0) {
+        __threadfence();
+        s.last = atomicAdd(&w->done, 1u) == static_cast<uint32_t>(n) - 1u;
+      }
+    }
   } else {
+    // NOTES: staged in shared memory and stored coalesced: each thread storing its own
+    // positions straight to global memory (every store a partial sector, half the keys
+    // selected) made 1 x 4096 25% and the 8192-column prefills 45% slower (H100, commit
+    // 5a3b0b5). One predicated store per key slot (unrolled), not a loop over the set bits:
+    // the loop ran as long as the warp's fullest thread, ~9 instructions an iteration.
+    uint32_t* stage = s.hist0;  // k <= kGBins; the last reader passed the scan's barrier
+    static_assert(kMaxK <= kGBins, "the staging row holds k positions");
 #pragma unroll
     for (int e = 0; e < kE; ++e)
       if ((gm >> e) & 1u) stage[pos++] = static_cast<uint32_t>(col0 + e);
     for (gm >>= kE; gm != 0u; gm &= gm - 1u)  // the tail's (thread kT-1)
       stage[pos++] = static_cast<uint32_t>(col0 + kE + __ffs(gm) - 1);
-  }
-  __syncthreads();
-  if constexpr (kGrid) {
-    // Every read of the row's workspace by this CTA is behind it: count it out.
-    if (t == 0) {
-      __threadfence();
-      s.last = atomicAdd(&w->done, 1u) == static_cast<uint32_t>(n) - 1u;
+    __syncthreads();
+    int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
+    // NOTES: a 16-byte aligned output row stores 16 bytes a thread (session 18: 1% on the
+    // 4096-column decodes, 1 x 4096 2.97 -> 2.94 us on H100).
+    if ((reinterpret_cast<uintptr_t>(dst) & 15u) == 0u && (k & 3u) == 0u) {
+      for (int i = 4 * t; i < static_cast<int>(k); i += 4 * kT)
+        *reinterpret_cast<uint4*>(dst + i) = *reinterpret_cast<const uint4*>(stage + i);
+    } else {
+      for (int i = t; i < static_cast<int>(k); i += kT) dst[i] = static_cast<int32_t>(stage[i]);
     }
-  }
-  int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
-  // NOTES: one CTA per row with a 16-byte aligned output row stores 16 bytes a thread (session
-  // 18: 1% on the 4096-column decodes, 1 x 4096 2.97 -> 2.94 us on H100).
-  if (!kMulti && (reinterpret_cast<uintptr_t>(dst) & 15u) == 0u && (k & 3u) == 0u) {
-    for (int i = 4 * t; i < static_cast<int>(k); i += 4 * kT)
-      *reinterpret_cast<uint4*>(dst + i) = *reinterpret_cast<const uint4*>(stage + i);
-  } else {
-    for (int i = t; i < static_cast<int>(last - first); i += kT)
-      dst[i] = static_cast<int32_t>(stage[i]);
   }
   if constexpr (kGrid) {
     __syncthreads();
