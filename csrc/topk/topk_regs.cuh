@@ -48,8 +48,10 @@
 // search; the lower ranks' selected counts, which order the output, come from their
 // histograms too (lower_counts), so no exchange of counts follows the last pass. The exchange
 // also leaves the summed bins' 8-bin group sums, from which one warp searches with no further
-// barrier (warp_bucket_groups). Passes 1-2 test each key once into a mask and read back only the few
-// keys in the bin from a copy of the CTA's keys in shared memory.
+// barrier (warp_bucket_groups). Passes 1-2 test each key once into a mask and read back only
+// the few keys in the bin from a copy of the CTA's keys in shared memory. Pass 2 exchanges the
+// CTAs' few candidates as lists instead of histograms (list_pass2) unless one has more than
+// kListMax of them. Each thread stores its own selected positions (no staging).
 #pragma once
 
 #include <type_traits>
@@ -98,11 +100,15 @@ struct NoSmem {};
 // the first half of its slot; after a pass's exchange this CTA's own slot (rank q, which no
 // peer writes) holds the cluster's summed bins and the CTA's own histogram those of the ranks
 // below q.
+constexpr int kClusterMaxCtas = 8;  // portable cluster size
+constexpr uint32_t kListMax = 3;    // pass 2's list: a CTA's candidates it can send
 struct alignas(16) ClusterSmem {
   uint32_t g8[kGBins / 8];  // the pass's summed bins over groups of 8 (warp_bucket_groups)
-  uint64_t bar[3];
+  uint64_t bar[4];          // passes 0, 1, pass 2's lists, pass 2's histograms
+  uint2 msg[kClusterMaxCtas];  // pass 2: rank r's list (list_pass2)
+  uint32_t lst[kListMax];      // this CTA's first candidates (low 10 bits)
+  uint32_t nlst;               // its candidates
 };
-constexpr int kClusterMaxCtas = 8;  // portable cluster size
 // Dynamic shared memory of the cluster kernel with C CTAs per cluster of `keys` keys each
 // (threads x 4 x float4 per thread): the receive buffers, then a copy of the CTA's keys (passes
 // 1-2 read back only the few in the chosen bin).
@@ -154,17 +160,18 @@ __device__ __forceinline__ void reset_grid_row(GridRow* w, int words, int n, boo
 
 // Cluster mode, at the kernel's start (thread 0, before any peer can push): the pass
 // mbarriers, each expecting one arrival (its own, made here) and the bytes of the C - 1 peers'
-// histograms of that pass (2048, 2048, 1024 bins of 2 bytes), made visible to the cluster. The caller
+// messages of that pass (histograms of 2048, 2048 bins of 2 bytes; pass 2: an 8-byte list,
+// or, when a list overflows, 1024 bins of 2 bytes), made visible to the cluster. The caller
 // then arrives at the cluster barrier (relaxed: this fence is the release) and waits on it
 // before its first push.
 __device__ __forceinline__ void init_cluster_bars(uint64_t* bar, int C) {
-  constexpr uint32_t kBins[3] = {kGBins, kGBins, kGBins / 2};
+  constexpr uint32_t kBytes[4] = {2 * kGBins, 2 * kGBins, 8, kGBins};
 #pragma unroll
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 4; ++i) {
     const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(bar + i));
     asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(a) : "memory");
     asm volatile("mbarrier.arrive.expect_tx.relaxed.cta.shared::cta.b64 _, [%0], %1;"
-                 :: "r"(a), "r"(static_cast<uint32_t>(C - 1) * kBins[i] * 2u) : "memory");
+                 :: "r"(a), "r"(static_cast<uint32_t>(C - 1) * kBytes[i]) : "memory");
   }
   asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
 }
@@ -173,13 +180,25 @@ __device__ __forceinline__ void init_cluster_bars(uint64_t* bar, int C) {
 // this CTA's shared address `saddr`, completing that many bytes of the mbarrier at `bar`
 // (this CTA's address) in that CTA. An asynchronous store: its completion on the mbarrier is
 // a release at cluster scope, so it needs no memory fence before it.
-__device__ __forceinline__ void st_peer_v4(uint32_t saddr, uint32_t bar, int rank, uint4 v) {
-  uint32_t ra, rb;
+__device__ __forceinline__ void peer_addrs(uint32_t saddr, uint32_t bar, int rank, uint32_t& ra,
+                                           uint32_t& rb) {
   asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(ra) : "r"(saddr), "r"(rank));
   asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(rb) : "r"(bar), "r"(rank));
+}
+__device__ __forceinline__ void st_peer_v4(uint32_t saddr, uint32_t bar, int rank, uint4 v) {
+  uint32_t ra, rb;
+  peer_addrs(saddr, bar, rank, ra, rb);
   asm volatile(
       "st.async.shared::cluster.mbarrier::complete_tx::bytes.v4.u32 [%0], {%1, %2, %3, %4}, "
       "[%5];" :: "r"(ra), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w), "r"(rb) : "memory");
+}
+// The same for 8 bytes.
+__device__ __forceinline__ void st_peer_v2(uint32_t saddr, uint32_t bar, int rank, uint2 v) {
+  uint32_t ra, rb;
+  peer_addrs(saddr, bar, rank, ra, rb);
+  asm volatile(
+      "st.async.shared::cluster.mbarrier::complete_tx::bytes.v2.u32 [%0], {%1, %2}, [%3];"
+      :: "r"(ra), "r"(v.x), "r"(v.y), "r"(rb) : "memory");
 }
 
 // Waits until the mbarrier's first phase completes (acquire at cluster scope: the bytes
@@ -272,6 +291,60 @@ __device__ __forceinline__ void cluster_bins(uint32_t* h, uint32_t* buf, uint32_
     reinterpret_cast<uint4*>(h)[2 * t + 1] = make_uint4(lo[4], lo[5], lo[6], lo[7]);
   }
   __syncthreads();
+}
+
+// Cluster mode, pass 2 from lists, on warp 0 (after the barrier that completed cs.lst /
+// cs.nlst: this CTA's keys in pass 1's bin, their low 10 bits): lanes r < C push this CTA's
+// list to rank r as one 8-byte message (count | v0 << 16, v1 | v2 << 16; count kListMax + 1:
+// too many to list), the warp waits for the C - 1 peers' (mbarrier `bar`) and, when every
+// rank listed all its candidates, ranks them (lane 3r + j: rank r's j-th): the need-th
+// largest value is the last pass's bin. Stores (bin, keys above it, keys in it, 1) in *res and
+// adds the lower ranks' selected / tied candidates to lane 0's gl / el (as lower_counts);
+// (0, 0, 0, 0) when some list overflowed: every CTA then exchanges pass 2's histograms.
+__device__ __forceinline__ void list_pass2(ClusterSmem& cs, uint64_t* bar, int C, int q,
+                                           uint32_t need, uint4* res, uint32_t& gl,
+                                           uint32_t& el) {
+  const int lane = static_cast<int>(lane_id());
+  const uint32_t n = cs.nlst;
+  const uint32_t v0 = n > 0u ? cs.lst[0] : 0u, v1 = n > 1u ? cs.lst[1] : 0u;
+  const uint32_t v2 = n > 2u ? cs.lst[2] : 0u;
+  const uint2 mine = make_uint2(min(n, kListMax + 1u) | (v0 << 16), v1 | (v2 << 16));
+  if (lane < C && lane != q)
+    st_peer_v2(static_cast<uint32_t>(__cvta_generic_to_shared(&cs.msg[q])),
+               static_cast<uint32_t>(__cvta_generic_to_shared(bar)), lane, mine);
+  if (lane == q) cs.msg[q] = mine;
+  __syncwarp();
+  wait_cluster_bar(bar);
+  const int r = lane / 3, j = lane - 3 * r;
+  const uint2 m = r < C ? cs.msg[r] : make_uint2(0u, 0u);
+  const uint32_t cr = m.x & 0xffffu;
+  if (__any_sync(kFull, cr > kListMax)) {
+    if (lane == 0) *res = make_uint4(0u, 0u, 0u, 0u);
+    return;
+  }
+  const bool valid = static_cast<uint32_t>(j) < cr;  // (lanes of ranks >= C: cr 0)
+  const uint32_t v = j == 0 ? m.x >> 16 : (j == 1 ? m.y & 0xffffu : m.y >> 16);
+  const uint32_t vmask = __ballot_sync(kFull, valid);
+  uint32_t gt = 0u, eq = 0u;
+#pragma unroll
+  for (int i = 0; i < 3 * kClusterMaxCtas; ++i) {
+    const uint32_t u = __shfl_sync(kFull, v, i);
+    const bool in = (vmask >> i) & 1u;
+    gt += in && u > v;
+    eq += in && u == v;
+  }
+  const int l = __ffs(__ballot_sync(kFull, valid && gt < need && need <= gt + eq)) - 1;
+  const uint32_t bin = __shfl_sync(kFull, v, l), above = __shfl_sync(kFull, gt, l);
+  const uint32_t cnt = __shfl_sync(kFull, eq, l);
+  const bool ge = cnt == need - above;
+  const bool low = valid && r < q;
+  const uint32_t ga = __popc(__ballot_sync(kFull, low && (v > bin || (ge && v == bin))));
+  const uint32_t ea = __popc(__ballot_sync(kFull, low && !ge && v == bin));
+  if (lane == 0) {
+    gl += ga;
+    el += ea;
+    *res = make_uint4(bin, above, cnt, 1u);
+  }
 }
 
 // Cluster mode: once a pass's bucket search chose `bin`, adds to gl the lower ranks' keys
@@ -677,6 +750,8 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     constexpr int kWords = (2 * kGBins + kGBins / 2 + kGBins / 32 + kGBins / 64) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
     if (t == 0) s.red[0] = s.red[1] = 0u;
+    if constexpr (kCl)
+      if (t == 0) cs.nlst = 0u;
   }
   if constexpr (kCl) {  // the pass mbarriers, ready before any peer pushes (its first wait)
     if (t == 0) init_cluster_bars(cbar, G);
@@ -937,36 +1012,55 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
         if constexpr (!kMulti) atomicAdd(&s.c2[(kk >> 5) & 31u], 1u);
       }
     };
+    bool listed = false;  // cluster: pass 2 resolved from the candidates' lists
     if constexpr (kCl) {
+      // NOTES: the few keys of pass 1's bin (1.5 on average in a randn 32k row) go to the
+      // cluster as lists of low 10 bits (list_pass2): one 8-byte push per peer and one warp
+      // ranking them, instead of a 1024-bin histogram exchange and bucket search; a CTA with
+      // more than kListMax candidates (ties) makes every CTA exchange histograms instead.
       for (uint32_t m = m1; m != 0u; m &= m - 1u) {
         const uint32_t kk = key_at(__ffs(m) - 1);
-        if ((kk >> 10) == pre) atomicAdd(&s.hist2[kk & 1023u], 1u);
+        if ((kk >> 10) == pre) {
+          const uint32_t i = atomicAdd(&cs.nlst, 1u);
+          if (i < kListMax) cs.lst[i] = kk & 1023u;
+        }
+      }
+      __syncthreads();
+      if (warp_id() == 0u) list_pass2(cs, cbar + 2, G, q, need, &s.res[2], gl, el);
+      __syncthreads();
+      const uint4 r = s.res[2];
+      listed = r.w != 0u;
+      bin = r.x;
+      above = r.y;
+      cnt = r.z;
+      if (!listed) {
+        for (uint32_t m = m1; m != 0u; m &= m - 1u) {
+          const uint32_t kk = key_at(__ffs(m) - 1);
+          if ((kk >> 10) == pre) atomicAdd(&s.hist2[kk & 1023u], 1u);
+        }
+        cluster_bins<kGBins / 2>(s.hist2, buf_a, cs.g8, cbar + 3, G, q);
+        lead_groups<kGBins / 2, 8>(buf_a + q * kGBins, cs.g8, &s.res[2], need, bin, above,
+                                   cnt);
       }
     } else {
 #pragma unroll
       for (int e = 0; e < kE; ++e) add(key[e]);
       each_tail([&](uint32_t kk, int) { add(kk); });
-    }
-    if constexpr (kCl) {
-      cluster_bins<kGBins / 2>(s.hist2, buf_a, cs.g8, cbar + 2, G, q);
-    } else {
       __syncthreads();
     }
     if constexpr (kGrid) {
       push_bins<kGBins / 2, kT>(s.hist2, gh + 2 * kGBins);
       row_barrier(&w->bar, ++barriers * n);
       pull_bins<kGBins / 2, kT>(gh + 2 * kGBins, s.hist2);
-    }
-    if constexpr (kCl)
-      lead_groups<kGBins / 2, 8>(buf_a + q * kGBins, cs.g8, &s.res[2], need, bin, above, cnt);
-    else if constexpr (kGrid)
       lead_bucket<kGBins / 2, kT>(s.hist2, s.wtot[2], &s.res[2], need, bin, above, cnt);
-    else
+    } else if constexpr (!kCl) {
       lead_groups<kGBins / 2, 32>(s.hist2, s.c2, &s.res[2], need, bin, above, cnt);
+    }
     need -= above;
     thr |= bin;  // the exact k-th key
     ge = cnt == need;
-    if constexpr (kCl) lower_counts<kGBins / 2>(s.hist2, bin, ge, !ge, gl, el);
+    if constexpr (kCl)
+      if (!listed) lower_counts<kGBins / 2>(s.hist2, bin, ge, !ge, gl, el);
   }
   if constexpr (kCl) {
     // Every push into this CTA has landed (the last pass's mbarrier): arrive at the exit

@@ -234,16 +234,43 @@ def _unpack16(w: np.ndarray) -> np.ndarray:
     return out
 
 
+LIST_MAX = 3  # kListMax
+
+
+def list_pass2(lists: list[np.ndarray], q: int, need: int):
+    """Kernel list_pass2 for rank q: the ranks' lists of pass-2 candidates (low 10 bits), each
+    lane ranking its value against every listed one (keys above, keys equal); the first lane
+    whose value holds the need-th largest gives (bin, above, cnt), and the lower ranks' listed
+    values give the gl / el additions as lower_counts would. None when a list overflowed."""
+    if any(len(x) > LIST_MAX for x in lists):
+        return None
+    lanes = [(r, int(v)) for r, x in enumerate(lists) for v in x]  # lane 3r + j, in order
+    for r, v in lanes:
+        gt = sum(u > v for _, u in lanes)
+        eq = sum(u == v for _, u in lanes)
+        if gt < need <= gt + eq:
+            bin_, above, cnt = v, gt, eq
+            break
+    else:
+        raise AssertionError("the lists hold fewer than need keys")
+    ge = cnt == need - above
+    ga = sum(r < q and (v > bin_ or (ge and v == bin_)) for r, v in lanes)
+    ea = sum(r < q and not ge and v == bin_ for r, v in lanes)
+    return bin_, above, cnt, ga, ea
+
+
 def cluster_passes(keys: np.ndarray, valid: np.ndarray, ctas: int, threads: int, k: int):
     """The cluster kernel's passes: keys / valid [ctas * threads, keys per thread]. Returns
     (thr, need, ge) and, per CTA, the lower CTAs' keys above thr and tied at it as
-    lower_counts derives them from their histograms (before the key-0 correction)."""
+    lower_counts derives them from their histograms (before the key-0 correction); pass 2
+    from the candidates' lists when none overflows (list_pass2, checked against the
+    histograms), else from histograms."""
     gl, el = [0] * ctas, [0] * ctas
     need, thr, ge = k, 0, False
     for p, (shift, bins, pre_shift) in enumerate([(21, 2048, 32), (10, 2048, 21), (0, 1024, 10)]):
         if p > 0 and ge:
             break
-        hs = []
+        hs, lists = [], []
         for q in range(ctas):
             kq = keys[q * threads:(q + 1) * threads]
             if p == 0:  # threads with no valid key skip pass 0
@@ -256,19 +283,28 @@ def cluster_passes(keys: np.ndarray, valid: np.ndarray, ctas: int, threads: int,
             else:  # pass 1's mask, those of pass 1's bin
                 m = m1[q * threads:(q + 1) * threads] & ((kq >> pre_shift) == (thr >> pre_shift))
             hs.append(np.bincount((kq[m] >> shift) & (bins - 1), minlength=bins))
+            lists.append((kq[m] & 1023).ravel())  # (pass 2: in thread order, any order works)
         # cluster_bins: each CTA adds its own bins and the C - 1 peers' as they arrive, packed
         # two 16-bit counts to a word (a CTA's count of one bin is at most its keys)
         recv = [_unpack16(_pack16(h)) for h in hs]
         sums = [hs[q] + sum(recv[r] for r in range(ctas) if r != q) for q in range(ctas)]
         assert all(np.array_equal(x, sums[0]) for x in sums)  # every CTA searches the same bins
         b, above, cnt = warp_bucket_groups(sums[0], sums[0].reshape(-1, 8).sum(axis=1), need)
-        need, thr = need - above, thr | (b << shift)
-        ge = cnt == need
+        ge = cnt == need - above
+        adds = []
         for q in range(ctas):  # the lower ranks' sums cluster_bins leaves in the CTA's own bins
             low = np.sum(recv[:q], axis=0) if q else np.zeros(bins, dtype=np.int64)
-            gl[q] += int(low[b + 1:].sum()) + (int(low[b]) if ge else 0)
-            if p == 2 and not ge:
-                el[q] += int(low[b])
+            adds.append((int(low[b + 1:].sum()) + (int(low[b]) if ge else 0),
+                         int(low[b]) if p == 2 and not ge else 0))
+        if p == 2:
+            listed = [list_pass2(lists, q, need) for q in range(ctas)]
+            if listed[0] is not None:  # every CTA sees the same lists and takes them
+                assert all(x[:3] == (b, above, cnt) for x in listed)
+                assert [x[3:] for x in listed] == adds
+        need, thr = need - above, thr | (b << shift)
+        for q in range(ctas):
+            gl[q] += adds[q][0]
+            el[q] += adds[q][1]
     return thr, need, ge, gl, el
 
 
