@@ -326,8 +326,10 @@ __device__ __forceinline__ void list_pass2(ClusterSmem& cs, uint64_t* bar, int C
   const uint32_t v = j == 0 ? m.x >> 16 : (j == 1 ? m.y & 0xffffu : m.y >> 16);
   const uint32_t vmask = __ballot_sync(kFull, valid);
   uint32_t gt = 0u, eq = 0u;
-#pragma unroll
-  for (int i = 0; i < 3 * kClusterMaxCtas; ++i) {
+  // NOTES: over the 3C listed lanes only, not all 3 kClusterMaxCtas (64 x 32k, C = 2: 10.83 ->
+  // 10.69 us on H100, session 20)
+#pragma unroll 2
+  for (int i = 0; i < 3 * C; ++i) {
     const uint32_t u = __shfl_sync(kFull, v, i);
     const bool in = (vmask >> i) & 1u;
     gt += in && u > v;
