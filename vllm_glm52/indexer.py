@@ -51,7 +51,7 @@ logger = logging.getLogger("vllm.glm52")
 #: rows already sorted (the row sort below is skipped for them). Without CUDA, DeepGEMM or the
 #: built extension, or with context parallelism, ``glm52`` falls back to ``vllm`` (logged once
 #: with the reason). Opt-in: the kernel beats vLLM's best top-k op on all 20 benchmark shapes
-#: (commit 213f17f), but the ``glm52`` pipeline around it measured 0.63x the ``vllm`` one at
+#: (commit 015fc75), but the ``glm52`` pipeline around it measured 0.63x the ``vllm`` one at
 #: batch 128 on the tiny checkpoint (1.03x / 1.15x at batch 1 / 32; cause not isolated):
 #: docs/benchmarks.md.
 TOPK_ENV = "VLLM_GLM52_INDEXER_TOPK"
