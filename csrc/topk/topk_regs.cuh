@@ -20,9 +20,9 @@
 //   * Bucket search on one warp: the warps total their share of the bins, then warp 0 alone
 //     finds the warp holding the need-th key, re-reads that warp's bins and publishes the bin
 //     (lead_bucket). Passes 1-2 (few keys) also add each key to a 32-bin coarse sum, so warp 0
-//     searches them with no per-warp totals (lead_groups, warp_bucket_groups). NOTES: until session 18 every warp
-//     ran the search itself, saving a barrier; the same shuffle chains queued at the SM's
-//     shuffle unit (read_result's notes).
+//     searches them with no per-warp totals (lead_groups, warp_bucket_groups). NOTES: until
+//     session 18 every warp ran the search itself, saving a barrier; the same shuffle chains
+//     queued at the SM's shuffle unit (read_result's notes).
 // Barriers: clear, pass-0 histogram, its warp totals, its search result, the output scan, the
 // output staging: 6 when the first bin is taken whole, 2 more per later pass (grid / cluster
 // mode: 1 more, plus the exchange).
@@ -1020,9 +1020,12 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       // cluster as lists of low 10 bits (list_pass2): one 8-byte push per peer and one warp
       // ranking them, instead of a 1024-bin histogram exchange and bucket search; a CTA with
       // more than kListMax candidates (ties) makes every CTA exchange histograms instead.
+      uint32_t m2 = 0u;  // bit e = key e is in pass 1's bin
       for (uint32_t m = m1; m != 0u; m &= m - 1u) {
-        const uint32_t kk = key_at(__ffs(m) - 1);
+        const int e = __ffs(m) - 1;
+        const uint32_t kk = key_at(e);
         if ((kk >> 10) == pre) {
+          m2 |= 1u << e;
           const uint32_t i = atomicAdd(&cs.nlst, 1u);
           if (i < kListMax) cs.lst[i] = kk & 1023u;
         }
@@ -1036,10 +1039,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       above = r.y;
       cnt = r.z;
       if (!listed) {
-        for (uint32_t m = m1; m != 0u; m &= m - 1u) {
-          const uint32_t kk = key_at(__ffs(m) - 1);
-          if ((kk >> 10) == pre) atomicAdd(&s.hist2[kk & 1023u], 1u);
-        }
+        for (; m2 != 0u; m2 &= m2 - 1u) atomicAdd(&s.hist2[key_at(__ffs(m2) - 1) & 1023u], 1u);
         cluster_bins<kGBins / 2>(s.hist2, buf_a, cs.g8, cbar + 3, G, q);
         lead_groups<kGBins / 2, 8>(buf_a + q * kGBins, cs.g8, &s.res[2], need, bin, above,
                                    cnt);

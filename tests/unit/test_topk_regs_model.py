@@ -5,10 +5,11 @@ contiguous ownership (thread t holds vectors [t*V, (t+1)*V) after the 16-byte al
 masked head / tail; the up to 3 segment indices past the CTA's 4 * threads * V, the tail of a
 row that starts inside its first vector, are the last thread's extra keys; decode rows loaded
 up to num_cols and masked by length afterwards), the
-11/11/10-bit passes histogrammed from the threads' own keys, warp_bucket / lead_bucket (per-warp totals, then the
-bins of the warp that holds the need-th key re-read) for pass 0 and, one CTA per row,
-warp_bucket_groups (the coarse 32-bin sums the passes add, then that coarse bin's 32 bins, prefixes from ballots when
-every lane's sum is below 8) for passes 1-2 (the kernel runs both searches on warp 0 and
+11/11/10-bit passes histogrammed from the threads' own keys, warp_bucket / lead_bucket
+(per-warp totals, then the bins of the warp that holds the need-th key re-read) for pass 0
+and, one CTA per row, warp_bucket_groups (the coarse 32-bin sums the passes add, then that
+coarse bin's 32 bins, prefixes from ballots when every lane's sum is below 8) for passes 1-2
+(the kernel runs both searches on warp 0 and
 publishes the result; the model computes the same values), the
 "take the whole bin" exits, the packed (above | tied << 16) block scan in thread order with the lowest-column tie quota, and each
 thread's own stores. It must return exactly the reference row in ascending order (the kernel
@@ -283,7 +284,8 @@ def cluster_passes(keys: np.ndarray, valid: np.ndarray, ctas: int, threads: int,
             else:  # pass 1's mask, those of pass 1's bin
                 m = m1[q * threads:(q + 1) * threads] & ((kq >> pre_shift) == (thr >> pre_shift))
             hs.append(np.bincount((kq[m] >> shift) & (bins - 1), minlength=bins))
-            lists.append((kq[m] & 1023).ravel())  # (pass 2: in thread order, any order works)
+            if p == 2:  # list_pass2's candidates (in thread order; any order works)
+                lists.append((kq[m] & 1023).ravel())
         # cluster_bins: each CTA adds its own bins and the C - 1 peers' as they arrive, packed
         # two 16-bit counts to a word (a CTA's count of one bin is at most its keys)
         recv = [_unpack16(_pack16(h)) for h in hs]
