@@ -57,14 +57,15 @@ CLUSTER_WIDTHS = ((512, 2), (512, 4), (1024, 4))  # the cluster kernel's (thread
 
 
 def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0, sample: int = 1,
-           pdl: int = -1):
+           pdl: int = -1, opt: int = -1):
     """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 grid, 4 slices,
     5 cluster) and, if given, a cluster size (radix), CTA size (regs, cluster) or float4 per
-    thread (grid, cluster), the slices kernel's sampled bound off (sample=0), or programmatic
-    dependent launch on / off (pdl=1 / 0). The choice is made at launch, so a CUDA graph captured through this replays
+    thread (grid, cluster), the slices kernel's sampled bound off (sample=0), programmatic
+    dependent launch on / off (pdl=1 / 0) or the regs kernel's options (opt 0-3: kOptRank 1,
+    kOptScan 2). The choice is made at launch, so a CUDA graph captured through this replays
     it."""
     def run(i):
-        torch.ops._C_glm52.topk_force(algo, cluster, threads, vecs, sample, pdl)
+        torch.ops._C_glm52.topk_force(algo, cluster, threads, vecs, sample, pdl, opt)
         try:
             return fn(i)
         finally:
@@ -196,6 +197,38 @@ def launch_floor() -> float:
     return time_op(lambda i: x.add_(1.0), 1)[0]
 
 
+REGS_OPTS = (0, 1, 2, 3)  # the regs kernel's kOpt bits (topk_force opt)
+
+
+def regs_opts(ours, rows: int, n: int, ws_bytes: int, phase: str, nbuf: int, logits, starts,
+              ends, out) -> dict | None:
+    """The regs kernel at 512 threads with each option set (where its 2-3 float4 widths hold
+    the rows, else None): median ms of 3 rounds, each timing every option in turn, and whether
+    every option's rows equal opt 0's bit for bit (both write sorted rows) with values equal
+    to torch.topk's."""
+    pl = plan(rows, n, ws_bytes, phase == "prefill", 2, 0, 512)
+    if pl[0] != 2 or pl[2] != 512 or pl[3] not in (2, 3):
+        return None
+    fns = {o: forced(2, ours, 0, 512, 0, 1, -1, o) for o in REGS_OPTS}
+    times: dict[int, list[float]] = {o: [] for o in REGS_OPTS}
+    for _ in range(3):
+        for o in REGS_OPTS:
+            times[o].append(time_op(fns[o], nbuf)[0])
+    same, ref = True, None
+    for o in REGS_OPTS:
+        out.fill_(-1)
+        fns[o](0)
+        torch.cuda.synchronize()
+        same &= check_values(logits, starts, ends, out, rows_to_check=4)
+        if ref is None:
+            ref = out.clone()
+        else:
+            same &= bool(torch.equal(ref, out))
+    return {"shape": f"{phase} {rows}x{n}", **{f"opt {o}": statistics.median(times[o])
+                                               for o in REGS_OPTS},
+            "same": "yes" if same else "NO"}
+
+
 def check_values(logits, starts, ends, out, rows_to_check=2) -> bool:
     """Ours vs torch.topk on a few long rows: the selected values must be the top-k values."""
     for r in range(min(rows_to_check, logits.shape[0])):
@@ -223,6 +256,9 @@ def main() -> int:
                     help="also time the grid kernel at each width (2 / 4 float4 per thread)")
     ap.add_argument("--cluster-sweep", action="store_true",
                     help="also time the cluster kernel at each width (512 x 2, 512 x 4, 1024 x 4)")
+    ap.add_argument("--regs-opts", action="store_true",
+                    help="also time the regs kernel's options (opt 0-3, 512 threads x 2-3 "
+                         "float4: rows of up to 6144 columns), 3 alternating rounds each")
     ap.add_argument("--extra-decode", default="",
                     help="comma-separated extra decode shapes, e.g. 16x1048576,32x1048576")
     ap.add_argument("--only", default="",
@@ -279,6 +315,7 @@ def main() -> int:
     regs_sweep = []
     grid_sweep = []
     cluster_sweep = []
+    opt_sweep = []
     t_start = time.time()
     for phase, shapes in (("decode", decode), ("prefill", prefill)):
         for rows, n in shapes:
@@ -340,6 +377,13 @@ def main() -> int:
                         cw[f"{th}x{v} CTAs"] = pl[1]
                 cluster_sweep.append(cw)
                 print("  cluster sweep " + " ".join(f"{k} {v}" for k, v in cw.items()
+                                                    if k != "shape"), flush=True)
+            if args.regs_opts and n <= REGS_MAX_COLS:
+                ow = regs_opts(ops["ours"], rows, n, ws_bytes, phase, nbuf, logits_list[0],
+                               starts, ends, out)
+                if ow:
+                    opt_sweep.append(ow)
+                    print("  regs opts " + " ".join(f"{k} {v}" for k, v in ow.items()
                                                     if k != "shape"), flush=True)
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
@@ -431,13 +475,22 @@ def main() -> int:
         md += ["| " + r["shape"] + " | " + " | ".join(
             f"{r[v]:.5f} ({r[v + ' CTAs']})" if v in r else "n.a." for v in vs) + " |"
             for r in cluster_sweep]
+    if opt_sweep:
+        os_ = [f"opt {o}" for o in REGS_OPTS]
+        md += ["", "Regs kernel options (512 threads; opt 1 kOptRank, 2 kOptScan, 3 both), "
+               "median ms of 3 alternating rounds; same = rows bit-identical to opt 0 and "
+               "values equal to torch.topk's:", "",
+               "| shape | " + " | ".join(os_) + " | same |", "|" + "---|" * (len(os_) + 2)]
+        md += ["| " + r["shape"] + " | " + " | ".join(f"{r[o]:.5f}" for o in os_) + " | "
+               + r["same"] + " |" for r in opt_sweep]
     text = "\n".join(md)
     print("\n" + text)
     if os.environ.get("OUT"):
         path = Path(os.environ["OUT"]) / "bench_topk.md"
         path.write_text(text + "\n")
         print(f"wrote {path}")
-    return 0 if all(r["ok"] == "yes" for r in lines) else 1
+    ok = all(r["ok"] == "yes" for r in lines) and all(r["same"] == "yes" for r in opt_sweep)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

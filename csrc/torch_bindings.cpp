@@ -19,7 +19,7 @@ void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
 std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
                                      int64_t workspace_bytes, bool aligned);
 void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t vecs,
-                      int64_t sample, int64_t pdl);
+                      int64_t sample, int64_t pdl, int64_t opt);
 
 // Compute capabilities (major * 10 + minor) this binary has machine code for.
 std::vector<int64_t> glm52_built_archs() {
@@ -43,9 +43,10 @@ TORCH_LIBRARY(_C_glm52, ops) {
   // 512|1024 (regs, cluster) or 256 (slices, one CTA per row); vecs 0 automatic, 1-5 (regs) or
   // 2|4 (grid, cluster); sample 1 / 0: the
   // slices kernel may / may not bound rows from a sample; pdl -1 automatic, 1 / 0 with /
-  // without programmatic dependent launch (benchmarks / tests)
+  // without programmatic dependent launch; opt -1 automatic, 0-3 the regs kernel's options
+  // (benchmarks / tests)
   ops.def("topk_force(int algo, int cluster=0, int threads=0, int vecs=0, int sample=1, "
-          "int pdl=-1) -> ()",
+          "int pdl=-1, int opt=-1) -> ()",
           &glm52_topk_force);
   // logits [rows, n] fp32; row_starts/row_ends [rows] int32; indices [rows, k] int32 (out);
   // workspace: the grid kernel's zero-filled scratch (optional; left zero-filled)

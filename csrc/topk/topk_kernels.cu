@@ -27,6 +27,7 @@ struct DeviceInfo {
   int forced_cluster = 0;                 // VLLM_GLM52_TOPK_CLUSTER, 0 = automatic
   int forced_algo = -1;                   // VLLM_GLM52_TOPK_ALGO, -1 = automatic
   bool pdl = true;                        // VLLM_GLM52_TOPK_PDL (default 1)
+  int regs_opt = 0;                       // VLLM_GLM52_TOPK_REGS_OPT (default 0)
   // radix kernel: resident keys per CTA at one / two CTAs per SM, and resident clusters of
   // 1 << i CTAs at two CTAs per SM ([0]) and at one ([1])
   int res_max = 0;
@@ -51,6 +52,7 @@ std::atomic<int> g_forced_threads{0};  // set_forced's regs-kernel CTA size, 0 =
 std::atomic<int> g_forced_vecs{0};     // set_forced's grid / slices float4 per thread, 0 = auto
 std::atomic<int> g_sample{1};          // set_forced's sample: Params::slices_sample
 std::atomic<int> g_pdl{-1};            // set_forced's pdl: -1 VLLM_GLM52_TOPK_PDL, 0 off, 1 on
+std::atomic<int> g_opt{-1};  // set_forced's opt: -1 VLLM_GLM52_TOPK_REGS_OPT, else kOpt bits
 std::once_flag g_once[kMaxDevices];
 
 // Makes `cfg` launch clusters of `cs` CTAs along x (`attr` must outlive the launch or query).
@@ -240,6 +242,10 @@ void init_device(int dev, DeviceInfo& info) {
     if (v == "cluster") info.forced_algo = kAlgoCluster;
   }
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_PDL")) info.pdl = std::string(env) != "0";
+  if (const char* env = std::getenv("VLLM_GLM52_TOPK_REGS_OPT")) {
+    const int v = std::atoi(env);
+    if (v >= 0 && v <= 3) info.regs_opt = v;
+  }
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_CLUSTER")) {
     const int v = std::atoi(env);
     if (v == 1 || v == 2 || v == 4 || v == 8 || v == 16) info.forced_cluster = v;
@@ -359,7 +365,23 @@ Plan plan_regs(int num_cols, int threads, int vecs) {
 // barriers, so more resident CTAs per SM is what makes many-row launches faster (H100, session
 // 12 in docs/benchmarks.md: prefill 8192 x 8192 at 4 float4 per thread 187 -> 161 us with 3
 // CTAs per SM instead of 2). Rows of at most 4096 columns at 1024 threads: 2 per SM.
-RegsKernel regs_kernel(int threads, int vecs) {
+// `opt` (kOptRank | kOptScan bits, set_forced / VLLM_GLM52_TOPK_REGS_OPT): the kernel with
+// those options, instantiated for 512 threads x 2 or 3 float4 (rows of up to 6144 columns; at
+// 4 and 5 float4 kOptRank spilled 48-72 bytes at 40 registers); other widths ignore it. With
+// kOptScan, 2 float4 take 3 CTAs per SM (40 registers): at 32, 16-32 bytes spilled (the same
+// width at 40 registers measured as fast as at 32 without options, session 18).
+// NOTES: forced only until measured (session 21 had no GPU): docs/topk.md, "Next steps".
+RegsKernel regs_kernel(int threads, int vecs, int opt) {
+  if (threads == 512 && (vecs == 2 || vecs == 3) && opt >= 1 && opt <= 3) {
+    static const RegsKernel kOptKernels[2][3] = {
+        {topk_regs_kernel<512, 2, false, 4, false, kOptRank>,
+         topk_regs_kernel<512, 2, false, 3, false, kOptScan>,
+         topk_regs_kernel<512, 2, false, 3, false, kOptRank | kOptScan>},
+        {topk_regs_kernel<512, 3, false, 3, false, kOptRank>,
+         topk_regs_kernel<512, 3, false, 3, false, kOptScan>,
+         topk_regs_kernel<512, 3, false, 3, false, kOptRank | kOptScan>}};
+    return kOptKernels[vecs - 2][opt - 1];
+  }
   if (threads == 512) {
     switch (vecs) {
       case 2: return topk_regs_kernel<512, 2, false, 4>;
@@ -557,8 +579,9 @@ bool segments_aligned(const Params& p) {
          (p.num_rows == 1 || p.row_stride % 4 == 0);
 }
 
-void set_forced(int algo, int cluster, int threads, int vecs, int sample, int pdl) {
+void set_forced(int algo, int cluster, int threads, int vecs, int sample, int pdl, int opt) {
   g_sample.store(sample != 0 ? 1 : 0, std::memory_order_relaxed);
+  g_opt.store(opt >= 0 && opt <= 3 ? opt : -1, std::memory_order_relaxed);
   g_pdl.store(pdl == 0 || pdl == 1 ? pdl : -1, std::memory_order_relaxed);
   g_forced_algo.store(algo >= kAlgoStream && algo <= kAlgoCluster ? algo : -1,
                       std::memory_order_relaxed);
@@ -630,7 +653,9 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
     cfg.blockDim = dim3(static_cast<unsigned>(threads));
     if (pdl) add_pdl(cfg, attrs);
-    return cudaLaunchKernelEx(&cfg, regs_kernel(threads, pl.slices), p);
+    const int forced_opt = g_opt.load(std::memory_order_relaxed);
+    const int opt = forced_opt >= 0 ? forced_opt : info->regs_opt;
+    return cudaLaunchKernelEx(&cfg, regs_kernel(threads, pl.slices, opt), p);
   }
   cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
   cfg.blockDim = dim3(radix ? kRThreads : kThreads);

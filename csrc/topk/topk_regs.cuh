@@ -26,6 +26,9 @@
 // Barriers: clear, pass-0 histogram, its warp totals, its search result, the output scan, the
 // output staging: 6 when the first bin is taken whole, 2 more per later pass (grid / cluster
 // mode: 1 more, plus the exchange).
+// Options (kOpt; session 21, forced only until measured): kOptRank ranks a pass-0 bin of <= 32
+// keys on warp 0 with the output scan before it (7 barriers in all), kOptScan searches pass 0
+// from per-thread prefix sums (lead_scan).
 //
 // Grid mode (kGrid, "grid kernel"): a few long rows (up to num_SMs x CTAs-per-SM CTAs in all)
 // are split over G co-resident CTAs per row, each holding 4 * kT * kV consecutive columns in
@@ -62,6 +65,13 @@ namespace glm52 {
 namespace topk {
 
 constexpr int kGBins = 2048;  // 11-bit digits (the last pass uses 1024 bins)
+// Options of the one-CTA regs kernel (topk_regs_kernel's kOpt bits; set_forced's `opt`):
+// kOptRank ranks a small pass-0 bin instead of passes 1-2 and scans the output before the
+// threshold is exact (rank_bin); kOptScan searches pass 0's bins from per-thread prefix sums
+// (lead_scan) instead of warp totals and warp 0's re-read (lead_bucket).
+constexpr int kOptRank = 1;
+constexpr int kOptScan = 2;
+constexpr uint32_t kRankMax = 32;  // kOptRank: pass 0's bin ranked when it holds <= 32 keys
 
 // Static shared memory (21 KiB): the pass histograms (contiguous, cleared together), the
 // passes' search results and one per-warp total array per block scan, so no scan rewrites words
@@ -77,6 +87,13 @@ struct alignas(16) RegsSmem {
   uint32_t tail[4];  // one CTA per row: the keys past the CTA's slice (thread kT-1's)
   uint32_t last;     // grid mode: this CTA is the row's last to finish
   uint32_t red[2];   // grid gather path: lower CTAs' list keys above / at thr
+};
+// kOptRank's extra static shared memory: pass 0's bin's keys (key, column) in the order the
+// threads appended them, their count, and rank_bin's mask of the taken ones (column order).
+struct RankSmem {
+  uint2 cand[kRankMax];
+  uint32_t ncand;
+  uint32_t csel;
 };
 
 // One row's block of Params::workspace in grid mode (zero between launches).
@@ -535,6 +552,46 @@ __device__ __forceinline__ void lead_bucket(const uint32_t* h, uint32_t* wtot, u
   read_result(res, bucket, above, cnt);
 }
 
+// lead_bucket's result from per-thread prefix sums (kOptScan): each warp scans its threads'
+// bin sums before the barrier (thread t owns bins NB-1-(t*kPer+j), as warp_totals), so after
+// it every thread adds the warp totals below its own (one REDUX) and the one thread whose bins
+// reach the need-th key re-reads them and publishes (bin, keys above it, keys in it, 0) in
+// *res. Two barriers inside; *res as in lead_bucket. NOTES: why. lead_bucket's warp 0 runs two
+// dependent shuffle scans and a shared-memory re-read after the warp totals' barrier (~400 ns
+// of pass 0's ~650 in the session-19 trace); here the scans run in every warp before it, one
+// each, and the chain after it is a load, a REDUX and the pick. Unmeasured (session 21 had no
+// GPU): forced only.
+template <int NB, int kT>
+__device__ __forceinline__ void lead_scan(const uint32_t* h, uint32_t* wtot, uint4* res,
+                                          uint32_t need, uint32_t& bucket, uint32_t& above,
+                                          uint32_t& cnt) {
+  constexpr int kPer = NB / kT;
+  static_assert(NB % kT == 0, "bins must split evenly");
+  const int t = static_cast<int>(threadIdx.x);
+  const int lane = static_cast<int>(lane_id());
+  uint32_t d[kPer];
+  load_bins<kPer>(h, NB, t, d);
+  uint32_t sum = 0u;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) sum += d[j];
+  const uint32_t incl = warp_incl_scan(sum);  // this warp's keys in bins >= this thread's last
+  if (lane == 31) wtot[warp_id()] = incl;
+  // the warp's keys above this thread's bins | this thread's, one register across the barrier
+  // (a CTA holds < 2^16 keys)
+  const uint32_t mine = (incl - sum) | (sum << 16);
+  __syncthreads();
+  const uint32_t y = lane < kT / 32 ? wtot[lane] : 0u;
+  const uint32_t run =
+      __reduce_add_sync(kFull, lane < static_cast<int>(warp_id()) ? y : 0u) + (mine & 0xffffu);
+  if (run < need && need <= run + (mine >> 16)) {  // one thread (the bins hold >= need keys)
+    load_bins<kPer>(h, NB, t, d);  // (re-read: not held across the barrier)
+    lane_pick<kPer>(d, run, need, [&](int j, uint32_t r, uint32_t dj) {
+      *res = make_uint4(static_cast<uint32_t>(NB - 1 - (t * kPer + j)), r, dj, 0u);
+    });
+  }
+  read_result(res, bucket, above, cnt);
+}
+
 // Inclusive sum over the warp's lanes of x < 8, from one ballot per bit (no shuffle chain).
 __device__ __forceinline__ uint32_t ballot_incl_scan3(uint32_t x) {
   const uint32_t le = (2u << lane_id()) - 1u;  // lanes <= this one (2u << 31 wraps to 0)
@@ -607,6 +664,25 @@ __device__ __forceinline__ void lead_groups(const uint32_t* h, const uint32_t* c
                                             uint32_t& cnt) {
   if (warp_id() == 0u) warp_bucket_groups<NB, kG>(h, c, need, res);
   read_result(res, bucket, above, cnt);
+}
+
+// One CTA per row, on warp 0, after the barrier that completed the list: of the n <= 32 keys
+// of pass 0's bin, cand[0, n) = (key, column) in any order, takes the `need` largest (value,
+// then the lowest column, the exact passes' tie rule) and stores in *sel the taken ones as a
+// mask over the n keys in column order (bit i: the i-th lowest column).
+__device__ __forceinline__ void rank_bin(const uint2* cand, uint32_t n, uint32_t need,
+                                         uint32_t* sel) {
+  const uint32_t lane = lane_id();
+  const uint2 me = lane < n ? cand[lane] : make_uint2(0u, 0u);
+  uint32_t rank = 0u, col = 0u;  // keys taken before this one; keys in lower columns
+#pragma unroll 4
+  for (uint32_t i = 0u; i < n; ++i) {
+    const uint2 o = cand[i];  // (a broadcast read)
+    rank += o.x > me.x || (o.x == me.x && o.y < me.y);
+    col += o.y < me.y;
+  }
+  const uint32_t m = __reduce_or_sync(kFull, lane < n && rank < need ? 1u << col : 0u);
+  if (lane == 0u) *sel = m;
 }
 
 // Block-wide exclusive sum of x over threads (`total`: the block's sum). One barrier inside;
@@ -718,7 +794,8 @@ constexpr int kRegsTail = 3;
 // ---------------------------------------------------------------------------------------------
 // NOTES: grid launches keep one CTA per SM (the planner's automatic choice, measured faster),
 // so the grid kernel may use up to 128 registers: at 64 the gather path spilled.
-template <int kT, int kV, bool kGrid, int kMinB = (kGrid ? 1 : 1024 / kT), bool kCl = false>
+template <int kT, int kV, bool kGrid, int kMinB = (kGrid ? 1 : 1024 / kT), bool kCl = false,
+          int kOpt = 0>
 __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   constexpr int kE = 4 * kV;        // keys per thread
   constexpr int kSlice = kT * kE;   // segment indices per CTA
@@ -726,9 +803,11 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
   static_assert(!(kGrid && kCl), "grid or cluster mode, not both");
   static_assert(!kCl || kSlice < 65536, "cluster_bins pushes a CTA's bins as 16-bit counts");
+  static_assert(kOpt == 0 || !kMulti, "kOptRank / kOptScan: one CTA per row only");
   __shared__ RegsSmem s;
   __shared__ std::conditional_t<kGrid, GridSmem, NoSmem> gs;
   __shared__ std::conditional_t<kCl, ClusterSmem, NoSmem> cs;
+  __shared__ std::conditional_t<(kOpt & kOptRank) != 0, RankSmem, NoSmem> rs;
   uint64_t* const cbar = cluster_bars(cs);
   extern __shared__ __align__(16) uint32_t cl_buf[];  // cluster mode's receive buffers
   const int t = static_cast<int>(threadIdx.x);
@@ -752,6 +831,8 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     constexpr int kWords = (2 * kGBins + kGBins / 2 + kGBins / 32 + kGBins / 64) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
     if (t == 0) s.red[0] = s.red[1] = 0u;
+    if constexpr ((kOpt & kOptRank) != 0)
+      if (t == 0) rs.ncand = 0u;
     if constexpr (kCl)
       if (t == 0) cs.nlst = 0u;
   }
@@ -890,12 +971,100 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   uint32_t bin, above, cnt;
   if constexpr (kCl)
     lead_groups<kGBins, 8>(buf_a + q * kGBins, cs.g8, &s.res[0], k, bin, above, cnt);
+  else if constexpr ((kOpt & kOptScan) != 0)
+    lead_scan<kGBins, kT>(s.hist0, s.wtot[0], &s.res[0], k, bin, above, cnt);
   else
     lead_bucket<kGBins, kT>(s.hist0, s.wtot[0], &s.res[0], k, bin, above, cnt);
   uint32_t need = k - above;  // keys still to take at or below thr
   uint32_t thr = bin << 21;
   bool ge = cnt == need;      // every key >= thr is selected
   if constexpr (kCl) lower_counts<kGBins>(s.hist0, bin, ge, false, gl, el);
+
+  // One CTA per row: stages this thread's selected keys (bit e of gm: column col0 + e; the
+  // tail's from bit kE) at row slots [pos, ...) and stores the row's k positions.
+  auto write_staged = [&](uint32_t gm, uint32_t pos) {
+    const int32_t col0 = (a - i0 - start) + ofs + 4 * kV * t;
+    // NOTES: staged in shared memory and stored coalesced: each thread storing its own
+    // positions straight to global memory (every store a partial sector, half the keys
+    // selected) made 1 x 4096 25% and the 8192-column prefills 45% slower (H100, commit
+    // 5a3b0b5). One predicated store per key slot (unrolled), not a loop over the set bits:
+    // the loop ran as long as the warp's fullest thread, ~9 instructions an iteration.
+    uint32_t* stage = s.hist0;  // k <= kGBins; the last reader passed the
+                                // barriers since pass 0's search
+    static_assert(kMaxK <= kGBins, "the staging row holds k positions");
+#pragma unroll
+    for (int e = 0; e < kE; ++e)
+      if ((gm >> e) & 1u) stage[pos++] = static_cast<uint32_t>(col0 + e);
+    for (gm >>= kE; gm != 0u; gm &= gm - 1u)  // the tail's (thread kT-1)
+      stage[pos++] = static_cast<uint32_t>(col0 + kE + __ffs(gm) - 1);
+    __syncthreads();
+    int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride;
+    // NOTES: a 16-byte aligned output row stores 16 bytes a thread (session 18: 1% on the
+    // 4096-column decodes, 1 x 4096 2.97 -> 2.94 us on H100).
+    if ((reinterpret_cast<uintptr_t>(dst) & 15u) == 0u && (k & 3u) == 0u) {
+      for (int i = 4 * t; i < static_cast<int>(k); i += 4 * kT)
+        *reinterpret_cast<uint4*>(dst + i) = *reinterpret_cast<const uint4*>(stage + i);
+    } else {
+      for (int i = t; i < static_cast<int>(k); i += kT) dst[i] = static_cast<int32_t>(stage[i]);
+    }
+  };
+
+  // One CTA per row, pass 0's bin not taken whole but holding at most 32 keys (randn rows:
+  // a few): no passes 1-2 and no output scan after the threshold. The keys above the bin are
+  // selected whatever the threshold, so their block scan runs now, packed with the bin's keys'
+  // (their column order), behind one barrier (C) that also completes a list of the bin's keys;
+  // warp 0 ranks those (value, then column) and publishes which are taken as a mask in column
+  // order (barrier D). A thread's first output slot is then its keys above the bin before it
+  // plus the taken bits of the mask before its own. NOTES: why. After pass 0's search the
+  // exact passes cost 2 barriers each and the output scan one more, each behind a dependent
+  // chain (session-19 trace: pass-1 adds ~230 ns, its search ~360, the output scan ~320);
+  // this path has C and D only. Forced only (kOptRank) until measured: session 21 had no GPU.
+  // Earlier rankings of a small pass-0 bin (sessions 14, 16, 17, docs/benchmarks.md) listed
+  // the bin behind a barrier of their own and kept the output scan after the threshold.
+  if constexpr ((kOpt & kOptRank) != 0) {
+    if (!ge && cnt <= kRankMax && bin != 0u) {  // (bin 0 holds the invalid keys, 0, too)
+      const uint32_t hi = thr | ((1u << 21) - 1u);
+      uint32_t ma = 0u, mi = 0u;  // keys above the bin / in it (valid by construction)
+#pragma unroll
+      for (int e = 0; e < kE; ++e) {
+        ma |= static_cast<uint32_t>(key[e] > hi) << e;
+        mi |= static_cast<uint32_t>(key[e] - thr < (1u << 21)) << e;
+      }
+      each_tail([&](uint32_t kk, int j) {
+        ma |= static_cast<uint32_t>(kk > hi) << (kE + j);
+        mi |= static_cast<uint32_t>(kk - thr < (1u << 21)) << (kE + j);
+      });
+      const uint32_t ni = static_cast<uint32_t>(__popc(mi));
+      if (mi != 0u) {  // list the bin's keys (any order; rank_bin orders them)
+        uint32_t slot = atomicAdd(&rs.ncand, ni);
+        const uint32_t c0 = static_cast<uint32_t>(4 * kV * t);  // any increasing column
+#pragma unroll
+        for (int e = 0; e < kE; ++e)
+          if ((mi >> e) & 1u) rs.cand[slot++] = make_uint2(key[e], c0 + e);
+        each_tail([&](uint32_t kk, int j) {
+          if ((mi >> (kE + j)) & 1u) rs.cand[slot++] = make_uint2(kk, c0 + kE + j);
+        });
+      }
+      const uint32_t mine = static_cast<uint32_t>(__popc(ma)) | (ni << 16);
+      const uint32_t incl = warp_incl_scan(mine);
+      if (lane == 31) s.wtot[3][warp_id()] = incl;
+      __syncthreads();  // C
+      if (warp_id() == 0u) rank_bin(rs.cand, cnt, need, &rs.csel);
+      const uint32_t y = lane < kT / 32 ? s.wtot[3][lane] : 0u;
+      const uint32_t excl =
+          __reduce_add_sync(kFull, lane < static_cast<int>(warp_id()) ? y : 0u) + incl - mine;
+      __syncthreads();  // D
+      const uint32_t sel = rs.csel;  // bit j: the bin's j-th key in column order is taken
+      const uint32_t before = excl >> 16;  // the bin's keys in lower threads (<= 32)
+      const uint32_t lower = before < 32u ? sel & ((1u << before) - 1u) : sel;
+      uint32_t mine_sel = before < 32u ? sel >> before : 0u;  // bit j: this thread's j-th
+      uint32_t gm = ma;
+      for (uint32_t m = mi; m != 0u; m &= m - 1u, mine_sel >>= 1)
+        if (mine_sel & 1u) gm |= m & (0u - m);
+      write_staged(gm, (excl & 0xffffu) + static_cast<uint32_t>(__popc(lower)));
+      return;
+    }
+  }
 
   // Grid gather path. NOTES: when the chosen bin holds <= kGridCap keys in the whole row
   // (randn rows up to ~128k columns), every CTA appends its keys of the bin to the row's list
@@ -1156,28 +1325,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       }
     }
   } else {
-    // NOTES: staged in shared memory and stored coalesced: each thread storing its own
-    // positions straight to global memory (every store a partial sector, half the keys
-    // selected) made 1 x 4096 25% and the 8192-column prefills 45% slower (H100, commit
-    // 5a3b0b5). One predicated store per key slot (unrolled), not a loop over the set bits:
-    // the loop ran as long as the warp's fullest thread, ~9 instructions an iteration.
-    uint32_t* stage = s.hist0;  // k <= kGBins; the last reader passed the scan's barrier
-    static_assert(kMaxK <= kGBins, "the staging row holds k positions");
-#pragma unroll
-    for (int e = 0; e < kE; ++e)
-      if ((gm >> e) & 1u) stage[pos++] = static_cast<uint32_t>(col0 + e);
-    for (gm >>= kE; gm != 0u; gm &= gm - 1u)  // the tail's (thread kT-1)
-      stage[pos++] = static_cast<uint32_t>(col0 + kE + __ffs(gm) - 1);
-    __syncthreads();
-    int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
-    // NOTES: a 16-byte aligned output row stores 16 bytes a thread (session 18: 1% on the
-    // 4096-column decodes, 1 x 4096 2.97 -> 2.94 us on H100).
-    if ((reinterpret_cast<uintptr_t>(dst) & 15u) == 0u && (k & 3u) == 0u) {
-      for (int i = 4 * t; i < static_cast<int>(k); i += 4 * kT)
-        *reinterpret_cast<uint4*>(dst + i) = *reinterpret_cast<const uint4*>(stage + i);
-    } else {
-      for (int i = t; i < static_cast<int>(k); i += kT) dst[i] = static_cast<int32_t>(stage[i]);
-    }
+    write_staged(gm, pos);
   }
   if constexpr (kGrid) {
     __syncthreads();

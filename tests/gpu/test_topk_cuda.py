@@ -124,7 +124,8 @@ def algo(request):
     """Runs the test with each kernel forced (the launcher's choice is size-dependent; the
     slices kernel runs one CTA per row where several do not fit, slices256 always;
     slices-exact: without the sampled bound; auto-no-pdl: the launcher's choice, launched
-    without programmatic dependent launch, which the others use)."""
+    without programmatic dependent launch, which the others use). The regs kernel's options
+    have their own tests (test_regs_opts*: the rows of up to 6144 columns they apply to)."""
     torch.ops._C_glm52.topk_force(*request.param)
     T.clear_plan_cache()
     yield request.param[0]
@@ -398,6 +399,103 @@ def test_regs_forced_width(kind):
                 torch.ops._C_glm52.topk_force(-1)
             _forced_rows((2, 0, threads, vecs), logits, [n, n - 1, k + 1, n - 7], k, seed,
                          f"regs T={threads} V={vecs} shift={shift} {kind}", ws=None)
+
+
+def _small_bin_logits(rows: int, n: int, k: int, g: torch.Generator) -> torch.Tensor:
+    """randn rows shifted so the k-th largest value is ~0.02 (a 4096-column row's median sits
+    there: pass 0's bin holds a few keys, the case kOptRank ranks); odd rows also get copies
+    of the k-th value straddling its place (ties inside the bin, across threads)."""
+    x = torch.randn(rows, n, generator=g, device=DEV)
+    vals, order = torch.sort(x, dim=1, descending=True)
+    x = x - vals[:, k - 1:k] + 0.02
+    kth = x.gather(1, order[:, k - 1:k])
+    odd = order[1::2, k - 3:k + 3]
+    x[1::2].scatter_(1, odd, kth[1::2].expand(-1, odd.shape[1]))
+    return x.contiguous()
+
+
+@pytest.mark.parametrize("opt", [1, 2, 3])
+@pytest.mark.parametrize("n", [4096, 4095, 6144, 5000])
+def test_regs_opts(opt, n):
+    """The regs kernel's options (topk_force opt; 512 threads x 2-3 float4) on rows whose
+    pass-0 bin is small (kOptRank's path) and on tie-heavy / equal / -inf rows (its fallback to
+    passes 1-2): the same sorted rows as without options, decode (aligned and misaligned) and
+    prefill."""
+    g, seed = _gen()
+    k = 2048
+    for kind in ("smallbin", "randn", "ties", "equal", "neginf", "negnan"):
+        for shift in (0, 3):
+            big = (_small_bin_logits(6, n + shift, k, g) if kind == "smallbin"
+                   else _logits(6, n + shift, kind, g))
+            logits = big[:, shift:]
+            lens = [n, n - 1, k + 1, n - 2, max(k + 1, n - 100), n]
+            what = f"regs opt={opt} n={n} shift={shift} {kind}"
+            _forced_rows((2, 0, 512, 0, 1, -1, opt), logits, lens, k, seed, what, ws=None)
+            # bit-identical to the kernel without options (both write sorted rows)
+            lens_t = torch.tensor(lens, dtype=torch.int32, device=DEV)
+            outs = []
+            for o in (0, opt):
+                out = torch.full((len(lens), k), POISON, dtype=torch.int32, device=DEV)
+                torch.ops._C_glm52.topk_force(2, 0, 512, 0, 1, -1, o)
+                try:
+                    T.topk_decode(logits, lens_t, out, k)
+                finally:
+                    torch.ops._C_glm52.topk_force(-1)
+                outs.append(out)
+            assert torch.equal(outs[0], outs[1]), f"{what} seed={seed}: differs from opt 0"
+
+
+@pytest.mark.parametrize("opt", [1, 2, 3])
+def test_regs_opts_edges_and_graphs(opt):
+    """The regs kernel's options on odd-width (misaligned) rows of lengths 0, 1, k-1, k, k+1
+    and around vector / thread boundaries, k 512-2048, MTP rows (next_n 2), and under
+    CUDA-graph capture and replay on fresh inputs into dirty outputs."""
+    g, seed = _gen()
+    force = (2, 0, 512, 0, 1, -1, opt)
+    width = 4099  # 512 x 2 float4 with the tail; rows start 4 bytes past a 16-byte boundary
+    for k in (512, 1024, 2048):
+        lens = [0, 1, k - 1, k, k + 1, 3071, 3072, 3073, 4095, width]
+        logits = _small_bin_logits(len(lens), width + 1, min(k, 2048), g)[:, 1:]
+        lens_t = torch.tensor(lens, dtype=torch.int32, device=DEV)
+        out = torch.full((len(lens), k), POISON, dtype=torch.int32, device=DEV)
+        torch.ops._C_glm52.topk_force(*force)
+        try:
+            T.topk_decode(logits, lens_t, out, k)
+            mtp = torch.full((len(lens), k), POISON, dtype=torch.int32, device=DEV)
+            L = torch.tensor([2, k + 1, 3000, 4000, width], dtype=torch.int32, device=DEV)
+            T.topk_decode(logits, L, mtp, k, 2)  # rows 2b + j see L[b] - 2 + j + 1 columns
+        finally:
+            torch.ops._C_glm52.topk_force(-1)
+        _check(logits, torch.zeros_like(lens_t), lens_t, out, k, seed, f"opt={opt} edges k={k}",
+               ws=None)
+        per_row = (L[:, None] - 2 + torch.arange(2, device=DEV)[None, :] + 1).reshape(-1).int()
+        _check(logits, torch.zeros_like(per_row), per_row, mtp, k, seed, f"opt={opt} mtp k={k}",
+               ws=None)
+    # graph: captured with the option forced (the launch is chosen at capture), replayed
+    rows, k = 64, 2048
+    logits = torch.empty(rows, 4096, device=DEV)
+    lens = torch.full((rows,), 4096, dtype=torch.int32, device=DEV)
+    out = torch.empty(rows, k, dtype=torch.int32, device=DEV)
+    torch.ops._C_glm52.topk_force(*force)
+    try:
+        logits.copy_(_small_bin_logits(rows, 4096, k, g))
+        T.topk_decode(logits, lens, out, k)  # eager first (per-device set-up)
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            T.topk_decode(logits, lens, out, k)
+    finally:
+        torch.ops._C_glm52.topk_force(-1)
+    for rep in range(3):
+        src = _small_bin_logits(rows, 4096, k, g) if rep != 1 else _logits(rows, 4096, "ties", g)
+        logits.copy_(src)
+        lens.copy_(torch.randint(k + 1, 4097, (rows,), generator=g, device=DEV,
+                                 dtype=torch.int32))
+        out.fill_(POISON)
+        graph.replay()
+        torch.cuda.synchronize()
+        _check(logits, torch.zeros_like(lens), lens, out, k, seed, f"opt={opt} graph {rep}",
+               ws=None)
 
 
 def _forced_rows(force: tuple, logits, lens: list[int], k: int, seed: int, what: str,

@@ -218,6 +218,23 @@ def test_extension_built_where_it_can_be():
     assert 90 in torch.ops._C_glm52.built_archs()
 
 
+def test_topk_force_takes_the_regs_options():
+    """topk_force's `opt` (the regs kernel's kOptRank / kOptScan, benchmarks and GPU tests
+    pass it positionally): 0-3 and -1 accepted, anything else refused with a message naming
+    the argument. Host-only: it sets the launcher's overrides, no GPU needed."""
+    if not T.EXTENSION_LOADED:
+        pytest.skip(f"extension not built here: {T.EXTENSION_REASON}")
+    schema = str(torch.ops._C_glm52.topk_force.default._schema)
+    assert "int opt=-1" in schema, schema
+    try:
+        for opt in (-1, 0, 1, 2, 3):
+            torch.ops._C_glm52.topk_force(2, 0, 512, 0, 1, -1, opt)
+        with pytest.raises(RuntimeError, match="opt must be -1"):
+            torch.ops._C_glm52.topk_force(2, 0, 512, 0, 1, -1, 4)
+    finally:
+        torch.ops._C_glm52.topk_force(-1)
+
+
 def test_sort_rows_puts_positions_ascending_and_padding_last():
     rows = torch.tensor([[5, -1, 2, 9], [-1, -1, 0, 3], [7, 6, 5, 4]], dtype=torch.int32)
     T.sort_rows_(rows)

@@ -107,12 +107,59 @@ def warp_bucket_groups(hist: np.ndarray, groups: np.ndarray, need: int) -> tuple
     return g * cb + g - 1 - l2, int(incl2[l2] - x[l2]), int(x[l2])
 
 
+def lead_scan(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, int]:
+    """Kernel lead_scan (kOptScan): the same (bin, count above it, count in it) from per-thread
+    prefix sums: thread t owns bins nb-1-(t*per+j); each warp scans its threads' sums (the
+    warp's keys above a thread's bins | the thread's own, packed in 16 bits each), adds the
+    totals of the warps below it, and the one thread with run < need <= run + sum picks."""
+    nb = len(hist)
+    per = nb // threads
+    owned = hist[::-1].reshape(threads, per).astype(np.int64)
+    sums = owned.sum(axis=1)
+    assert sums.sum() < 1 << 16, "packed 16-bit sums"
+    warp_incl = np.cumsum(sums.reshape(-1, WARP), axis=1)  # warp_incl_scan
+    wtot = warp_incl[:, -1]
+    packed = ((warp_incl.ravel() - sums) | (sums << 16))
+    found = []
+    for t in range(threads):
+        w = t // WARP
+        run = int(wtot[:w].sum()) + int(packed[t] & 0xFFFF)
+        if run < need <= run + int(packed[t] >> 16):
+            for j in range(per):  # lane_pick
+                if need <= run + int(owned[t, j]):
+                    found.append((nb - 1 - (t * per + j), run, int(owned[t, j])))
+                    break
+                run += int(owned[t, j])
+    assert len(found) == 1, "exactly one thread publishes"
+    return found[0]
+
+
+def rank_bin(cand: list[tuple[int, int]], need: int) -> int:
+    """Kernel rank_bin on warp 0: lane j holds cand[j] = (key, column) of the n <= 32 keys of
+    pass 0's bin (any order); its rank counts the keys before it (larger, or equal in a lower
+    column), its column index the keys in lower columns; the taken ones (rank < need) as one
+    mask over the keys in column order (REDUX.OR of 1 << column index)."""
+    n = len(cand)
+    assert n <= 32
+    mask = 0
+    for kj, cj in cand:
+        rank = sum(1 for ki, ci in cand if ki > kj or (ki == kj and ci < cj))
+        col = sum(1 for _, ci in cand if ci < cj)
+        if rank < need:
+            mask |= 1 << col
+    return mask
+
+
+RANKED = {"rows": 0, "tied": 0}  # rows the model sent down the kOptRank path (tests check it)
+
+
 def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
               base_mis: int, decode: bool = False, ctas: int = 1,
-              cluster: bool = False) -> list[int]:
+              cluster: bool = False, opt: int = 0, rng=None) -> list[int]:
     """What the regs kernel (ctas > 1: the grid kernel with that many CTAs per row) writes for
     one row (k slots, in slot order). values: the row's num_cols columns; decode rows (start
-    0) are loaded in full before the length is known."""
+    0) are loaded in full before the length is known. opt: the one-CTA kernel's kOpt bits (1
+    kOptRank, 2 kOptScan); rng shuffles kOptRank's list (the kernel's atomic order)."""
     n = end - start
     if n <= k:
         return list(range(n)) + [-1] * (k - n)
@@ -156,8 +203,14 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
 
     # pass 0, then passes 1 and 2 while the chosen bin is not taken whole
     b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
+    if opt & 2:
+        assert ctas == 1 and not cluster, "kOpt: one CTA per row"
+        assert lead_scan(hist(kv >> 21, 2048), threads, k) == (b, above, cnt)
     need, thr = k - above, b << 21
     ge = cnt == need
+    if opt & 1 and not ge and cnt <= 32 and b != 0:
+        assert ctas == 1 and not cluster, "kOpt: one CTA per row"
+        return _ranked_output(keys, idx, a_al, start, k, thr, need, cnt, threads, e_per, rng)
     def search(sub, bins):  # passes 1-2: warp_bucket_groups for one CTA, from its coarse adds
         if ctas > 1:
             return warp_bucket(hist(sub, bins), threads, need)
@@ -217,6 +270,44 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
                     pos += 1
         gt0 += int(cg.sum())
         eq0 += int(ce.sum())
+    assert all(x is not None for x in out), "unwritten slots"
+    return out
+
+
+def _ranked_output(keys, idx, a_al, start, k, thr, need, cnt, threads, e_per, rng):
+    """The kOptRank path after pass 0 (the bin b = thr >> 21 not taken whole, <= 32 keys, not
+    bin 0): per-thread masks of the keys above the bin (ma) and in it (mi; the tail's from bit
+    e_per), the bin's keys listed in any order, the packed (above | in-bin << 16) exclusive scan
+    in thread order, rank_bin's mask, and each thread's staged positions."""
+    hi = thr | ((1 << 21) - 1)
+    ma = keys > hi  # invalid keys and absent tail slots are 0: never above, never in bin != 0
+    mi = (keys - thr >= 0) & (keys - thr < 1 << 21)
+    cand = [(int(keys[t, e]), t * e_per + e) for t in range(threads)
+            for e in range(e_per + 3) if mi[t, e]]  # column: 4 * kV * t + e
+    assert len(cand) == cnt, "the list holds the histogram's count"
+    if rng is not None:
+        cand = [cand[i] for i in rng.permutation(len(cand))]
+    RANKED["rows"] += 1
+    RANKED["tied"] += len({c[0] for c in cand}) < len(cand)
+    sel = rank_bin(cand, need)
+    mine = ma.sum(axis=1) | (mi.sum(axis=1) << 16)
+    excl = np.cumsum(mine) - mine
+    out: list[int | None] = [None] * k
+    for t in range(threads):
+        before = int(excl[t]) >> 16
+        lower = sel & ((1 << before) - 1)
+        mine_sel = sel >> before
+        gm = ma[t].copy()
+        for e in range(e_per + 3):  # mi's set bits in order: the thread's j-th key of the bin
+            if mi[t, e]:
+                gm[e] = bool(mine_sel & 1)
+                mine_sel >>= 1
+        pos = (int(excl[t]) & 0xFFFF) + bin(lower).count("1")
+        for e in range(e_per + 3):
+            if gm[e]:
+                assert out[pos] is None, "slot written twice"
+                out[pos] = a_al + int(idx[t, e]) - start
+                pos += 1
     assert all(x is not None for x in out), "unwritten slots"
     return out
 
@@ -373,11 +464,42 @@ def test_ballot_scan_matches_cumsum():
         assert (ballot_incl_scan3(x) == np.cumsum(x)).all()
 
 
+def test_lead_scan_matches_warp_bucket():
+    """kOptScan's pass-0 search finds lead_bucket's bin on dense and sparse histograms."""
+    rng = np.random.default_rng(3)
+    for i in range(200):
+        hist = (rng.integers(0, 40, 2048) * (rng.random(2048) < 0.5) if i % 2 else
+                rng.integers(0, 4, 2048) * (rng.random(2048) < 0.05))
+        total = int(hist.sum())
+        if total == 0 or total >= 1 << 16:
+            continue
+        need = int(rng.integers(1, total + 1))
+        for threads in (512, 1024):
+            assert lead_scan(hist, threads, need) == warp_bucket(hist, threads, need)
+
+
+def test_rank_bin_matches_a_sort():
+    """rank_bin's mask == the `need` largest of the listed keys (ties: the lower column),
+    as bits over the keys in column order, whatever order the list is in."""
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        n = int(rng.integers(2, 33))
+        keys = rng.integers(0, int(rng.choice([3, 50, 1 << 21])), n)  # many ties, some, none
+        cols = np.sort(rng.choice(4096, n, replace=False))
+        need = int(rng.integers(1, n))
+        order = sorted(range(n), key=lambda j: (-keys[j], cols[j]))[:need]
+        want = sum(1 << j for j in order)  # j: the key's index in column order
+        cand = [(int(keys[j]), int(cols[j])) for j in rng.permutation(n)]
+        assert rank_bin(cand, need) == want
+
+
 @pytest.mark.parametrize("kind", ALL_KINDS)
-def test_regs_model_small_sizes(kind):
+@pytest.mark.parametrize("opt", [0, 1, 2, 3])
+def test_regs_model_small_sizes(kind, opt):
     """Small k and rows, the kernel's thread geometry (and CTAs of one or two warps, whose
     full-width rows reach the tail): partial head / tail vectors everywhere, tie quotas inside
-    one thread, decode rows shorter than the loaded columns."""
+    one thread, decode rows shorter than the loaded columns; with each kOpt (the model applies
+    them at any width; the kernel has them at 512 x 2-3 float4)."""
     rng = model_rng("regs", kind)
     for it in range(16):
         threads, vecs = int(rng.choice([32, 64, 512, 1024])), int(rng.integers(1, 6))
@@ -389,12 +511,44 @@ def test_regs_model_small_sizes(kind):
         if rng.random() < 0.5:  # decode: start 0, any length up to the columns
             end = int(rng.integers(k + 1, cols + 1))
             _check(vals, 0, end, k, threads=threads, vecs=vecs,
-                   base_mis=int(rng.integers(0, 4)), decode=True)
+                   base_mis=int(rng.integers(0, 4)), decode=True, opt=opt, rng=rng)
         else:
             start = int(rng.integers(0, 7))
             end = int(rng.integers(min(start + k + 1, cols), cols + 1))
             _check(vals, start, end, k, threads=threads, vecs=vecs,
-                   base_mis=int(rng.integers(0, 4)))
+                   base_mis=int(rng.integers(0, 4)), opt=opt, rng=rng)
+
+
+def _small_bin(n: int, k: int, rng, ties: bool) -> np.ndarray:
+    """A randn row shifted so its k-th largest value is ~0.02 (a 4096-column row's median
+    sits there: pass 0's bin then holds a few keys, the kOptRank case); with `ties`, copies
+    of the k-th value straddle its place and a neighbour shares its bin (ties across
+    threads)."""
+    vals = rng.standard_normal(n).astype(np.float32)
+    order = np.argsort(-vals, kind="stable")
+    vals = (vals - vals[order[k - 1]] + np.float32(0.02)).astype(np.float32)
+    if ties:
+        kth = vals[order[k - 1]]
+        vals[order[k - 3:k + 3]] = kth
+        vals[order[k + 3]] = np.nextafter(kth, np.float32(-np.inf))
+    return vals
+
+
+@pytest.mark.parametrize("opt", [1, 3])
+@pytest.mark.parametrize("threads,vecs", [(512, 2), (512, 3)])
+def test_ranked_path_shipped_widths(opt, threads, vecs):
+    """The widths with kOpt kernels at k 2048: randn and tie-straddled rows take the kOptRank
+    path (counted), full width and misaligned (a tail), decode and prefill rows."""
+    rng = model_rng(f"ranked-{threads}-{vecs}", str(opt))
+    RANKED.update(rows=0, tied=0)
+    n = 4 * threads * vecs
+    for it in range(8):
+        vals = _small_bin(n, 2048, rng, ties=it % 2 == 1)
+        _check(vals, 0, n - int(rng.integers(0, 300)), 2048, threads=threads, vecs=vecs,
+               base_mis=0, decode=True, opt=opt, rng=rng)
+        _check(vals, int(rng.integers(1, 4)), n, 2048, threads=threads, vecs=vecs,
+               base_mis=int(rng.integers(1, 4)), opt=opt, rng=rng)
+    assert RANKED["rows"] >= 8 and RANKED["tied"] >= 4, RANKED
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
