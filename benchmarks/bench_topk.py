@@ -197,25 +197,31 @@ def launch_floor() -> float:
     return time_op(lambda i: x.add_(1.0), 1)[0]
 
 
-REGS_OPTS = (0, 1, 2, 3)  # the regs kernel's kOpt bits (topk_force opt)
+ALL_OPTS = (0, 1, 2, 3, 4)  # kOpt bits (topk_force opt): regs 1 / 2 / 3, cluster 4
 
 
-def regs_opts(ours, rows: int, n: int, ws_bytes: int, phase: str, nbuf: int, logits, starts,
-              ends, out) -> dict | None:
-    """The regs kernel at 512 threads with each option set (where its 2-3 float4 widths hold
-    the rows, else None): median ms of 3 rounds, each timing every option in turn, and whether
-    every option's rows equal opt 0's bit for bit (both write sorted rows) with values equal
-    to torch.topk's."""
-    pl = plan(rows, n, ws_bytes, phase == "prefill", 2, 0, 512)
-    if pl[0] != 2 or pl[2] != 512 or pl[3] not in (2, 3):
+def kernel_opts(ours, rows: int, n: int, ws_bytes: int, phase: str, nbuf: int, logits, starts,
+                ends, out) -> dict | None:
+    """The automatic plan's kernel forced with each of its option sets (regs kernel at 512
+    threads x 2-3 float4: opt 0-3; cluster kernel at 512 x 4 / 1024 x 4: opt 0, 4; else
+    None): median ms of 3 rounds, each timing every option in turn, and whether every
+    option's rows equal opt 0's bit for bit (all write sorted rows) with values equal to
+    torch.topk's."""
+    algo, c, size, per = plan(rows, n, ws_bytes, phase == "prefill")
+    if algo == 2 and size == 512 and per in (2, 3):
+        opts, kern = (0, 1, 2, 3), f"regs 512x{per}"
+        fns = {o: forced(2, ours, 0, 512, per, 1, -1, o) for o in opts}
+    elif algo == 5 and size == 4:
+        opts, kern = (0, 4), f"cluster C={c} {per}x4"
+        fns = {o: forced(5, ours, 0, per, 4, 1, -1, o) for o in opts}
+    else:
         return None
-    fns = {o: forced(2, ours, 0, 512, 0, 1, -1, o) for o in REGS_OPTS}
-    times: dict[int, list[float]] = {o: [] for o in REGS_OPTS}
+    times: dict[int, list[float]] = {o: [] for o in opts}
     for _ in range(3):
-        for o in REGS_OPTS:
+        for o in opts:
             times[o].append(time_op(fns[o], nbuf)[0])
     same, ref = True, None
-    for o in REGS_OPTS:
+    for o in opts:
         out.fill_(-1)
         fns[o](0)
         torch.cuda.synchronize()
@@ -224,8 +230,8 @@ def regs_opts(ours, rows: int, n: int, ws_bytes: int, phase: str, nbuf: int, log
             ref = out.clone()
         else:
             same &= bool(torch.equal(ref, out))
-    return {"shape": f"{phase} {rows}x{n}", **{f"opt {o}": statistics.median(times[o])
-                                               for o in REGS_OPTS},
+    return {"shape": f"{phase} {rows}x{n}", "kernel": kern,
+            **{f"opt {o}": statistics.median(times[o]) for o in opts},
             "same": "yes" if same else "NO"}
 
 
@@ -256,9 +262,10 @@ def main() -> int:
                     help="also time the grid kernel at each width (2 / 4 float4 per thread)")
     ap.add_argument("--cluster-sweep", action="store_true",
                     help="also time the cluster kernel at each width (512 x 2, 512 x 4, 1024 x 4)")
-    ap.add_argument("--regs-opts", action="store_true",
-                    help="also time the regs kernel's options (opt 0-3, 512 threads x 2-3 "
-                         "float4: rows of up to 6144 columns), 3 alternating rounds each")
+    ap.add_argument("--opts", action="store_true",
+                    help="also time the kernels' options where the automatic plan runs a "
+                         "kernel that has them (regs 512 x 2-3 float4: opt 0-3; cluster 512 x 4 "
+                         "/ 1024 x 4: opt 0, 4), 3 alternating rounds each")
     ap.add_argument("--extra-decode", default="",
                     help="comma-separated extra decode shapes, e.g. 16x1048576,32x1048576")
     ap.add_argument("--only", default="",
@@ -378,13 +385,13 @@ def main() -> int:
                 cluster_sweep.append(cw)
                 print("  cluster sweep " + " ".join(f"{k} {v}" for k, v in cw.items()
                                                     if k != "shape"), flush=True)
-            if args.regs_opts and n <= REGS_MAX_COLS:
-                ow = regs_opts(ops["ours"], rows, n, ws_bytes, phase, nbuf, logits_list[0],
-                               starts, ends, out)
+            if args.opts:
+                ow = kernel_opts(ops["ours"], rows, n, ws_bytes, phase, nbuf, logits_list[0],
+                                 starts, ends, out)
                 if ow:
                     opt_sweep.append(ow)
-                    print("  regs opts " + " ".join(f"{k} {v}" for k, v in ow.items()
-                                                    if k != "shape"), flush=True)
+                    print("  opts " + " ".join(f"{k} {v}" for k, v in ow.items()
+                                               if k != "shape"), flush=True)
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
             for name in [m for m in ("ours", "ours no pdl", "ours radix", "ours stream",
@@ -476,12 +483,14 @@ def main() -> int:
             f"{r[v]:.5f} ({r[v + ' CTAs']})" if v in r else "n.a." for v in vs) + " |"
             for r in cluster_sweep]
     if opt_sweep:
-        os_ = [f"opt {o}" for o in REGS_OPTS]
-        md += ["", "Regs kernel options (512 threads; opt 1 kOptRank, 2 kOptScan, 3 both), "
-               "median ms of 3 alternating rounds; same = rows bit-identical to opt 0 and "
-               "values equal to torch.topk's:", "",
-               "| shape | " + " | ".join(os_) + " | same |", "|" + "---|" * (len(os_) + 2)]
-        md += ["| " + r["shape"] + " | " + " | ".join(f"{r[o]:.5f}" for o in os_) + " | "
+        os_ = [f"opt {o}" for o in ALL_OPTS]
+        md += ["", "Kernel options (regs 512 x 2-3 float4: opt 1 kOptRank, 2 kOptScan, 3 both; "
+               "cluster 512 x 4 / 1024 x 4: opt 4 kOptEarly), median ms of 3 alternating "
+               "rounds; same = rows bit-identical to opt 0 and values equal to torch.topk's:",
+               "", "| shape | kernel | " + " | ".join(os_) + " | same |",
+               "|" + "---|" * (len(os_) + 3)]
+        md += ["| " + r["shape"] + " | " + r["kernel"] + " | "
+               + " | ".join(f"{r[o]:.5f}" if o in r else "n.a." for o in os_) + " | "
                + r["same"] + " |" for r in opt_sweep]
     text = "\n".join(md)
     print("\n" + text)

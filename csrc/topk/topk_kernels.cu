@@ -134,8 +134,15 @@ RegsKernel grid_kernel(int vecs) {
 constexpr int kClusterWidths = 3;
 constexpr int kClusterThreads[kClusterWidths] = {512, 512, 1024};
 constexpr int kClusterVecs[kClusterWidths] = {2, 4, 4};
-// The kernel of a width; nullptr (the launch then fails) for any other.
-RegsKernel cluster_kernel(int threads, int vecs) {
+// The kernel of a width; nullptr (the launch then fails) for any other. `opt` with kOptEarly
+// (set_forced / VLLM_GLM52_TOPK_REGS_OPT bit 4): the kernel with that option, instantiated for
+// the two widths the planner uses (512 x 4, 1024 x 4); 512 x 2 ignores it. NOTES: forced only
+// until measured (session 21 had no GPU).
+RegsKernel cluster_kernel(int threads, int vecs, int opt = 0) {
+  if ((opt & kOptEarly) != 0 && vecs == 4) {
+    if (threads == 512) return topk_regs_kernel<512, 4, false, 2, true, kOptEarly>;
+    if (threads == 1024) return topk_regs_kernel<1024, 4, false, 1, true, kOptEarly>;
+  }
   if (threads == 512 && vecs == 2) return topk_regs_kernel<512, 2, false, 2, true>;
   if (threads == 512 && vecs == 4) return topk_regs_kernel<512, 4, false, 2, true>;
   if (threads == 1024 && vecs == 4) return topk_regs_kernel<1024, 4, false, 1, true>;
@@ -217,11 +224,14 @@ void init_device(int dev, DeviceInfo& info) {
     const RegsKernel kernel = cluster_kernel(kClusterThreads[i], kClusterVecs[i]);
     const int keys = regs_capacity(kClusterThreads[i], kClusterVecs[i]);
     // its receive buffers and keys (dynamic shared memory) at the largest cluster; a failure
-    // just leaves the cluster sizes that need more unplanned (their occupancy query fails)
-    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(cluster_smem_bytes(kClusterMaxCtas, keys))) !=
-        cudaSuccess)
-      (void)cudaGetLastError();
+    // just leaves the cluster sizes that need more unplanned (their occupancy query fails).
+    // The kOptEarly variant gets the same (the plan is the one of the kernel without it).
+    for (const RegsKernel kn : {kernel, cluster_kernel(kClusterThreads[i], kClusterVecs[i],
+                                                       kOptEarly)})
+      if (cudaFuncSetAttribute(kn, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(cluster_smem_bytes(kClusterMaxCtas, keys))) !=
+          cudaSuccess)
+        (void)cudaGetLastError();
     for (int c = 2; c <= kClusterMaxCtas; ++c)
       info.cl_clusters[i][c] =
           resident_clusters(kernel, kClusterThreads[i], cluster_smem_bytes(c, keys), c);
@@ -244,7 +254,7 @@ void init_device(int dev, DeviceInfo& info) {
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_PDL")) info.pdl = std::string(env) != "0";
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_REGS_OPT")) {
     const int v = std::atoi(env);
-    if (v >= 0 && v <= 3) info.regs_opt = v;
+    if (v >= 0 && v <= 7) info.regs_opt = v;
   }
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_CLUSTER")) {
     const int v = std::atoi(env);
@@ -372,7 +382,8 @@ Plan plan_regs(int num_cols, int threads, int vecs) {
 // width at 40 registers measured as fast as at 32 without options, session 18).
 // NOTES: forced only until measured (session 21 had no GPU): docs/topk.md, "Next steps".
 RegsKernel regs_kernel(int threads, int vecs, int opt) {
-  if (threads == 512 && (vecs == 2 || vecs == 3) && opt >= 1 && opt <= 3) {
+  opt &= kOptRank | kOptScan;  // (kOptEarly: the cluster kernel's)
+  if (threads == 512 && (vecs == 2 || vecs == 3) && opt != 0) {
     static const RegsKernel kOptKernels[2][3] = {
         {topk_regs_kernel<512, 2, false, 4, false, kOptRank>,
          topk_regs_kernel<512, 2, false, 3, false, kOptScan>,
@@ -581,7 +592,7 @@ bool segments_aligned(const Params& p) {
 
 void set_forced(int algo, int cluster, int threads, int vecs, int sample, int pdl, int opt) {
   g_sample.store(sample != 0 ? 1 : 0, std::memory_order_relaxed);
-  g_opt.store(opt >= 0 && opt <= 3 ? opt : -1, std::memory_order_relaxed);
+  g_opt.store(opt >= 0 && opt <= 7 ? opt : -1, std::memory_order_relaxed);
   g_pdl.store(pdl == 0 || pdl == 1 ? pdl : -1, std::memory_order_relaxed);
   g_forced_algo.store(algo >= kAlgoStream && algo <= kAlgoCluster ? algo : -1,
                       std::memory_order_relaxed);
@@ -646,7 +657,9 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     cfg.dynamicSmemBytes = cluster_smem_bytes(c, regs_capacity(pl.threads, pl.res_cap));
     set_cluster(cfg, attrs[0], static_cast<unsigned>(c));
     if (pdl) add_pdl(cfg, attrs);
-    return cudaLaunchKernelEx(&cfg, cluster_kernel(pl.threads, pl.res_cap), q);
+    const int forced_opt = g_opt.load(std::memory_order_relaxed);
+    const int opt = forced_opt >= 0 ? forced_opt : info->regs_opt;
+    return cudaLaunchKernelEx(&cfg, cluster_kernel(pl.threads, pl.res_cap, opt), q);
   }
   if (pl.algo == kAlgoRegs) {
     const int threads = pl.res_cap;

@@ -72,6 +72,10 @@ constexpr int kGBins = 2048;  // 11-bit digits (the last pass uses 1024 bins)
 constexpr int kOptRank = 1;
 constexpr int kOptScan = 2;
 constexpr uint32_t kRankMax = 32;  // kOptRank: pass 0's bin ranked when it holds <= 32 keys
+// ... and of the cluster kernel: kOptEarly scans the output's keys above pass 1's bin while
+// warp 0 waits for the peers' pass-2 lists (list_push / list_rank), so after the threshold only
+// the CTA's listed candidates are decided.
+constexpr int kOptEarly = 4;
 
 // Static shared memory (21 KiB): the pass histograms (contiguous, cleared together), the
 // passes' search results and one per-warp total array per block scan, so no scan rewrites words
@@ -94,6 +98,11 @@ struct RankSmem {
   uint2 cand[kRankMax];
   uint32_t ncand;
   uint32_t csel;
+};
+// kOptEarly's: the columns of this CTA's listed pass-2 candidates (32 t + e for key e of
+// thread t: column order), beside ClusterSmem::lst.
+struct EarlySmem {
+  uint32_t lcol[3];
 };
 
 // One row's block of Params::workspace in grid mode (zero between launches).
@@ -318,9 +327,9 @@ __device__ __forceinline__ void cluster_bins(uint32_t* h, uint32_t* buf, uint32_
 // largest value is the last pass's bin. Stores (bin, keys above it, keys in it, 1) in *res and
 // adds the lower ranks' selected / tied candidates to lane 0's gl / el (as lower_counts);
 // (0, 0, 0, 0) when some list overflowed: every CTA then exchanges pass 2's histograms.
-__device__ __forceinline__ void list_pass2(ClusterSmem& cs, uint64_t* bar, int C, int q,
-                                           uint32_t need, uint4* res, uint32_t& gl,
-                                           uint32_t& el) {
+// list_pass2 in two steps (kOptEarly runs the output's first scan between them): the push of
+// this CTA's list, then the wait for the peers' and the ranking.
+__device__ __forceinline__ void list_push(ClusterSmem& cs, uint64_t* bar, int C, int q) {
   const int lane = static_cast<int>(lane_id());
   const uint32_t n = cs.nlst;
   const uint32_t v0 = n > 0u ? cs.lst[0] : 0u, v1 = n > 1u ? cs.lst[1] : 0u;
@@ -331,6 +340,11 @@ __device__ __forceinline__ void list_pass2(ClusterSmem& cs, uint64_t* bar, int C
                static_cast<uint32_t>(__cvta_generic_to_shared(bar)), lane, mine);
   if (lane == q) cs.msg[q] = mine;
   __syncwarp();
+}
+__device__ __forceinline__ void list_rank(ClusterSmem& cs, uint64_t* bar, int C, int q,
+                                          uint32_t need, uint4* res, uint32_t& gl,
+                                          uint32_t& el) {
+  const int lane = static_cast<int>(lane_id());
   wait_cluster_bar(bar);
   const int r = lane / 3, j = lane - 3 * r;
   const uint2 m = r < C ? cs.msg[r] : make_uint2(0u, 0u);
@@ -364,6 +378,12 @@ __device__ __forceinline__ void list_pass2(ClusterSmem& cs, uint64_t* bar, int C
     el += ea;
     *res = make_uint4(bin, above, cnt, 1u);
   }
+}
+__device__ __forceinline__ void list_pass2(ClusterSmem& cs, uint64_t* bar, int C, int q,
+                                           uint32_t need, uint4* res, uint32_t& gl,
+                                           uint32_t& el) {
+  list_push(cs, bar, C, q);
+  list_rank(cs, bar, C, q, need, res, gl, el);
 }
 
 // Cluster mode: once a pass's bucket search chose `bin`, adds to gl the lower ranks' keys
@@ -803,11 +823,15 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
   static_assert(!(kGrid && kCl), "grid or cluster mode, not both");
   static_assert(!kCl || kSlice < 65536, "cluster_bins pushes a CTA's bins as 16-bit counts");
-  static_assert(kOpt == 0 || !kMulti, "kOptRank / kOptScan: one CTA per row only");
+  static_assert((kOpt & (kOptRank | kOptScan)) == 0 || !kMulti,
+                "kOptRank / kOptScan: one CTA per row only");
+  static_assert((kOpt & kOptEarly) == 0 || kCl, "kOptEarly: the cluster kernel only");
+  constexpr bool kEarly = kCl && (kOpt & kOptEarly) != 0;
   __shared__ RegsSmem s;
   __shared__ std::conditional_t<kGrid, GridSmem, NoSmem> gs;
   __shared__ std::conditional_t<kCl, ClusterSmem, NoSmem> cs;
   __shared__ std::conditional_t<(kOpt & kOptRank) != 0, RankSmem, NoSmem> rs;
+  __shared__ std::conditional_t<kEarly, EarlySmem, NoSmem> es;
   uint64_t* const cbar = cluster_bars(cs);
   extern __shared__ __align__(16) uint32_t cl_buf[];  // cluster mode's receive buffers
   const int t = static_cast<int>(threadIdx.x);
@@ -1132,6 +1156,10 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
 
   // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
   uint32_t m1 = 0u;  // cluster: bit e = key e is in pass 0's bin
+  // kOptEarly: the output scan of the keys above pass 1's bin ran during pass 2's list exchange
+  // (scanned), this thread's mask of them and its warp's inclusive count
+  bool scanned = false, listed = false;  // listed: cluster pass 2 resolved from the lists
+  uint32_t ema = 0u, eincl = 0u, m2 = 0u;  // m2: cluster, bit e = key e is in pass 1's bin
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 21;
     auto add = [&](uint32_t kk) {  // one CTA per row: the coarse sums too (warp_bucket_groups)
@@ -1183,24 +1211,41 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
         if constexpr (!kMulti) atomicAdd(&s.c2[(kk >> 5) & 31u], 1u);
       }
     };
-    bool listed = false;  // cluster: pass 2 resolved from the candidates' lists
     if constexpr (kCl) {
       // NOTES: the few keys of pass 1's bin (1.5 on average in a randn 32k row) go to the
       // cluster as lists of low 10 bits (list_pass2): one 8-byte push per peer and one warp
       // ranking them, instead of a 1024-bin histogram exchange and bucket search; a CTA with
       // more than kListMax candidates (ties) makes every CTA exchange histograms instead.
-      uint32_t m2 = 0u;  // bit e = key e is in pass 1's bin
       for (uint32_t m = m1; m != 0u; m &= m - 1u) {
         const int e = __ffs(m) - 1;
         const uint32_t kk = key_at(e);
         if ((kk >> 10) == pre) {
           m2 |= 1u << e;
           const uint32_t i = atomicAdd(&cs.nlst, 1u);
-          if (i < kListMax) cs.lst[i] = kk & 1023u;
+          if (i < kListMax) {
+            cs.lst[i] = kk & 1023u;
+            if constexpr (kEarly) es.lcol[i] = (static_cast<uint32_t>(t) << 5) | e;
+          }
         }
       }
       __syncthreads();
-      if (warp_id() == 0u) list_pass2(cs, cbar + 2, G, q, need, &s.res[2], gl, el);
+      if constexpr (kEarly) {
+        // NOTES: the keys above pass 1's bin are selected whatever pass 2 finds: their masks
+        // and warp scan run while warp 0 waits for the peers' lists. Not with a pass-1 prefix
+        // of 0 (the invalid keys', 0, bin: their lower-rank counts need the key-0 correction).
+        if (warp_id() == 0u) list_push(cs, cbar + 2, G, q);
+        scanned = pre != 0u;
+        if (scanned) {
+          const uint32_t hi1 = thr | 1023u;  // invalid keys (0) never above it
+#pragma unroll
+          for (int e = 0; e < kE; ++e) ema |= static_cast<uint32_t>(key[e] > hi1) << e;
+          eincl = warp_incl_scan(static_cast<uint32_t>(__popc(ema)));
+          if (lane == 31) s.wtot[3][warp_id()] = eincl;
+        }
+        if (warp_id() == 0u) list_rank(cs, cbar + 2, G, q, need, &s.res[2], gl, el);
+      } else {
+        if (warp_id() == 0u) list_pass2(cs, cbar + 2, G, q, need, &s.res[2], gl, el);
+      }
       __syncthreads();
       const uint4 r = s.res[2];
       listed = r.w != 0u;
@@ -1246,6 +1291,44 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       atomicAdd(&s.red[0], gl);
       atomicAdd(&s.red[1], el);
     }
+  }
+
+  if constexpr (kEarly) {
+    if (scanned && listed) {
+      // kOptEarly's output: this thread's first slot is its CTA's keys above pass 1's bin in
+      // lower threads (the early scan) plus the CTA's taken candidates in lower threads; its
+      // keys are those above pass 1's bin and its taken candidates. A candidate (at most
+      // kListMax in the CTA, listed) is taken above the final bin, or tied in it within the
+      // tie quota (the lower ranks' ties first, then the CTA's in column order).
+      __syncthreads();  // s.red complete
+      const uint32_t gt0e = s.red[0], eq0e = s.red[1];
+      const uint32_t y = lane < kT / 32 ? s.wtot[3][lane] : 0u;
+      uint32_t pos = __reduce_add_sync(kFull, lane < static_cast<int>(warp_id()) ? y : 0u) +
+                     eincl - static_cast<uint32_t>(__popc(ema));
+      const uint32_t nc = cs.nlst, lb = thr & 1023u, mine = static_cast<uint32_t>(t) << 5;
+      uint32_t gm = ema;
+      for (uint32_t j = 0u; j < nc; ++j) {
+        const uint32_t v = cs.lst[j], c = es.lcol[j];
+        bool take = v > lb;
+        if (v == lb) {
+          uint32_t rank = eq0e;  // tied keys before it
+          for (uint32_t i = 0u; i < nc; ++i) rank += cs.lst[i] == lb && es.lcol[i] < c;
+          take = ge || rank < need;
+        }
+        if (take && c < mine) ++pos;
+        if (take && (c >> 5) == static_cast<uint32_t>(t)) gm |= 1u << (c & 31u);
+      }
+      const int32_t col0 = (a - i0 - start) + ofs + 4 * kV * t;
+      int32_t* __restrict__ dst =
+          p.out + static_cast<int64_t>(row) * p.out_stride + gt0e + min(eq0e, need);
+      for (; gm != 0u; gm &= gm - 1u) dst[pos++] = col0 + __ffs(gm) - 1;
+      asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
+      return;
+    }
+    // the other rows' masks below read the keys back from the CTA's copy: the registers are
+    // free across pass 2 (at 64 registers, 12 bytes spilled while they were held)
+#pragma unroll
+    for (int e = 0; e < kE; ++e) key[e] = key_at(e);
   }
 
   // Step 6: ordered output. Selected: key >= thr when ge, else key > thr plus the `need`

@@ -576,6 +576,45 @@ def test_cluster_kernel_sizes(threads, vecs, kind):
                      f"cluster {threads}x{vecs} shift={shift} {kind}", ws=None)
 
 
+@pytest.mark.parametrize("threads", [512, 1024])
+@pytest.mark.parametrize("kind", ["randn", "kthtie", "ties", "ties10", "equal", "neginf",
+                                  "negnan", "recent"])
+def test_cluster_early(threads, kind):
+    """The cluster kernel with kOptEarly (topk_force opt 4; 512 x 4 and 1024 x 4): rows of 2-8
+    CTAs ending around CTA boundaries and rows of at most k, aligned and misaligned decode,
+    prefill rows inside a vector; and bit-identical to the kernel without the option on the
+    automatic plan's rows (1, 8, 64 x 32k) and on rows with copies of the k-th value in
+    different CTAs (ties the output's quota splits)."""
+    g, seed = _gen()
+    k, vecs = 2048, 4
+    slice_ = 4 * threads * vecs
+    n = 8 * slice_ - 3
+    lens = [n, 3 * slice_ + 1, 2 * slice_, k + 1, k, 5, slice_ - 1, 7 * slice_ - 3]
+    for shift in (0, 1):
+        logits = _logits(len(lens), n + 3, kind, g)[:, shift:shift + n]
+        _forced_rows((5, 0, threads, vecs, 1, -1, 4), logits, lens, k, seed,
+                     f"cluster early {threads}x{vecs} shift={shift} {kind}", ws=None)
+    for rows in (1, 8, 64):
+        logits = _logits(rows, 32768, kind, g)
+        if kind == "randn":  # copies of each row's k-th value in both halves
+            kth = torch.sort(logits, dim=1, descending=True).values[:, k - 1:k]
+            logits[:, 5] = kth[:, 0]
+            logits[:, 20000] = kth[:, 0]
+        lens_t = torch.full((rows,), 32768, dtype=torch.int32, device=DEV)
+        outs = []
+        for opt in (0, 4):
+            out = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
+            torch.ops._C_glm52.topk_force(5, 0, threads, vecs, 1, -1, opt)
+            try:
+                T.topk_decode(logits, lens_t, out, k)
+            finally:
+                torch.ops._C_glm52.topk_force(-1)
+            outs.append(out)
+        _check(logits, torch.zeros_like(lens_t), lens_t, outs[1], k, seed,
+               f"cluster early {threads} {rows}x32768 {kind}", ws=None)
+        assert torch.equal(outs[0], outs[1]), f"{rows}x32768 {kind} seed={seed}: differs"
+
+
 def test_cluster_plan():
     """Rows too long for the regs kernel that fit a cluster of at most 4 CTAs take the cluster
     kernel automatically, with or without a workspace, while the launch is one wave of

@@ -151,6 +151,7 @@ def rank_bin(cand: list[tuple[int, int]], need: int) -> int:
 
 
 RANKED = {"rows": 0, "tied": 0}  # rows the model sent down the kOptRank path (tests check it)
+EARLY = {"rows": 0, "tied": 0}  # cluster rows whose kOptEarly output the model checked
 
 
 def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
@@ -227,10 +228,12 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
         need, thr = need - above, thr | b
         ge = cnt == need
 
-    gl = el = None
+    gl = el = early = None
     if cluster:
-        thr, need, ge, gl, el = cluster_passes(keys[:, :e_per], valid[:, :e_per], active,
-                                               threads, k)
+        thr, need, ge, gl, el, early = cluster_passes(keys[:, :e_per], valid[:, :e_per], active,
+                                                      threads, k)
+        if early is not None and (not opt & 4 or early[0] >> 10 == 0):
+            early = None  # the kernel runs kOptEarly's output only with the option, prefix != 0
         if not ge and thr == 0:  # key 0 is the k-th key: lower ranks' invalid keys are tied
             for q in range(active):
                 lim = q * slice_
@@ -251,6 +254,11 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
             assert (gl[q], el[q]) == (gt0, eq0), (q, gl[q], el[q], gt0, eq0)
         first = gt0 + min(eq0, need)
         last = gt0 + int(cg.sum()) + min(eq0 + int(ce.sum()), need)
+        eo = None
+        if early is not None:  # kOptEarly: its masks and slots must be the scan's below
+            eo = early_output(keys[:, :e_per], early[0], early[1], q, threads, thr, need, ge,
+                              eq0)
+            EARLY["rows"] += q == 0
         for t in range(threads):
             tt = q * threads + t
             gt_before = gt0 + (int(excl[t]) & 0xFFFF)
@@ -262,6 +270,9 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
                     sel[e] = True
                     take -= 1
             pos = gt_before + min(eq_before, need)
+            if eo is not None:
+                assert (eo[t][1] + first, list(eo[t][0])) == (pos, list(sel[:e_per])), (q, t)
+                assert not sel[e_per:].any()
             for e in range(e_per + 3):
                 if sel[e]:
                     assert first <= pos < last, "slot outside the CTA's range"
@@ -359,6 +370,7 @@ def cluster_passes(keys: np.ndarray, valid: np.ndarray, ctas: int, threads: int,
     histograms), else from histograms."""
     gl, el = [0] * ctas, [0] * ctas
     need, thr, ge = k, 0, False
+    early = None  # kOptEarly's inputs: (pass-1 prefix, m2 per thread) when pass 2 was listed
     for p, (shift, bins, pre_shift) in enumerate([(21, 2048, 32), (10, 2048, 21), (0, 1024, 10)]):
         if p > 0 and ge:
             break
@@ -377,6 +389,7 @@ def cluster_passes(keys: np.ndarray, valid: np.ndarray, ctas: int, threads: int,
             hs.append(np.bincount((kq[m] >> shift) & (bins - 1), minlength=bins))
             if p == 2:  # list_pass2's candidates (in thread order; any order works)
                 lists.append((kq[m] & 1023).ravel())
+                m2 = m if q == 0 else np.concatenate([m2, m])
         # cluster_bins: each CTA adds its own bins and the C - 1 peers' as they arrive, packed
         # two 16-bit counts to a word (a CTA's count of one bin is at most its keys)
         recv = [_unpack16(_pack16(h)) for h in hs]
@@ -394,11 +407,44 @@ def cluster_passes(keys: np.ndarray, valid: np.ndarray, ctas: int, threads: int,
             if listed[0] is not None:  # every CTA sees the same lists and takes them
                 assert all(x[:3] == (b, above, cnt) for x in listed)
                 assert [x[3:] for x in listed] == adds
+                early = (thr, m2)
         need, thr = need - above, thr | (b << shift)
         for q in range(ctas):
             gl[q] += adds[q][0]
             el[q] += adds[q][1]
-    return thr, need, ge, gl, el
+    return thr, need, ge, gl, el, early
+
+
+def early_output(keys, thr1, m2, q, threads, thr, need, ge, eq0):
+    """The cluster kernel's kOptEarly output for CTA q (pass 2 listed, pass-1 prefix thr1 >> 10
+    not 0): per thread, its keys above pass 1's bin (mask, scanned during the list exchange)
+    plus its taken candidates (the CTA's listed keys of pass 1's bin, column 32 t + e: taken
+    above the final bin, or tied within the quota after the lower ranks' eq0 ties), and its
+    first slot (the CTA's selected keys in lower threads). Returns [(mask, slot)] per thread."""
+    kq = keys[q * threads:(q + 1) * threads]
+    mq = m2[q * threads:(q + 1) * threads]
+    ema = kq > (thr1 | 1023)
+    a = np.cumsum(ema.sum(axis=1)) - ema.sum(axis=1)  # the early scan (exclusive)
+    lb = thr & 1023
+    cand = [(int(kq[t, e]) & 1023, (t << 5) | e) for t in range(threads)
+            for e in range(kq.shape[1]) if mq[t, e]]
+    assert len(cand) <= LIST_MAX
+    EARLY["tied"] += eq0 > 0 or sum(v == lb for v, _ in cand) > 1  # ties in the quota
+    taken = []
+    for v, c in cand:
+        rank = eq0 + sum(1 for u, d in cand if u == lb and d < c)
+        taken.append(v > lb or (v == lb and (ge or rank < need)))
+    out = []
+    for t in range(threads):
+        gm = ema[t].copy()
+        pos = int(a[t])
+        for (v, c), tk in zip(cand, taken):
+            if tk and c < t << 5:
+                pos += 1
+            if tk and c >> 5 == t:
+                gm[c & 31] = True
+        out.append((gm, pos))
+    return out
 
 
 def _check(vals, start, end, k, **kw):
@@ -567,8 +613,9 @@ def test_regs_model_kernel_sizes(kind):
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
-@pytest.mark.parametrize("cluster", [False, True], ids=["grid", "cluster"])
-def test_multi_cta_model(kind, cluster):
+@pytest.mark.parametrize("cluster,opt", [(False, 0), (True, 0), (True, 4)],
+                         ids=["grid", "cluster", "cluster-early"])
+def test_multi_cta_model(kind, cluster, opt):
     """The grid kernel's exchange (CTAs past the row's end leave) and the cluster kernel's (2-8
     CTAs per row, those past the end take part with invalid keys only, the lower CTAs' counts
     derived from their histograms) at small sizes: rows ending inside any CTA, ties spread
@@ -583,12 +630,13 @@ def test_multi_cta_model(kind, cluster):
         if rng.random() < 0.5:
             end = int(rng.integers(k + 1, cols + 1))
             _check(vals, 0, end, k, threads=threads, vecs=vecs,
-                   base_mis=int(rng.integers(0, 4)), decode=True, ctas=ctas, cluster=cluster)
+                   base_mis=int(rng.integers(0, 4)), decode=True, ctas=ctas, cluster=cluster,
+                   opt=opt)
         else:
             start = int(rng.integers(0, 7))
             end = int(rng.integers(min(start + k + 1, cols), cols + 1))
             _check(vals, start, end, k, threads=threads, vecs=vecs,
-                   base_mis=int(rng.integers(0, 4)), ctas=ctas, cluster=cluster)
+                   base_mis=int(rng.integers(0, 4)), ctas=ctas, cluster=cluster, opt=opt)
 
 
 @pytest.mark.parametrize("kind", ["randn", "ties", "equal", "negnan"])
@@ -605,9 +653,29 @@ def test_grid_model_shipped_width(kind):
 @pytest.mark.parametrize("threads,vecs,ctas", [(512, 2, 8), (512, 4, 4), (1024, 4, 2)])
 def test_cluster_model_shipped_widths(kind, threads, vecs, ctas):
     """The shipped widths (512 threads x 2 / 4 float4, 1024 x 4), k 2048: a full 32768-column
-    decode row, and a shorter one that leaves the last CTAs without a valid key."""
+    decode row, and a shorter one that leaves the last CTAs without a valid key; with
+    kOptEarly, whose output the model checks against the scan's."""
     rng = model_rng(f"cluster-big-{threads}-{vecs}", kind)
     n = ctas * 4 * threads * vecs
     for end in (n, n // 2 + 5):
         _check(_row_scaled(kind, n, rng), 0, end, 2048, threads=threads, vecs=vecs, base_mis=0,
-               decode=True, ctas=ctas, cluster=True)
+               decode=True, ctas=ctas, cluster=True, opt=4)
+
+
+def test_cluster_early_output_is_exercised():
+    """kOptEarly's output path (pass 2 from lists, a non-zero pass-1 prefix) is taken by randn
+    32k rows and by rows with ties inside pass 1's bin across CTAs, and matches the scan."""
+    rng = model_rng("cluster-early", "randn")
+    EARLY.update(rows=0, tied=0)
+    threads, vecs, ctas = 1024, 4, 2
+    n = ctas * 4 * threads * vecs
+    for it in range(6):
+        vals = _row_scaled("randn", n, rng)
+        if it % 2:  # a copy of the k-th value in each CTA's half: ties across the CTAs
+            kth = int(np.argsort(-vals, kind="stable")[2047])
+            for lo in (0, n // 2):
+                c = int(rng.integers(lo, lo + n // 2))
+                vals[c if c != kth else c ^ 1] = vals[kth]
+        _check(vals, 0, n, 2048, threads=threads, vecs=vecs, base_mis=0, decode=True,
+               ctas=ctas, cluster=True, opt=4)
+    assert EARLY["rows"] >= 4 and EARLY["tied"] >= 1, EARLY
