@@ -206,6 +206,11 @@ for stage in "$@"; do
         VLLM_GLM52_INDEXER_TOPK=$tk ptool $d $tk generate --model $W/tiny-bf16 --prompts $W/prompts.json --out $d/gen_$tk.json
       done
       cmpg $d gen_vllm gen_glm52 ;;
+    topk-opts)  # the kernels' options (session 21, unmeasured): their GPU tests, then their
+      # timings on the shapes they apply to (bench_topk.py --opts), in one call
+      topk_tests -q -k "opts or early"
+      log topk-opts-bench; OUT=$OUT timeout ${BENCH_TIMEOUT:-400} python3 benchmarks/bench_topk.py --opts \
+        --only 1x4096,8x4096,64x4096,256x4096,1x32768,8x32768,64x32768 2>&1 | tail -30 ;;
     topk-bench) log topk-bench; OUT=$OUT timeout ${BENCH_TIMEOUT:-540} python3 benchmarks/bench_topk.py "${BENCH_ARGS[@]}" 2>&1 | tail -45 ;;
     topk)
       topk_tests -q
