@@ -623,6 +623,8 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   // (decode 1 / 8 / 64 x 4096: 3.6 / 3.9 / 4.0 us -> 3.3 / 3.6 / 3.7 us, docs/benchmarks.md).
   const int forced_pdl = g_pdl.load(std::memory_order_relaxed);
   const bool pdl = forced_pdl == -1 ? info->pdl : forced_pdl == 1;
+  const int forced_opt = g_opt.load(std::memory_order_relaxed);  // kOpt bits (regs, cluster)
+  const int opt = forced_opt >= 0 ? forced_opt : info->regs_opt;
   if (pl.algo == kAlgoGrid || pl.algo == kAlgoSlices) {
     Params q = p;  // the grid / slices kernels' geometry and options
     q.grid_ctas = c;
@@ -657,8 +659,6 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     cfg.dynamicSmemBytes = cluster_smem_bytes(c, regs_capacity(pl.threads, pl.res_cap));
     set_cluster(cfg, attrs[0], static_cast<unsigned>(c));
     if (pdl) add_pdl(cfg, attrs);
-    const int forced_opt = g_opt.load(std::memory_order_relaxed);
-    const int opt = forced_opt >= 0 ? forced_opt : info->regs_opt;
     return cudaLaunchKernelEx(&cfg, cluster_kernel(pl.threads, pl.res_cap, opt), q);
   }
   if (pl.algo == kAlgoRegs) {
@@ -666,8 +666,6 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
     cfg.blockDim = dim3(static_cast<unsigned>(threads));
     if (pdl) add_pdl(cfg, attrs);
-    const int forced_opt = g_opt.load(std::memory_order_relaxed);
-    const int opt = forced_opt >= 0 ? forced_opt : info->regs_opt;
     return cudaLaunchKernelEx(&cfg, regs_kernel(threads, pl.slices, opt), p);
   }
   cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));

@@ -572,6 +572,21 @@ __device__ __forceinline__ void lead_bucket(const uint32_t* h, uint32_t* wtot, u
   read_result(res, bucket, above, cnt);
 }
 
+// A block scan split around a barrier the caller places (block_excl_sum places it right
+// away): before it, this warp's inclusive scan of x, whose total (lane 31's) goes to wt[warp];
+// after it, the totals of the warps below this one (one REDUX). wt: kT / 32 words; lane: the
+// caller's lane_id().
+__device__ __forceinline__ uint32_t warp_scan_publish(uint32_t x, uint32_t* wt, int lane) {
+  const uint32_t incl = warp_incl_scan(x);
+  if (lane == 31) wt[warp_id()] = incl;
+  return incl;
+}
+template <int kT>
+__device__ __forceinline__ uint32_t warps_below(const uint32_t* wt, int lane) {
+  const uint32_t y = lane < kT / 32 ? wt[lane] : 0u;
+  return __reduce_add_sync(kFull, lane < static_cast<int>(warp_id()) ? y : 0u);
+}
+
 // lead_bucket's result from per-thread prefix sums (kOptScan): each warp scans its threads'
 // bin sums before the barrier (thread t owns bins NB-1-(t*kPer+j), as warp_totals), so after
 // it every thread adds the warp totals below its own (one REDUX) and the one thread whose bins
@@ -594,15 +609,13 @@ __device__ __forceinline__ void lead_scan(const uint32_t* h, uint32_t* wtot, uin
   uint32_t sum = 0u;
 #pragma unroll
   for (int j = 0; j < kPer; ++j) sum += d[j];
-  const uint32_t incl = warp_incl_scan(sum);  // this warp's keys in bins >= this thread's last
-  if (lane == 31) wtot[warp_id()] = incl;
+  // this warp's keys in bins >= this thread's last
+  const uint32_t incl = warp_scan_publish(sum, wtot, lane);
   // the warp's keys above this thread's bins | this thread's, one register across the barrier
   // (a CTA holds < 2^16 keys)
   const uint32_t mine = (incl - sum) | (sum << 16);
   __syncthreads();
-  const uint32_t y = lane < kT / 32 ? wtot[lane] : 0u;
-  const uint32_t run =
-      __reduce_add_sync(kFull, lane < static_cast<int>(warp_id()) ? y : 0u) + (mine & 0xffffu);
+  const uint32_t run = warps_below<kT>(wtot, lane) + (mine & 0xffffu);
   if (run < need && need <= run + (mine >> 16)) {  // one thread (the bins hold >= need keys)
     load_bins<kPer>(h, NB, t, d);  // (re-read: not held across the barrier)
     lane_pick<kPer>(d, run, need, [&](int j, uint32_t r, uint32_t dj) {
@@ -713,8 +726,7 @@ __device__ __forceinline__ void rank_bin(const uint2* cand, uint32_t n, uint32_t
 template <int kT>
 __device__ __forceinline__ uint32_t block_excl_sum(uint32_t x, uint32_t* wt, uint32_t& total) {
   const int lane = static_cast<int>(lane_id());
-  const uint32_t incl = warp_incl_scan(x);
-  if (lane == 31) wt[warp_id()] = incl;
+  const uint32_t incl = warp_scan_publish(x, wt, lane);
   __syncthreads();
   const uint32_t y = lane < kT / 32 ? wt[lane] : 0u;
   total = __reduce_add_sync(kFull, y);
@@ -1004,6 +1016,13 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   bool ge = cnt == need;      // every key >= thr is selected
   if constexpr (kCl) lower_counts<kGBins>(s.hist0, bin, ge, false, gl, el);
 
+  // Several CTAs per row: stores this thread's selected keys (bit e of gm: column col0 + e)
+  // at row slots first + [pos, ...) itself (the output's NOTES below).
+  auto write_direct = [&](uint32_t gm, uint32_t first, uint32_t pos) {
+    const int32_t col0 = (a - i0 - start) + ofs + 4 * kV * t;
+    int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
+    for (; gm != 0u; gm &= gm - 1u) dst[pos++] = col0 + __ffs(gm) - 1;
+  };
   // One CTA per row: stages this thread's selected keys (bit e of gm: column col0 + e; the
   // tail's from bit kE) at row slots [pos, ...) and stores the row's k positions.
   auto write_staged = [&](uint32_t gm, uint32_t pos) {
@@ -1070,13 +1089,10 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
         });
       }
       const uint32_t mine = static_cast<uint32_t>(__popc(ma)) | (ni << 16);
-      const uint32_t incl = warp_incl_scan(mine);
-      if (lane == 31) s.wtot[3][warp_id()] = incl;
+      const uint32_t incl = warp_scan_publish(mine, s.wtot[3], lane);
       __syncthreads();  // C
       if (warp_id() == 0u) rank_bin(rs.cand, cnt, need, &rs.csel);
-      const uint32_t y = lane < kT / 32 ? s.wtot[3][lane] : 0u;
-      const uint32_t excl =
-          __reduce_add_sync(kFull, lane < static_cast<int>(warp_id()) ? y : 0u) + incl - mine;
+      const uint32_t excl = warps_below<kT>(s.wtot[3], lane) + incl - mine;
       __syncthreads();  // D
       const uint32_t sel = rs.csel;  // bit j: the bin's j-th key in column order is taken
       const uint32_t before = excl >> 16;  // the bin's keys in lower threads (<= 32)
@@ -1239,8 +1255,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
           const uint32_t hi1 = thr | 1023u;  // invalid keys (0) never above it
 #pragma unroll
           for (int e = 0; e < kE; ++e) ema |= static_cast<uint32_t>(key[e] > hi1) << e;
-          eincl = warp_incl_scan(static_cast<uint32_t>(__popc(ema)));
-          if (lane == 31) s.wtot[3][warp_id()] = eincl;
+          eincl = warp_scan_publish(static_cast<uint32_t>(__popc(ema)), s.wtot[3], lane);
         }
         if (warp_id() == 0u) list_rank(cs, cbar + 2, G, q, need, &s.res[2], gl, el);
       } else {
@@ -1302,9 +1317,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       // tie quota (the lower ranks' ties first, then the CTA's in column order).
       __syncthreads();  // s.red complete
       const uint32_t gt0e = s.red[0], eq0e = s.red[1];
-      const uint32_t y = lane < kT / 32 ? s.wtot[3][lane] : 0u;
-      uint32_t pos = __reduce_add_sync(kFull, lane < static_cast<int>(warp_id()) ? y : 0u) +
-                     eincl - static_cast<uint32_t>(__popc(ema));
+      uint32_t pos = warps_below<kT>(s.wtot[3], lane) + eincl - static_cast<uint32_t>(__popc(ema));
       const uint32_t nc = cs.nlst, lb = thr & 1023u, mine = static_cast<uint32_t>(t) << 5;
       uint32_t gm = ema;
       for (uint32_t j = 0u; j < nc; ++j) {
@@ -1318,10 +1331,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
         if (take && c < mine) ++pos;
         if (take && (c >> 5) == static_cast<uint32_t>(t)) gm |= 1u << (c & 31u);
       }
-      const int32_t col0 = (a - i0 - start) + ofs + 4 * kV * t;
-      int32_t* __restrict__ dst =
-          p.out + static_cast<int64_t>(row) * p.out_stride + gt0e + min(eq0e, need);
-      for (; gm != 0u; gm &= gm - 1u) dst[pos++] = col0 + __ffs(gm) - 1;
+      write_direct(gm, gt0e + min(eq0e, need), pos);
       asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
       return;
     }
@@ -1388,7 +1398,6 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // with one CTA per row), in column order.
   const uint32_t first = gt0 + min(eq0, need);
   uint32_t pos = gt_before + min(eq_before, need) - first;
-  const int32_t col0 = (a - i0 - start) + ofs + 4 * kV * t;
   if constexpr (kMulti) {
     // Several CTAs per row (a long row, of which a CTA selects few keys: ~6% of a 32k row's):
     // each thread stores its positions itself, a loop over its selected keys. NOTES: session
@@ -1397,8 +1406,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     // 64 x 32k 11.76 -> 11.57 us, 1 x 64k 9.08 -> 8.80, 8 x 128k 13.2 -> 13.05, and storing
     // straight to global memory 64 x 32k 11.37 -> 11.15, 1 x 32k 6.97 -> 6.82, 1 x 128k 10.32
     // -> 10.17: a warp's stores still land in a few consecutive sectors.
-    int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
-    for (; gm != 0u; gm &= gm - 1u) dst[pos++] = col0 + __ffs(gm) - 1;
+    write_direct(gm, first, pos);
     if constexpr (kGrid) {
       __syncthreads();
       // Every read of the row's workspace by this CTA is behind it: count it out.
