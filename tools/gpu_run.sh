@@ -179,11 +179,11 @@ for stage in "$@"; do
         grep -h -m1 "indexer:" $d/log_$tk.txt | cut -c1-200
       done
       cmpg $d gen_vllm gen_glm52; cp $d/*.json $OUT/ ;;
-    topk-e2e-opts)  # the same with the regs kernel's options (REGS_OPT, default 3: kOptRank |
+    topk-e2e-opts)  # the same with the regs kernel's options (TOPK_OPT, default 3: kOptRank |
       # kOptScan), which rows of up to 6144 columns get: max model len 4096
       d=$W/topk_e2e_opts; mkdir -p $d; log topk-e2e-opts
       for tk in vllm glm52; do
-        VLLM_GLM52_TOPK_REGS_OPT=${REGS_OPT:-3} VLLM_GLM52_INDEXER_TOPK=$tk ptool $d $tk generate \
+        VLLM_GLM52_TOPK_OPT=${TOPK_OPT:-3} VLLM_GLM52_INDEXER_TOPK=$tk ptool $d $tk generate \
           --model $W/tiny-bf16 --prompts $W/prompts.json --max-model-len 4096 --enforce-eager \
           --out $d/gen_$tk.json
         grep -h -m1 "indexer:" $d/log_$tk.txt | cut -c1-200

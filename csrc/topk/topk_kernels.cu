@@ -27,7 +27,7 @@ struct DeviceInfo {
   int forced_cluster = 0;                 // VLLM_GLM52_TOPK_CLUSTER, 0 = automatic
   int forced_algo = -1;                   // VLLM_GLM52_TOPK_ALGO, -1 = automatic
   bool pdl = true;                        // VLLM_GLM52_TOPK_PDL (default 1)
-  int regs_opt = 0;                       // VLLM_GLM52_TOPK_REGS_OPT (default 0)
+  int opt = 0;                            // VLLM_GLM52_TOPK_OPT (default 0): kOpt bits
   // radix kernel: resident keys per CTA at one / two CTAs per SM, and resident clusters of
   // 1 << i CTAs at two CTAs per SM ([0]) and at one ([1])
   int res_max = 0;
@@ -52,7 +52,7 @@ std::atomic<int> g_forced_threads{0};  // set_forced's regs-kernel CTA size, 0 =
 std::atomic<int> g_forced_vecs{0};     // set_forced's grid / slices float4 per thread, 0 = auto
 std::atomic<int> g_sample{1};          // set_forced's sample: Params::slices_sample
 std::atomic<int> g_pdl{-1};            // set_forced's pdl: -1 VLLM_GLM52_TOPK_PDL, 0 off, 1 on
-std::atomic<int> g_opt{-1};  // set_forced's opt: -1 VLLM_GLM52_TOPK_REGS_OPT, else kOpt bits
+std::atomic<int> g_opt{-1};  // set_forced's opt: -1 VLLM_GLM52_TOPK_OPT, else kOpt bits
 std::once_flag g_once[kMaxDevices];
 
 // Makes `cfg` launch clusters of `cs` CTAs along x (`attr` must outlive the launch or query).
@@ -135,7 +135,7 @@ constexpr int kClusterWidths = 3;
 constexpr int kClusterThreads[kClusterWidths] = {512, 512, 1024};
 constexpr int kClusterVecs[kClusterWidths] = {2, 4, 4};
 // The kernel of a width; nullptr (the launch then fails) for any other. `opt` with kOptEarly
-// (set_forced / VLLM_GLM52_TOPK_REGS_OPT bit 4): the kernel with that option, instantiated for
+// (set_forced / VLLM_GLM52_TOPK_OPT bit 4): the kernel with that option, instantiated for
 // the two widths the planner uses (512 x 4, 1024 x 4); 512 x 2 ignores it. NOTES: forced only
 // until measured (session 21 had no GPU).
 RegsKernel cluster_kernel(int threads, int vecs, int opt = 0) {
@@ -252,9 +252,9 @@ void init_device(int dev, DeviceInfo& info) {
     if (v == "cluster") info.forced_algo = kAlgoCluster;
   }
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_PDL")) info.pdl = std::string(env) != "0";
-  if (const char* env = std::getenv("VLLM_GLM52_TOPK_REGS_OPT")) {
+  if (const char* env = std::getenv("VLLM_GLM52_TOPK_OPT")) {
     const int v = std::atoi(env);
-    if (v >= 0 && v <= 7) info.regs_opt = v;
+    if (v >= 0 && v <= 7) info.opt = v;
   }
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_CLUSTER")) {
     const int v = std::atoi(env);
@@ -375,7 +375,7 @@ Plan plan_regs(int num_cols, int threads, int vecs) {
 // barriers, so more resident CTAs per SM is what makes many-row launches faster (H100, session
 // 12 in docs/benchmarks.md: prefill 8192 x 8192 at 4 float4 per thread 187 -> 161 us with 3
 // CTAs per SM instead of 2). Rows of at most 4096 columns at 1024 threads: 2 per SM.
-// `opt` (kOptRank | kOptScan bits, set_forced / VLLM_GLM52_TOPK_REGS_OPT): the kernel with
+// `opt` (kOptRank | kOptScan bits, set_forced / VLLM_GLM52_TOPK_OPT): the kernel with
 // those options, instantiated for 512 threads x 2 or 3 float4 (rows of up to 6144 columns; at
 // 4 and 5 float4 kOptRank spilled 48-72 bytes at 40 registers); other widths ignore it. With
 // kOptScan, 2 float4 take 3 CTAs per SM (40 registers): at 32, 16-32 bytes spilled (the same
@@ -624,7 +624,7 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   const int forced_pdl = g_pdl.load(std::memory_order_relaxed);
   const bool pdl = forced_pdl == -1 ? info->pdl : forced_pdl == 1;
   const int forced_opt = g_opt.load(std::memory_order_relaxed);  // kOpt bits (regs, cluster)
-  const int opt = forced_opt >= 0 ? forced_opt : info->regs_opt;
+  const int opt = forced_opt >= 0 ? forced_opt : info->opt;
   if (pl.algo == kAlgoGrid || pl.algo == kAlgoSlices) {
     Params q = p;  // the grid / slices kernels' geometry and options
     q.grid_ctas = c;

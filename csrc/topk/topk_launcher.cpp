@@ -223,7 +223,7 @@ std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
 // width holds the rows) or 2|4 (grid and cluster kernels); sample 1 (the slices kernel bounds
 // rows from a sample of their slices where it can) or 0 (never: its exact first sweep); pdl -1
 // automatic, 1 / 0 programmatic dependent launch on / off; opt -1 automatic
-// (VLLM_GLM52_TOPK_REGS_OPT), 0-7 option bits: the regs kernel's (1 rank a small pass-0 bin, 2
+// (VLLM_GLM52_TOPK_OPT), 0-7 option bits: the regs kernel's (1 rank a small pass-0 bin, 2
 // scan pass 0's bins; 512 threads x 2-3 float4 only) and the cluster kernel's (4 scan the
 // output during pass 2's list exchange; 512 x 4 and 1024 x 4 only); other widths ignore them.
 void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t vecs,

@@ -218,7 +218,7 @@ def test_extension_built_where_it_can_be():
     assert 90 in torch.ops._C_glm52.built_archs()
 
 
-def test_topk_force_takes_the_regs_options():
+def test_topk_force_takes_the_kernel_options():
     """topk_force's `opt` (option bits: the regs kernel's kOptRank 1 / kOptScan 2, the cluster
     kernel's kOptEarly 4; benchmarks and GPU tests pass it positionally): 0-7 and -1 accepted,
     anything else refused with a message naming the argument. Host-only: it sets the
