@@ -61,8 +61,8 @@ def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0, sam
     """fn with our launcher forced to one kernel (0 stream, 1 radix, 2 regs, 3 grid, 4 slices,
     5 cluster) and, if given, a cluster size (radix), CTA size (regs, cluster) or float4 per
     thread (grid, cluster), the slices kernel's sampled bound off (sample=0), programmatic
-    dependent launch on / off (pdl=1 / 0) or the regs kernel's options (opt 0-3: kOptRank 1,
-    kOptScan 2). The choice is made at launch, so a CUDA graph captured through this replays
+    dependent launch on / off (pdl=1 / 0) or the regs kernel's kOptScan off / on (opt=0 / 1).
+    The choice is made at launch, so a CUDA graph captured through this replays
     it."""
     def run(i):
         torch.ops._C_glm52.topk_force(algo, cluster, threads, vecs, sample, pdl, opt)
@@ -197,25 +197,20 @@ def launch_floor() -> float:
     return time_op(lambda i: x.add_(1.0), 1)[0]
 
 
-ALL_OPTS = (0, 1, 2, 3, 4)  # kOpt bits (topk_force opt): regs 1 / 2 / 3, cluster 4
+ALL_OPTS = (0, 1)  # topk_force opt: the regs kernel's kOptScan off / on
 
 
 def kernel_opts(ours, rows: int, n: int, ws_bytes: int, phase: str, nbuf: int, logits, starts,
                 ends, out) -> dict | None:
-    """The automatic plan's kernel forced with each of its option sets (regs kernel at 512
-    threads x 2-3 float4: opt 0-3; cluster kernel at 512 x 4 / 1024 x 4: opt 0, 4; else
-    None): median ms of 3 rounds, each timing every option in turn, and whether every
-    option's rows equal opt 0's bit for bit (all write sorted rows) with values equal to
-    torch.topk's."""
-    algo, c, size, per = plan(rows, n, ws_bytes, phase == "prefill")
-    if algo == 2 and size == 512 and per in (2, 3):
-        opts, kern = (0, 1, 2, 3), f"regs 512x{per}"
-        fns = {o: forced(2, ours, 0, 512, per, 1, -1, o) for o in opts}
-    elif algo == 5 and size == 4:
-        opts, kern = (0, 4), f"cluster C={c} {per}x4"
-        fns = {o: forced(5, ours, 0, per, 4, 1, -1, o) for o in opts}
-    else:
+    """Where the automatic plan runs the regs kernel at 512 threads x 2-3 float4 (else None):
+    that kernel forced without and with kOptScan (opt 0 / 1), median ms of 3 rounds, each
+    timing both in turn, and whether both write the same rows bit for bit (sorted rows) with
+    values equal to torch.topk's."""
+    algo, _, size, per = plan(rows, n, ws_bytes, phase == "prefill")
+    if not (algo == 2 and size == 512 and per in (2, 3)):
         return None
+    opts, kern = ALL_OPTS, f"regs 512x{per}"
+    fns = {o: forced(2, ours, 0, 512, per, 1, -1, o) for o in opts}
     times: dict[int, list[float]] = {o: [] for o in opts}
     for _ in range(3):
         for o in opts:
@@ -263,9 +258,8 @@ def main() -> int:
     ap.add_argument("--cluster-sweep", action="store_true",
                     help="also time the cluster kernel at each width (512 x 2, 512 x 4, 1024 x 4)")
     ap.add_argument("--opts", action="store_true",
-                    help="also time the kernels' options where the automatic plan runs a "
-                         "kernel that has them (regs 512 x 2-3 float4: opt 0-3; cluster 512 x 4 "
-                         "/ 1024 x 4: opt 0, 4), 3 alternating rounds each")
+                    help="also time the regs kernel without / with kOptScan (opt 0 / 1) where "
+                         "the automatic plan runs it at 512 x 2-3 float4, 3 alternating rounds")
     ap.add_argument("--extra-decode", default="",
                     help="comma-separated extra decode shapes, e.g. 16x1048576,32x1048576")
     ap.add_argument("--only", default="",
@@ -484,9 +478,9 @@ def main() -> int:
             for r in cluster_sweep]
     if opt_sweep:
         os_ = [f"opt {o}" for o in ALL_OPTS]
-        md += ["", "Kernel options (regs 512 x 2-3 float4: opt 1 kOptRank, 2 kOptScan, 3 both; "
-               "cluster 512 x 4 / 1024 x 4: opt 4 kOptEarly), median ms of 3 alternating "
-               "rounds; same = rows bit-identical to opt 0 and values equal to torch.topk's:",
+        md += ["", "Regs kernel at 512 x 2-3 float4 without / with kOptScan (opt 0 / 1), median "
+               "ms of 3 alternating rounds; same = rows bit-identical and values equal to "
+               "torch.topk's:",
                "", "| shape | kernel | " + " | ".join(os_) + " | same |",
                "|" + "---|" * (len(os_) + 3)]
         md += ["| " + r["shape"] + " | " + r["kernel"] + " | "

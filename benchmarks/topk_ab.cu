@@ -9,7 +9,11 @@
 //           instead of randn (no inf / NaN)
 //   ROUNDS  rounds of timing every spec in turn (default 3)
 //   SPEC    name=algo,cluster,threads,vecs,sample,pdl,opt (set_forced's arguments; "auto" is
-//           -1,0,0,0,1,-1,-1)
+//           -1,0,0,0,1,-1,-1), or name=floor / name=empty: the floors any top-k op is timed
+//           against here (not top-k, not checked; both launched with PDL like ours): "floor"
+//           reads each decode row once (one 512-thread CTA a row, 2 float4 a thread: rows of
+//           4096 columns only) and writes k = 2048 positions that depend on what it read;
+//           "empty" is one CTA of one thread that waits for the previous grid and stores one int
 // Per shape: inputs rotate over copies exceeding 3x L2 (at most 16), as bench_topk.py does;
 // every spec's output (dirty buffer, eager call) must equal a CPU top-k (ties to the lower
 // column) as a set, "unsorted" is reported for rows not in ascending order; then each spec is
@@ -42,13 +46,58 @@ namespace tk = glm52::topk;
 struct Spec {
   std::string name;
   int a[7] = {-1, 0, 0, 0, 1, -1, -1};
+  int ref = 0;  // 1: the "floor" kernel, 2: the "empty" kernel (instead of launch_topk)
 };
+
+__device__ __forceinline__ void wait_prior() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+
+// The IO floor of a 4096-column decode row (one CTA of 512 threads, 2 float4 each, as the regs
+// kernel loads it): slot c < 2048 gets c or c + 2048, whichever column holds the larger value,
+// so every load feeds a store and each row writes its 2048 positions once.
+__global__ void __launch_bounds__(512) floor_kernel(const float* x, int n, int* out, int k) {
+  wait_prior();
+  const float4* row = reinterpret_cast<const float4*>(x + static_cast<size_t>(blockIdx.x) * n);
+  const int t = threadIdx.x, h = k / 4;  // float4 index of column k
+  const float4 a = row[t], b = row[t + h];
+  const int c = 4 * t;
+  const int4 o = make_int4(a.x >= b.x ? c : c + k, a.y >= b.y ? c + 1 : c + 1 + k,
+                           a.z >= b.z ? c + 2 : c + 2 + k, a.w >= b.w ? c + 3 : c + 3 + k);
+  reinterpret_cast<int4*>(out + static_cast<size_t>(blockIdx.x) * k)[t] = o;
+}
+
+__global__ void empty_kernel(int* out) {
+  wait_prior();
+  out[0] = 0;
+}
+
+static cudaError_t launch_ref(const Spec& sp, const float* x, int rows, int n, int* out, int k,
+                              cudaStream_t st) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.stream = st;
+  cudaLaunchAttribute a;
+  a.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  a.val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = &a;
+  cfg.numAttrs = 1;
+  if (sp.ref == 2) {
+    cfg.gridDim = dim3(1);
+    cfg.blockDim = dim3(1);
+    return cudaLaunchKernelEx(&cfg, empty_kernel, out);
+  }
+  cfg.gridDim = dim3(static_cast<unsigned>(rows));
+  cfg.blockDim = dim3(512);
+  return cudaLaunchKernelEx(&cfg, floor_kernel, x, n, out, k);
+}
 
 static bool parse_spec(const char* s, Spec& sp) {
   const char* eq = strchr(s, '=');
   if (eq == nullptr) return false;
   sp.name.assign(s, eq - s);
   if (strcmp(eq + 1, "auto") == 0) return true;
+  if (strcmp(eq + 1, "floor") == 0 || strcmp(eq + 1, "empty") == 0) {
+    sp.ref = eq[1] == 'f' ? 1 : 2;
+    return true;
+  }
   return sscanf(eq + 1, "%d,%d,%d,%d,%d,%d,%d", &sp.a[0], &sp.a[1], &sp.a[2], &sp.a[3],
                 &sp.a[4], &sp.a[5], &sp.a[6]) == 7;
 }
@@ -98,7 +147,8 @@ int main(int argc, char** argv) {
   for (; argi < argc; ++argi) {
     Spec sp;
     if (!parse_spec(argv[argi], sp)) {
-      fprintf(stderr, "topk_ab: bad spec '%s' (name=a,c,t,v,s,p,o or name=auto)\n", argv[argi]);
+      fprintf(stderr, "topk_ab: bad spec '%s' (name=a,c,t,v,s,p,o, name=auto, name=floor or "
+                      "name=empty)\n", argv[argi]);
       return 2;
     }
     specs.push_back(sp);
@@ -175,17 +225,27 @@ int main(int argc, char** argv) {
     std::vector<int> out(static_cast<size_t>(rows) * k);
     const int step = rows > 2048 ? 7 : 1;  // CPU time: every 7th row of big prefill chunks
     for (size_t s = 0; s < specs.size(); ++s) {
-      force(specs[s]);
+      const Spec& sp = specs[s];
+      if (sp.ref == 1 && (n != 4096 || causal)) {
+        fprintf(stderr, "topk_ab: '%s=floor' times decode rows of 4096 columns only, not '%s'\n",
+                sp.name.c_str(), sh.c_str());
+        return 2;
+      }
+      auto call = [&]() {
+        return sp.ref != 0 ? launch_ref(sp, p.logits, rows, n, dout, k, st)
+                           : tk::launch_topk(p, st);
+      };
+      force(sp);
       CK(cudaMemset(dout, 0x7f, out.size() * sizeof(int)));
       p.logits = d[0];
-      CK(tk::launch_topk(p, st));
+      CK(call());
       CK(cudaStreamSynchronize(st));
       CK(cudaMemcpy(out.data(), dout, out.size() * sizeof(int), cudaMemcpyDeviceToHost));
-      for (int r = 0; r < rows; r += step) {
+      for (int r = 0; r < rows && sp.ref == 0; r += step) {
         const std::string e = check_row(h0.data() + static_cast<size_t>(r) * n + starts[r],
                                         ends[r] - starts[r], k, out.data() + static_cast<size_t>(r) * k);
         if (!e.empty()) {
-          check = specs[s].name + ": row " + std::to_string(r) + " " + e;
+          check = sp.name + ": row " + std::to_string(r) + " " + e;
           if (e == "WRONG SET") break;
         }
       }
@@ -193,7 +253,7 @@ int main(int argc, char** argv) {
       CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
       for (int i = 0; i < iters; ++i) {
         p.logits = d[i % nbuf];
-        CK(tk::launch_topk(p, st));
+        CK(call());
       }
       CK(cudaStreamEndCapture(st, &g));
       CK(cudaGraphInstantiate(&exec[s], g, 0));

@@ -5,14 +5,16 @@
 #
 #   bash benchmarks/topk_ab.sh SHAPES [ROUNDS] SPEC...
 #   bash benchmarks/topk_ab.sh 64x4096,256x4096,2048x8192c 3 base=2,0,512,0,1,-1,0 \
-#       rank=2,0,512,0,1,-1,1 auto=auto
+#       scan=2,0,512,0,1,-1,1 auto=auto
+#   bash benchmarks/topk_ab.sh 1x4096,64x4096 5 auto=auto floor=floor empty=empty
+# (floor / empty: what any op costs in this harness, topk_ab.cu says how; 4096-column decodes)
 #
 # TREES="old=/path/to/topk new=csrc/topk" times other source trees of csrc/topk too: one binary
 # per tree, run alternately (ROUNDS rounds of each; every binary gets the same SPECs).
 # Binaries go to build/topk_ab/ and are rebuilt when a source is newer (or REBUILD=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ $# -lt 2 ]; then sed -n 2,12p "$0"; exit 2; fi
+if [ $# -lt 2 ]; then sed -n 2,14p "$0"; exit 2; fi
 NVCC=${NVCC:-nvcc}
 command -v "$NVCC" > /dev/null || { echo "topk_ab: nvcc not found (set NVCC)" >&2; exit 2; }
 ARCH=${TOPK_AB_ARCH:-90a}

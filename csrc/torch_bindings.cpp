@@ -43,8 +43,8 @@ TORCH_LIBRARY(_C_glm52, ops) {
   // 512|1024 (regs, cluster) or 256 (slices, one CTA per row); vecs 0 automatic, 1-5 (regs) or
   // 2|4 (grid, cluster); sample 1 / 0: the
   // slices kernel may / may not bound rows from a sample; pdl -1 automatic, 1 / 0 with /
-  // without programmatic dependent launch; opt -1 automatic, 0-7 the regs (1, 2) and cluster
-  // (4) kernels' option bits (benchmarks / tests)
+  // without programmatic dependent launch; opt -1 automatic, 0 / 1 the regs kernel's kOptScan
+  // off / on (benchmarks / tests)
   ops.def("topk_force(int algo, int cluster=0, int threads=0, int vecs=0, int sample=1, "
           "int pdl=-1, int opt=-1) -> ()",
           &glm52_topk_force);

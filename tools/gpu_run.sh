@@ -179,11 +179,12 @@ for stage in "$@"; do
         grep -h -m1 "indexer:" $d/log_$tk.txt | cut -c1-200
       done
       cmpg $d gen_vllm gen_glm52; cp $d/*.json $OUT/ ;;
-    topk-e2e-opts)  # the same with the regs kernel's options (TOPK_OPT, default 3: kOptRank |
-      # kOptScan), which rows of up to 6144 columns get: max model len 4096
-      d=$W/topk_e2e_opts; mkdir -p $d; log topk-e2e-opts
+    topk-e2e-opts)  # the same at max model len 4096, where the regs kernel at 512 x 2-3 float4
+      # selects (with kOptScan at up to one row per SM; TOPK_OPT=0|1 forces it off / on)
+      d=$W/topk_e2e_opts; mkdir -p $d; log "topk-e2e-opts TOPK_OPT=${TOPK_OPT:-automatic}"
+      [ -n "${TOPK_OPT:-}" ] && export VLLM_GLM52_TOPK_OPT=$TOPK_OPT
       for tk in vllm glm52; do
-        VLLM_GLM52_TOPK_OPT=${TOPK_OPT:-3} VLLM_GLM52_INDEXER_TOPK=$tk ptool $d $tk generate \
+        VLLM_GLM52_INDEXER_TOPK=$tk ptool $d $tk generate \
           --model $W/tiny-bf16 --prompts $W/prompts.json --max-model-len 4096 --enforce-eager \
           --out $d/gen_$tk.json
         grep -h -m1 "indexer:" $d/log_$tk.txt | cut -c1-200
@@ -206,9 +207,9 @@ for stage in "$@"; do
         VLLM_GLM52_INDEXER_TOPK=$tk ptool $d $tk generate --model $W/tiny-bf16 --prompts $W/prompts.json --out $d/gen_$tk.json
       done
       cmpg $d gen_vllm gen_glm52 ;;
-    topk-opts)  # the kernels' options (session 21, unmeasured): their GPU tests, then their
-      # timings on the shapes they apply to (bench_topk.py --opts), in one call
-      topk_tests -q -k "opts or early"
+    topk-opts)  # the regs kernel's kOptScan: its GPU tests, then its timings off / on on the
+      # shapes it applies to (bench_topk.py --opts), in one call
+      topk_tests -q -k opts
       log topk-opts-bench; OUT=$OUT timeout ${BENCH_TIMEOUT:-400} python3 benchmarks/bench_topk.py --opts \
         --only 1x4096,8x4096,64x4096,256x4096,1x32768,8x32768,64x32768 2>&1 | tail -30 ;;
     topk-bench) log topk-bench; OUT=$OUT timeout ${BENCH_TIMEOUT:-540} python3 benchmarks/bench_topk.py "${BENCH_ARGS[@]}" 2>&1 | tail -45 ;;

@@ -105,10 +105,9 @@ bool segments_aligned(const Params& p);
 // the automatic plan. Benchmarks
 // and tests compare the kernels in one process.
 // pdl 1 / 0 launches the kernels with / without programmatic stream serialization, -1 as
-// VLLM_GLM52_TOPK_PDL says (default on). opt 0-7: option bits (topk_regs.cuh) of the regs
-// kernel (kOptRank = 1, kOptScan = 2; instantiated for 512 threads x 2-3 float4 only) and the
-// cluster kernel (kOptEarly = 4; 512 x 4 and 1024 x 4 only), -1 as VLLM_GLM52_TOPK_OPT
-// says (default 0).
+// VLLM_GLM52_TOPK_PDL says (default on). opt 1 / 0: the regs kernel at 512 threads x 2-3
+// float4 with / without kOptScan (topk_regs.cuh), -1 as VLLM_GLM52_TOPK_OPT says (default:
+// with it where the launch keeps one CTA per SM).
 void set_forced(int algo, int cluster, int threads, int vecs, int sample = 1, int pdl = -1,
                 int opt = -1);
 

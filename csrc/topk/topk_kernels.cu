@@ -27,7 +27,7 @@ struct DeviceInfo {
   int forced_cluster = 0;                 // VLLM_GLM52_TOPK_CLUSTER, 0 = automatic
   int forced_algo = -1;                   // VLLM_GLM52_TOPK_ALGO, -1 = automatic
   bool pdl = true;                        // VLLM_GLM52_TOPK_PDL (default 1)
-  int opt = 0;                            // VLLM_GLM52_TOPK_OPT (default 0): kOpt bits
+  int opt = -1;  // VLLM_GLM52_TOPK_OPT: -1 automatic (unset), 0 / 1 kOptScan off / on
   // radix kernel: resident keys per CTA at one / two CTAs per SM, and resident clusters of
   // 1 << i CTAs at two CTAs per SM ([0]) and at one ([1])
   int res_max = 0;
@@ -52,7 +52,7 @@ std::atomic<int> g_forced_threads{0};  // set_forced's regs-kernel CTA size, 0 =
 std::atomic<int> g_forced_vecs{0};     // set_forced's grid / slices float4 per thread, 0 = auto
 std::atomic<int> g_sample{1};          // set_forced's sample: Params::slices_sample
 std::atomic<int> g_pdl{-1};            // set_forced's pdl: -1 VLLM_GLM52_TOPK_PDL, 0 off, 1 on
-std::atomic<int> g_opt{-1};  // set_forced's opt: -1 VLLM_GLM52_TOPK_OPT, else kOpt bits
+std::atomic<int> g_opt{-1};  // set_forced's opt: -1 VLLM_GLM52_TOPK_OPT, 0 / 1 off / on
 std::once_flag g_once[kMaxDevices];
 
 // Makes `cfg` launch clusters of `cs` CTAs along x (`attr` must outlive the launch or query).
@@ -134,15 +134,8 @@ RegsKernel grid_kernel(int vecs) {
 constexpr int kClusterWidths = 3;
 constexpr int kClusterThreads[kClusterWidths] = {512, 512, 1024};
 constexpr int kClusterVecs[kClusterWidths] = {2, 4, 4};
-// The kernel of a width; nullptr (the launch then fails) for any other. `opt` with kOptEarly
-// (set_forced / VLLM_GLM52_TOPK_OPT bit 4): the kernel with that option, instantiated for
-// the two widths the planner uses (512 x 4, 1024 x 4); 512 x 2 ignores it. NOTES: forced only
-// until measured (session 21 had no GPU).
-RegsKernel cluster_kernel(int threads, int vecs, int opt = 0) {
-  if ((opt & kOptEarly) != 0 && vecs == 4) {
-    if (threads == 512) return topk_regs_kernel<512, 4, false, 2, true, kOptEarly>;
-    if (threads == 1024) return topk_regs_kernel<1024, 4, false, 1, true, kOptEarly>;
-  }
+// The kernel of a width; nullptr (the launch then fails) for any other.
+RegsKernel cluster_kernel(int threads, int vecs) {
   if (threads == 512 && vecs == 2) return topk_regs_kernel<512, 2, false, 2, true>;
   if (threads == 512 && vecs == 4) return topk_regs_kernel<512, 4, false, 2, true>;
   if (threads == 1024 && vecs == 4) return topk_regs_kernel<1024, 4, false, 1, true>;
@@ -224,14 +217,11 @@ void init_device(int dev, DeviceInfo& info) {
     const RegsKernel kernel = cluster_kernel(kClusterThreads[i], kClusterVecs[i]);
     const int keys = regs_capacity(kClusterThreads[i], kClusterVecs[i]);
     // its receive buffers and keys (dynamic shared memory) at the largest cluster; a failure
-    // just leaves the cluster sizes that need more unplanned (their occupancy query fails).
-    // The kOptEarly variant gets the same (the plan is the one of the kernel without it).
-    for (const RegsKernel kn : {kernel, cluster_kernel(kClusterThreads[i], kClusterVecs[i],
-                                                       kOptEarly)})
-      if (cudaFuncSetAttribute(kn, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(cluster_smem_bytes(kClusterMaxCtas, keys))) !=
-          cudaSuccess)
-        (void)cudaGetLastError();
+    // just leaves the cluster sizes that need more unplanned (their occupancy query fails)
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(cluster_smem_bytes(kClusterMaxCtas, keys))) !=
+        cudaSuccess)
+      (void)cudaGetLastError();
     for (int c = 2; c <= kClusterMaxCtas; ++c)
       info.cl_clusters[i][c] =
           resident_clusters(kernel, kClusterThreads[i], cluster_smem_bytes(c, keys), c);
@@ -252,9 +242,9 @@ void init_device(int dev, DeviceInfo& info) {
     if (v == "cluster") info.forced_algo = kAlgoCluster;
   }
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_PDL")) info.pdl = std::string(env) != "0";
-  if (const char* env = std::getenv("VLLM_GLM52_TOPK_OPT")) {
-    const int v = std::atoi(env);
-    if (v >= 0 && v <= 7) info.opt = v;
+  if (const char* env = std::getenv("VLLM_GLM52_TOPK_OPT")) {  // "0" / "1"; else automatic
+    const std::string v(env);
+    if (v == "0" || v == "1") info.opt = v == "1";
   }
   if (const char* env = std::getenv("VLLM_GLM52_TOPK_CLUSTER")) {
     const int v = std::atoi(env);
@@ -375,24 +365,14 @@ Plan plan_regs(int num_cols, int threads, int vecs) {
 // barriers, so more resident CTAs per SM is what makes many-row launches faster (H100, session
 // 12 in docs/benchmarks.md: prefill 8192 x 8192 at 4 float4 per thread 187 -> 161 us with 3
 // CTAs per SM instead of 2). Rows of at most 4096 columns at 1024 threads: 2 per SM.
-// `opt` (kOptRank | kOptScan bits, set_forced / VLLM_GLM52_TOPK_OPT): the kernel with
-// those options, instantiated for 512 threads x 2 or 3 float4 (rows of up to 6144 columns; at
-// 4 and 5 float4 kOptRank spilled 48-72 bytes at 40 registers); other widths ignore it. With
-// kOptScan, 2 float4 take 3 CTAs per SM (40 registers): at 32, 16-32 bytes spilled (the same
-// width at 40 registers measured as fast as at 32 without options, session 18).
-// NOTES: forced only until measured (session 21 had no GPU): docs/topk.md, "Next steps".
-RegsKernel regs_kernel(int threads, int vecs, int opt) {
-  opt &= kOptRank | kOptScan;  // (kOptEarly: the cluster kernel's)
-  if (threads == 512 && (vecs == 2 || vecs == 3) && opt != 0) {
-    static const RegsKernel kOptKernels[2][3] = {
-        {topk_regs_kernel<512, 2, false, 4, false, kOptRank>,
-         topk_regs_kernel<512, 2, false, 3, false, kOptScan>,
-         topk_regs_kernel<512, 2, false, 3, false, kOptRank | kOptScan>},
-        {topk_regs_kernel<512, 3, false, 3, false, kOptRank>,
-         topk_regs_kernel<512, 3, false, 3, false, kOptScan>,
-         topk_regs_kernel<512, 3, false, 3, false, kOptRank | kOptScan>}};
-    return kOptKernels[vecs - 2][opt - 1];
-  }
+// `scan`: the kernel with kOptScan (pass 0 searched from per-thread prefix sums), instantiated
+// for 512 threads x 2 or 3 float4 (rows of up to 6144 columns); other widths ignore it. At 2
+// float4 it takes 3 CTAs per SM (40 registers): at 32, 16-32 bytes spilled.
+RegsKernel regs_kernel(int threads, int vecs, bool scan) {
+  if (scan && threads == 512 && vecs == 2)
+    return topk_regs_kernel<512, 2, false, 3, false, kOptScan>;
+  if (scan && threads == 512 && vecs == 3)
+    return topk_regs_kernel<512, 3, false, 3, false, kOptScan>;
   if (threads == 512) {
     switch (vecs) {
       case 2: return topk_regs_kernel<512, 2, false, 4>;
@@ -592,7 +572,7 @@ bool segments_aligned(const Params& p) {
 
 void set_forced(int algo, int cluster, int threads, int vecs, int sample, int pdl, int opt) {
   g_sample.store(sample != 0 ? 1 : 0, std::memory_order_relaxed);
-  g_opt.store(opt >= 0 && opt <= 7 ? opt : -1, std::memory_order_relaxed);
+  g_opt.store(opt == 0 || opt == 1 ? opt : -1, std::memory_order_relaxed);
   g_pdl.store(pdl == 0 || pdl == 1 ? pdl : -1, std::memory_order_relaxed);
   g_forced_algo.store(algo >= kAlgoStream && algo <= kAlgoCluster ? algo : -1,
                       std::memory_order_relaxed);
@@ -623,7 +603,7 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   // (decode 1 / 8 / 64 x 4096: 3.6 / 3.9 / 4.0 us -> 3.3 / 3.6 / 3.7 us, docs/benchmarks.md).
   const int forced_pdl = g_pdl.load(std::memory_order_relaxed);
   const bool pdl = forced_pdl == -1 ? info->pdl : forced_pdl == 1;
-  const int forced_opt = g_opt.load(std::memory_order_relaxed);  // kOpt bits (regs, cluster)
+  const int forced_opt = g_opt.load(std::memory_order_relaxed);  // the regs kernel's kOptScan
   const int opt = forced_opt >= 0 ? forced_opt : info->opt;
   if (pl.algo == kAlgoGrid || pl.algo == kAlgoSlices) {
     Params q = p;  // the grid / slices kernels' geometry and options
@@ -659,14 +639,18 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
     cfg.dynamicSmemBytes = cluster_smem_bytes(c, regs_capacity(pl.threads, pl.res_cap));
     set_cluster(cfg, attrs[0], static_cast<unsigned>(c));
     if (pdl) add_pdl(cfg, attrs);
-    return cudaLaunchKernelEx(&cfg, cluster_kernel(pl.threads, pl.res_cap, opt), q);
+    return cudaLaunchKernelEx(&cfg, cluster_kernel(pl.threads, pl.res_cap), q);
   }
   if (pl.algo == kAlgoRegs) {
     const int threads = pl.res_cap;
     cfg.gridDim = dim3(static_cast<unsigned>(p.num_rows));
     cfg.blockDim = dim3(static_cast<unsigned>(threads));
     if (pdl) add_pdl(cfg, attrs);
-    return cudaLaunchKernelEx(&cfg, regs_kernel(threads, pl.slices, opt), p);
+    // NOTES: kOptScan where the launch keeps one CTA per SM (H100, session 22: 1 / 64 / 132 x
+    // 4096 2% / 1.3% / 0.8% faster, 1 / 64 x 6144 2.4% / 2.3%), not beyond: 256 x 4096 2%
+    // slower (40 registers: 3 CTAs per SM where the kernel without it keeps 4).
+    const bool scan = opt == -1 ? p.num_rows <= info->sms : opt == 1;
+    return cudaLaunchKernelEx(&cfg, regs_kernel(threads, pl.slices, scan), p);
   }
   cfg.gridDim = dim3(static_cast<unsigned>(static_cast<int64_t>(p.num_rows) * c));
   cfg.blockDim = dim3(radix ? kRThreads : kThreads);

@@ -223,9 +223,8 @@ std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
 // width holds the rows) or 2|4 (grid and cluster kernels); sample 1 (the slices kernel bounds
 // rows from a sample of their slices where it can) or 0 (never: its exact first sweep); pdl -1
 // automatic, 1 / 0 programmatic dependent launch on / off; opt -1 automatic
-// (VLLM_GLM52_TOPK_OPT), 0-7 option bits: the regs kernel's (1 rank a small pass-0 bin, 2
-// scan pass 0's bins; 512 threads x 2-3 float4 only) and the cluster kernel's (4 scan the
-// output during pass 2's list exchange; 512 x 4 and 1024 x 4 only); other widths ignore them.
+// (VLLM_GLM52_TOPK_OPT), 1 / 0: the regs kernel at 512 threads x 2-3 float4 searches pass 0
+// from per-thread prefix sums (kOptScan) / from warp totals; other widths ignore it.
 void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t vecs,
                       int64_t sample, int64_t pdl, int64_t opt) {
   TORCH_CHECK(algo >= -1 && algo <= 5, "glm52 topk_force: algo must be -1 (automatic), 0 "
@@ -246,10 +245,9 @@ void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t ve
               "applies) or 0 (never), got ", num(sample));
   TORCH_CHECK(pdl >= -1 && pdl <= 1,
               "glm52 topk_force: pdl must be -1 (automatic), 0 (off) or 1 (on), got ", num(pdl));
-  TORCH_CHECK(opt >= -1 && opt <= 7,
-              "glm52 topk_force: opt must be -1 (automatic) or 0-7 (option bits: 1 regs kernel "
-              "ranks a small pass-0 bin, 2 regs kernel scans pass 0's bins, 4 cluster kernel "
-              "scans its output early), got ", num(opt));
+  TORCH_CHECK(opt >= -1 && opt <= 1,
+              "glm52 topk_force: opt must be -1 (automatic), 0 or 1 (the regs kernel's pass-0 "
+              "search from per-thread prefix sums off / on), got ", num(opt));
   tk::set_forced(static_cast<int>(algo), static_cast<int>(cluster), static_cast<int>(threads),
                  static_cast<int>(vecs), static_cast<int>(sample), static_cast<int>(pdl),
                  static_cast<int>(opt));

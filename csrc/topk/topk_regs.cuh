@@ -26,9 +26,8 @@
 // Barriers: clear, pass-0 histogram, its warp totals, its search result, the output scan, the
 // output staging: 6 when the first bin is taken whole, 2 more per later pass (grid / cluster
 // mode: 1 more, plus the exchange).
-// Options (kOpt; session 21, forced only until measured): kOptRank ranks a pass-0 bin of <= 32
-// keys on warp 0 with the output scan before it (7 barriers in all), kOptScan searches pass 0
-// from per-thread prefix sums (lead_scan).
+// Option kOptScan (kOpt; the launcher's choice where a launch keeps one CTA per SM): pass 0's
+// search from per-thread prefix sums (lead_scan), its warp totals' barrier and the result's.
 //
 // Grid mode (kGrid, "grid kernel"): a few long rows (up to num_SMs x CTAs-per-SM CTAs in all)
 // are split over G co-resident CTAs per row, each holding 4 * kT * kV consecutive columns in
@@ -65,17 +64,10 @@ namespace glm52 {
 namespace topk {
 
 constexpr int kGBins = 2048;  // 11-bit digits (the last pass uses 1024 bins)
-// Options of the one-CTA regs kernel (topk_regs_kernel's kOpt bits; set_forced's `opt`):
-// kOptRank ranks a small pass-0 bin instead of passes 1-2 and scans the output before the
-// threshold is exact (rank_bin); kOptScan searches pass 0's bins from per-thread prefix sums
-// (lead_scan) instead of warp totals and warp 0's re-read (lead_bucket).
-constexpr int kOptRank = 1;
-constexpr int kOptScan = 2;
-constexpr uint32_t kRankMax = 32;  // kOptRank: pass 0's bin ranked when it holds <= 32 keys
-// ... and of the cluster kernel: kOptEarly scans the output's keys above pass 1's bin while
-// warp 0 waits for the peers' pass-2 lists (list_push / list_rank), so after the threshold only
-// the CTA's listed candidates are decided.
-constexpr int kOptEarly = 4;
+// Option of the one-CTA regs kernel (topk_regs_kernel's kOpt; set_forced's `opt`): kOptScan
+// searches pass 0's bins from per-thread prefix sums (lead_scan) instead of warp totals and
+// warp 0's re-read (lead_bucket).
+constexpr int kOptScan = 1;
 
 // Static shared memory (21 KiB): the pass histograms (contiguous, cleared together), the
 // passes' search results and one per-warp total array per block scan, so no scan rewrites words
@@ -91,18 +83,6 @@ struct alignas(16) RegsSmem {
   uint32_t tail[4];  // one CTA per row: the keys past the CTA's slice (thread kT-1's)
   uint32_t last;     // grid mode: this CTA is the row's last to finish
   uint32_t red[2];   // grid gather path: lower CTAs' list keys above / at thr
-};
-// kOptRank's extra static shared memory: pass 0's bin's keys (key, column) in the order the
-// threads appended them, their count, and rank_bin's mask of the taken ones (column order).
-struct RankSmem {
-  uint2 cand[kRankMax];
-  uint32_t ncand;
-  uint32_t csel;
-};
-// kOptEarly's: the columns of this CTA's listed pass-2 candidates (32 t + e for key e of
-// thread t: column order), beside ClusterSmem::lst.
-struct EarlySmem {
-  uint32_t lcol[3];
 };
 
 // One row's block of Params::workspace in grid mode (zero between launches).
@@ -327,9 +307,9 @@ __device__ __forceinline__ void cluster_bins(uint32_t* h, uint32_t* buf, uint32_
 // largest value is the last pass's bin. Stores (bin, keys above it, keys in it, 1) in *res and
 // adds the lower ranks' selected / tied candidates to lane 0's gl / el (as lower_counts);
 // (0, 0, 0, 0) when some list overflowed: every CTA then exchanges pass 2's histograms.
-// list_pass2 in two steps (kOptEarly runs the output's first scan between them): the push of
-// this CTA's list, then the wait for the peers' and the ranking.
-__device__ __forceinline__ void list_push(ClusterSmem& cs, uint64_t* bar, int C, int q) {
+__device__ __forceinline__ void list_pass2(ClusterSmem& cs, uint64_t* bar, int C, int q,
+                                           uint32_t need, uint4* res, uint32_t& gl,
+                                           uint32_t& el) {
   const int lane = static_cast<int>(lane_id());
   const uint32_t n = cs.nlst;
   const uint32_t v0 = n > 0u ? cs.lst[0] : 0u, v1 = n > 1u ? cs.lst[1] : 0u;
@@ -340,11 +320,6 @@ __device__ __forceinline__ void list_push(ClusterSmem& cs, uint64_t* bar, int C,
                static_cast<uint32_t>(__cvta_generic_to_shared(bar)), lane, mine);
   if (lane == q) cs.msg[q] = mine;
   __syncwarp();
-}
-__device__ __forceinline__ void list_rank(ClusterSmem& cs, uint64_t* bar, int C, int q,
-                                          uint32_t need, uint4* res, uint32_t& gl,
-                                          uint32_t& el) {
-  const int lane = static_cast<int>(lane_id());
   wait_cluster_bar(bar);
   const int r = lane / 3, j = lane - 3 * r;
   const uint2 m = r < C ? cs.msg[r] : make_uint2(0u, 0u);
@@ -378,12 +353,6 @@ __device__ __forceinline__ void list_rank(ClusterSmem& cs, uint64_t* bar, int C,
     el += ea;
     *res = make_uint4(bin, above, cnt, 1u);
   }
-}
-__device__ __forceinline__ void list_pass2(ClusterSmem& cs, uint64_t* bar, int C, int q,
-                                           uint32_t need, uint4* res, uint32_t& gl,
-                                           uint32_t& el) {
-  list_push(cs, bar, C, q);
-  list_rank(cs, bar, C, q, need, res, gl, el);
 }
 
 // Cluster mode: once a pass's bucket search chose `bin`, adds to gl the lower ranks' keys
@@ -594,8 +563,10 @@ __device__ __forceinline__ uint32_t warps_below(const uint32_t* wt, int lane) {
 // *res. Two barriers inside; *res as in lead_bucket. NOTES: why. lead_bucket's warp 0 runs two
 // dependent shuffle scans and a shared-memory re-read after the warp totals' barrier (~400 ns
 // of pass 0's ~650 in the session-19 trace); here the scans run in every warp before it, one
-// each, and the chain after it is a load, a REDUX and the pick. Unmeasured (session 21 had no
-// GPU): forced only.
+// each, and the chain after it is a load, a REDUX and the pick. Session 22 (H100, 7 rounds):
+// 1 x 4096 2.85 -> 2.79 us, 64 x 4096 3.33 -> 3.28, 1 x 6144 3.75 -> 3.66, 64 x 6144 4.46 ->
+// 4.36; 256 x 4096 5.34 -> 5.46 (its 40 registers, 3 CTAs per SM, where the kernel without it
+// keeps 4): launch_topk takes it while a launch keeps one CTA per SM.
 template <int NB, int kT>
 __device__ __forceinline__ void lead_scan(const uint32_t* h, uint32_t* wtot, uint4* res,
                                           uint32_t need, uint32_t& bucket, uint32_t& above,
@@ -697,25 +668,6 @@ __device__ __forceinline__ void lead_groups(const uint32_t* h, const uint32_t* c
                                             uint32_t& cnt) {
   if (warp_id() == 0u) warp_bucket_groups<NB, kG>(h, c, need, res);
   read_result(res, bucket, above, cnt);
-}
-
-// One CTA per row, on warp 0, after the barrier that completed the list: of the n <= 32 keys
-// of pass 0's bin, cand[0, n) = (key, column) in any order, takes the `need` largest (value,
-// then the lowest column, the exact passes' tie rule) and stores in *sel the taken ones as a
-// mask over the n keys in column order (bit i: the i-th lowest column).
-__device__ __forceinline__ void rank_bin(const uint2* cand, uint32_t n, uint32_t need,
-                                         uint32_t* sel) {
-  const uint32_t lane = lane_id();
-  const uint2 me = lane < n ? cand[lane] : make_uint2(0u, 0u);
-  uint32_t rank = 0u, col = 0u;  // keys taken before this one; keys in lower columns
-#pragma unroll 4
-  for (uint32_t i = 0u; i < n; ++i) {
-    const uint2 o = cand[i];  // (a broadcast read)
-    rank += o.x > me.x || (o.x == me.x && o.y < me.y);
-    col += o.y < me.y;
-  }
-  const uint32_t m = __reduce_or_sync(kFull, lane < n && rank < need ? 1u << col : 0u);
-  if (lane == 0u) *sel = m;
 }
 
 // Block-wide exclusive sum of x over threads (`total`: the block's sum). One barrier inside;
@@ -835,15 +787,10 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   static_assert(kE <= 32, "a thread's validity / selection masks are 32-bit");
   static_assert(!(kGrid && kCl), "grid or cluster mode, not both");
   static_assert(!kCl || kSlice < 65536, "cluster_bins pushes a CTA's bins as 16-bit counts");
-  static_assert((kOpt & (kOptRank | kOptScan)) == 0 || !kMulti,
-                "kOptRank / kOptScan: one CTA per row only");
-  static_assert((kOpt & kOptEarly) == 0 || kCl, "kOptEarly: the cluster kernel only");
-  constexpr bool kEarly = kCl && (kOpt & kOptEarly) != 0;
+  static_assert(kOpt == 0 || (kOpt == kOptScan && !kMulti), "kOptScan: one CTA per row only");
   __shared__ RegsSmem s;
   __shared__ std::conditional_t<kGrid, GridSmem, NoSmem> gs;
   __shared__ std::conditional_t<kCl, ClusterSmem, NoSmem> cs;
-  __shared__ std::conditional_t<(kOpt & kOptRank) != 0, RankSmem, NoSmem> rs;
-  __shared__ std::conditional_t<kEarly, EarlySmem, NoSmem> es;
   uint64_t* const cbar = cluster_bars(cs);
   extern __shared__ __align__(16) uint32_t cl_buf[];  // cluster mode's receive buffers
   const int t = static_cast<int>(threadIdx.x);
@@ -867,8 +814,6 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     constexpr int kWords = (2 * kGBins + kGBins / 2 + kGBins / 32 + kGBins / 64) / 4;
     for (int i = t; i < kWords; i += kT) h[i] = make_uint4(0u, 0u, 0u, 0u);
     if (t == 0) s.red[0] = s.red[1] = 0u;
-    if constexpr ((kOpt & kOptRank) != 0)
-      if (t == 0) rs.ncand = 0u;
     if constexpr (kCl)
       if (t == 0) cs.nlst = 0u;
   }
@@ -1007,7 +952,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   uint32_t bin, above, cnt;
   if constexpr (kCl)
     lead_groups<kGBins, 8>(buf_a + q * kGBins, cs.g8, &s.res[0], k, bin, above, cnt);
-  else if constexpr ((kOpt & kOptScan) != 0)
+  else if constexpr (kOpt == kOptScan)
     lead_scan<kGBins, kT>(s.hist0, s.wtot[0], &s.res[0], k, bin, above, cnt);
   else
     lead_bucket<kGBins, kT>(s.hist0, s.wtot[0], &s.res[0], k, bin, above, cnt);
@@ -1015,96 +960,6 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   uint32_t thr = bin << 21;
   bool ge = cnt == need;      // every key >= thr is selected
   if constexpr (kCl) lower_counts<kGBins>(s.hist0, bin, ge, false, gl, el);
-
-  // Several CTAs per row: stores this thread's selected keys (bit e of gm: column col0 + e)
-  // at row slots first + [pos, ...) itself (the output's NOTES below).
-  auto write_direct = [&](uint32_t gm, uint32_t first, uint32_t pos) {
-    const int32_t col0 = (a - i0 - start) + ofs + 4 * kV * t;
-    int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
-    for (; gm != 0u; gm &= gm - 1u) dst[pos++] = col0 + __ffs(gm) - 1;
-  };
-  // One CTA per row: stages this thread's selected keys (bit e of gm: column col0 + e; the
-  // tail's from bit kE) at row slots [pos, ...) and stores the row's k positions.
-  auto write_staged = [&](uint32_t gm, uint32_t pos) {
-    const int32_t col0 = (a - i0 - start) + ofs + 4 * kV * t;
-    // NOTES: staged in shared memory and stored coalesced: each thread storing its own
-    // positions straight to global memory (every store a partial sector, half the keys
-    // selected) made 1 x 4096 25% and the 8192-column prefills 45% slower (H100, commit
-    // 5a3b0b5). One predicated store per key slot (unrolled), not a loop over the set bits:
-    // the loop ran as long as the warp's fullest thread, ~9 instructions an iteration.
-    uint32_t* stage = s.hist0;  // k <= kGBins; the last reader passed the
-                                // barriers since pass 0's search
-    static_assert(kMaxK <= kGBins, "the staging row holds k positions");
-#pragma unroll
-    for (int e = 0; e < kE; ++e)
-      if ((gm >> e) & 1u) stage[pos++] = static_cast<uint32_t>(col0 + e);
-    for (gm >>= kE; gm != 0u; gm &= gm - 1u)  // the tail's (thread kT-1)
-      stage[pos++] = static_cast<uint32_t>(col0 + kE + __ffs(gm) - 1);
-    __syncthreads();
-    int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride;
-    // NOTES: a 16-byte aligned output row stores 16 bytes a thread (session 18: 1% on the
-    // 4096-column decodes, 1 x 4096 2.97 -> 2.94 us on H100).
-    if ((reinterpret_cast<uintptr_t>(dst) & 15u) == 0u && (k & 3u) == 0u) {
-      for (int i = 4 * t; i < static_cast<int>(k); i += 4 * kT)
-        *reinterpret_cast<uint4*>(dst + i) = *reinterpret_cast<const uint4*>(stage + i);
-    } else {
-      for (int i = t; i < static_cast<int>(k); i += kT) dst[i] = static_cast<int32_t>(stage[i]);
-    }
-  };
-
-  // One CTA per row, pass 0's bin not taken whole but holding at most 32 keys (randn rows:
-  // a few): no passes 1-2 and no output scan after the threshold. The keys above the bin are
-  // selected whatever the threshold, so their block scan runs now, packed with the bin's keys'
-  // (their column order), behind one barrier (C) that also completes a list of the bin's keys;
-  // warp 0 ranks those (value, then column) and publishes which are taken as a mask in column
-  // order (barrier D). A thread's first output slot is then its keys above the bin before it
-  // plus the taken bits of the mask before its own. NOTES: why. After pass 0's search the
-  // exact passes cost 2 barriers each and the output scan one more, each behind a dependent
-  // chain (session-19 trace: pass-1 adds ~230 ns, its search ~360, the output scan ~320);
-  // this path has C and D only. Forced only (kOptRank) until measured: session 21 had no GPU.
-  // Earlier rankings of a small pass-0 bin (sessions 14, 16, 17, docs/benchmarks.md) listed
-  // the bin behind a barrier of their own and kept the output scan after the threshold.
-  if constexpr ((kOpt & kOptRank) != 0) {
-    if (!ge && cnt <= kRankMax && bin != 0u) {  // (bin 0 holds the invalid keys, 0, too)
-      const uint32_t hi = thr | ((1u << 21) - 1u);
-      uint32_t ma = 0u, mi = 0u;  // keys above the bin / in it (valid by construction)
-#pragma unroll
-      for (int e = 0; e < kE; ++e) {
-        ma |= static_cast<uint32_t>(key[e] > hi) << e;
-        mi |= static_cast<uint32_t>(key[e] - thr < (1u << 21)) << e;
-      }
-      each_tail([&](uint32_t kk, int j) {
-        ma |= static_cast<uint32_t>(kk > hi) << (kE + j);
-        mi |= static_cast<uint32_t>(kk - thr < (1u << 21)) << (kE + j);
-      });
-      const uint32_t ni = static_cast<uint32_t>(__popc(mi));
-      if (mi != 0u) {  // list the bin's keys (any order; rank_bin orders them)
-        uint32_t slot = atomicAdd(&rs.ncand, ni);
-        const uint32_t c0 = static_cast<uint32_t>(4 * kV * t);  // any increasing column
-#pragma unroll
-        for (int e = 0; e < kE; ++e)
-          if ((mi >> e) & 1u) rs.cand[slot++] = make_uint2(key[e], c0 + e);
-        each_tail([&](uint32_t kk, int j) {
-          if ((mi >> (kE + j)) & 1u) rs.cand[slot++] = make_uint2(kk, c0 + kE + j);
-        });
-      }
-      const uint32_t mine = static_cast<uint32_t>(__popc(ma)) | (ni << 16);
-      const uint32_t incl = warp_scan_publish(mine, s.wtot[3], lane);
-      __syncthreads();  // C
-      if (warp_id() == 0u) rank_bin(rs.cand, cnt, need, &rs.csel);
-      const uint32_t excl = warps_below<kT>(s.wtot[3], lane) + incl - mine;
-      __syncthreads();  // D
-      const uint32_t sel = rs.csel;  // bit j: the bin's j-th key in column order is taken
-      const uint32_t before = excl >> 16;  // the bin's keys in lower threads (<= 32)
-      const uint32_t lower = before < 32u ? sel & ((1u << before) - 1u) : sel;
-      uint32_t mine_sel = before < 32u ? sel >> before : 0u;  // bit j: this thread's j-th
-      uint32_t gm = ma;
-      for (uint32_t m = mi; m != 0u; m &= m - 1u, mine_sel >>= 1)
-        if (mine_sel & 1u) gm |= m & (0u - m);
-      write_staged(gm, (excl & 0xffffu) + static_cast<uint32_t>(__popc(lower)));
-      return;
-    }
-  }
 
   // Grid gather path. NOTES: when the chosen bin holds <= kGridCap keys in the whole row
   // (randn rows up to ~128k columns), every CTA appends its keys of the bin to the row's list
@@ -1172,10 +1027,6 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
 
   // Steps 4-5 (passes 1, 2): bits 20..10, then 9..0, of this thread's keys in the chosen bin.
   uint32_t m1 = 0u;  // cluster: bit e = key e is in pass 0's bin
-  // kOptEarly: the output scan of the keys above pass 1's bin ran during pass 2's list exchange
-  // (scanned), this thread's mask of them and its warp's inclusive count
-  bool scanned = false, listed = false;  // listed: cluster pass 2 resolved from the lists
-  uint32_t ema = 0u, eincl = 0u, m2 = 0u;  // m2: cluster, bit e = key e is in pass 1's bin
   if (!ge && !gathered) {
     const uint32_t pre = thr >> 21;
     auto add = [&](uint32_t kk) {  // one CTA per row: the coarse sums too (warp_bucket_groups)
@@ -1227,40 +1078,24 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
         if constexpr (!kMulti) atomicAdd(&s.c2[(kk >> 5) & 31u], 1u);
       }
     };
+    bool listed = false;  // cluster: pass 2 resolved from the candidates' lists
     if constexpr (kCl) {
       // NOTES: the few keys of pass 1's bin (1.5 on average in a randn 32k row) go to the
       // cluster as lists of low 10 bits (list_pass2): one 8-byte push per peer and one warp
       // ranking them, instead of a 1024-bin histogram exchange and bucket search; a CTA with
       // more than kListMax candidates (ties) makes every CTA exchange histograms instead.
+      uint32_t m2 = 0u;  // bit e = key e is in pass 1's bin
       for (uint32_t m = m1; m != 0u; m &= m - 1u) {
         const int e = __ffs(m) - 1;
         const uint32_t kk = key_at(e);
         if ((kk >> 10) == pre) {
           m2 |= 1u << e;
           const uint32_t i = atomicAdd(&cs.nlst, 1u);
-          if (i < kListMax) {
-            cs.lst[i] = kk & 1023u;
-            if constexpr (kEarly) es.lcol[i] = (static_cast<uint32_t>(t) << 5) | e;
-          }
+          if (i < kListMax) cs.lst[i] = kk & 1023u;
         }
       }
       __syncthreads();
-      if constexpr (kEarly) {
-        // NOTES: the keys above pass 1's bin are selected whatever pass 2 finds: their masks
-        // and warp scan run while warp 0 waits for the peers' lists. Not with a pass-1 prefix
-        // of 0 (the invalid keys', 0, bin: their lower-rank counts need the key-0 correction).
-        if (warp_id() == 0u) list_push(cs, cbar + 2, G, q);
-        scanned = pre != 0u;
-        if (scanned) {
-          const uint32_t hi1 = thr | 1023u;  // invalid keys (0) never above it
-#pragma unroll
-          for (int e = 0; e < kE; ++e) ema |= static_cast<uint32_t>(key[e] > hi1) << e;
-          eincl = warp_scan_publish(static_cast<uint32_t>(__popc(ema)), s.wtot[3], lane);
-        }
-        if (warp_id() == 0u) list_rank(cs, cbar + 2, G, q, need, &s.res[2], gl, el);
-      } else {
-        if (warp_id() == 0u) list_pass2(cs, cbar + 2, G, q, need, &s.res[2], gl, el);
-      }
+      if (warp_id() == 0u) list_pass2(cs, cbar + 2, G, q, need, &s.res[2], gl, el);
       __syncthreads();
       const uint4 r = s.res[2];
       listed = r.w != 0u;
@@ -1306,39 +1141,6 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       atomicAdd(&s.red[0], gl);
       atomicAdd(&s.red[1], el);
     }
-  }
-
-  if constexpr (kEarly) {
-    if (scanned && listed) {
-      // kOptEarly's output: this thread's first slot is its CTA's keys above pass 1's bin in
-      // lower threads (the early scan) plus the CTA's taken candidates in lower threads; its
-      // keys are those above pass 1's bin and its taken candidates. A candidate (at most
-      // kListMax in the CTA, listed) is taken above the final bin, or tied in it within the
-      // tie quota (the lower ranks' ties first, then the CTA's in column order).
-      __syncthreads();  // s.red complete
-      const uint32_t gt0e = s.red[0], eq0e = s.red[1];
-      uint32_t pos = warps_below<kT>(s.wtot[3], lane) + eincl - static_cast<uint32_t>(__popc(ema));
-      const uint32_t nc = cs.nlst, lb = thr & 1023u, mine = static_cast<uint32_t>(t) << 5;
-      uint32_t gm = ema;
-      for (uint32_t j = 0u; j < nc; ++j) {
-        const uint32_t v = cs.lst[j], c = es.lcol[j];
-        bool take = v > lb;
-        if (v == lb) {
-          uint32_t rank = eq0e;  // tied keys before it
-          for (uint32_t i = 0u; i < nc; ++i) rank += cs.lst[i] == lb && es.lcol[i] < c;
-          take = ge || rank < need;
-        }
-        if (take && c < mine) ++pos;
-        if (take && (c >> 5) == static_cast<uint32_t>(t)) gm |= 1u << (c & 31u);
-      }
-      write_direct(gm, gt0e + min(eq0e, need), pos);
-      asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
-      return;
-    }
-    // the other rows' masks below read the keys back from the CTA's copy: the registers are
-    // free across pass 2 (at 64 registers, 12 bytes spilled while they were held)
-#pragma unroll
-    for (int e = 0; e < kE; ++e) key[e] = key_at(e);
   }
 
   // Step 6: ordered output. Selected: key >= thr when ge, else key > thr plus the `need`
@@ -1398,6 +1200,7 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   // with one CTA per row), in column order.
   const uint32_t first = gt0 + min(eq0, need);
   uint32_t pos = gt_before + min(eq_before, need) - first;
+  const int32_t col0 = (a - i0 - start) + ofs + 4 * kV * t;
   if constexpr (kMulti) {
     // Several CTAs per row (a long row, of which a CTA selects few keys: ~6% of a 32k row's):
     // each thread stores its positions itself, a loop over its selected keys. NOTES: session
@@ -1406,7 +1209,8 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
     // 64 x 32k 11.76 -> 11.57 us, 1 x 64k 9.08 -> 8.80, 8 x 128k 13.2 -> 13.05, and storing
     // straight to global memory 64 x 32k 11.37 -> 11.15, 1 x 32k 6.97 -> 6.82, 1 x 128k 10.32
     // -> 10.17: a warp's stores still land in a few consecutive sectors.
-    write_direct(gm, first, pos);
+    int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
+    for (; gm != 0u; gm &= gm - 1u) dst[pos++] = col0 + __ffs(gm) - 1;
     if constexpr (kGrid) {
       __syncthreads();
       // Every read of the row's workspace by this CTA is behind it: count it out.
@@ -1416,7 +1220,28 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
       }
     }
   } else {
-    write_staged(gm, pos);
+    // NOTES: staged in shared memory and stored coalesced: each thread storing its own
+    // positions straight to global memory (every store a partial sector, half the keys
+    // selected) made 1 x 4096 25% and the 8192-column prefills 45% slower (H100, commit
+    // 5a3b0b5). One predicated store per key slot (unrolled), not a loop over the set bits:
+    // the loop ran as long as the warp's fullest thread, ~9 instructions an iteration.
+    uint32_t* stage = s.hist0;  // k <= kGBins; the last reader passed the scan's barrier
+    static_assert(kMaxK <= kGBins, "the staging row holds k positions");
+#pragma unroll
+    for (int e = 0; e < kE; ++e)
+      if ((gm >> e) & 1u) stage[pos++] = static_cast<uint32_t>(col0 + e);
+    for (gm >>= kE; gm != 0u; gm &= gm - 1u)  // the tail's (thread kT-1)
+      stage[pos++] = static_cast<uint32_t>(col0 + kE + __ffs(gm) - 1);
+    __syncthreads();
+    int32_t* __restrict__ dst = p.out + static_cast<int64_t>(row) * p.out_stride + first;
+    // NOTES: a 16-byte aligned output row stores 16 bytes a thread (session 18: 1% on the
+    // 4096-column decodes, 1 x 4096 2.97 -> 2.94 us on H100).
+    if ((reinterpret_cast<uintptr_t>(dst) & 15u) == 0u && (k & 3u) == 0u) {
+      for (int i = 4 * t; i < static_cast<int>(k); i += 4 * kT)
+        *reinterpret_cast<uint4*>(dst + i) = *reinterpret_cast<const uint4*>(stage + i);
+    } else {
+      for (int i = t; i < static_cast<int>(k); i += kT) dst[i] = static_cast<int32_t>(stage[i]);
+    }
   }
   if constexpr (kGrid) {
     __syncthreads();

@@ -124,8 +124,9 @@ def algo(request):
     """Runs the test with each kernel forced (the launcher's choice is size-dependent; the
     slices kernel runs one CTA per row where several do not fit, slices256 always;
     slices-exact: without the sampled bound; auto-no-pdl: the launcher's choice, launched
-    without programmatic dependent launch, which the others use). The regs kernel's options
-    have their own tests (test_regs_opts*: the rows of up to 6144 columns they apply to)."""
+    without programmatic dependent launch, which the others use). The regs kernel's kOptScan
+    (the automatic choice where a launch keeps one CTA per SM, so "regs" runs it on the
+    shorter launches here) has its own tests, on and off (test_regs_opts*)."""
     torch.ops._C_glm52.topk_force(*request.param)
     T.clear_plan_cache()
     yield request.param[0]
@@ -403,8 +404,8 @@ def test_regs_forced_width(kind):
 
 def _small_bin_logits(rows: int, n: int, k: int, g: torch.Generator) -> torch.Tensor:
     """randn rows shifted so the k-th largest value is ~0.02 (a 4096-column row's median sits
-    there: pass 0's bin holds a few keys, the case kOptRank ranks); odd rows also get copies
-    of the k-th value straddling its place (ties inside the bin, across threads)."""
+    there: pass 0's bin holds a few keys and pass 1 decides); odd rows also get copies of the
+    k-th value straddling its place (ties inside the bin, across threads)."""
     x = torch.randn(rows, n, generator=g, device=DEV)
     vals, order = torch.sort(x, dim=1, descending=True)
     x = x - vals[:, k - 1:k] + 0.02
@@ -414,13 +415,12 @@ def _small_bin_logits(rows: int, n: int, k: int, g: torch.Generator) -> torch.Te
     return x.contiguous()
 
 
-@pytest.mark.parametrize("opt", [1, 2, 3])
 @pytest.mark.parametrize("n", [4096, 4095, 6144, 5000])
-def test_regs_opts(opt, n):
-    """The regs kernel's options (topk_force opt; 512 threads x 2-3 float4) on rows whose
-    pass-0 bin is small (kOptRank's path) and on tie-heavy / equal / -inf rows (its fallback to
-    passes 1-2): the same sorted rows as without options, decode (aligned and misaligned) and
-    prefill."""
+def test_regs_opts(n):
+    """The regs kernel with kOptScan (topk_force opt 1; 512 threads x 2-3 float4) on rows whose
+    pass-0 bin is small and on tie-heavy / equal / -inf rows: right, and the same sorted rows
+    as without it (opt 0), decode (aligned and misaligned) and prefill."""
+    opt = 1
     g, seed = _gen()
     k = 2048
     for kind in ("smallbin", "randn", "ties", "equal", "neginf", "negnan"):
@@ -445,9 +445,9 @@ def test_regs_opts(opt, n):
             assert torch.equal(outs[0], outs[1]), f"{what} seed={seed}: differs from opt 0"
 
 
-@pytest.mark.parametrize("opt", [1, 2, 3])
+@pytest.mark.parametrize("opt", [0, 1])
 def test_regs_opts_edges_and_graphs(opt):
-    """The regs kernel's options on odd-width (misaligned) rows of lengths 0, 1, k-1, k, k+1
+    """The regs kernel without and with kOptScan (topk_force opt 0 / 1) on odd-width (misaligned) rows of lengths 0, 1, k-1, k, k+1
     and around vector / thread boundaries, k 512-2048, MTP rows (next_n 2), and under
     CUDA-graph capture and replay on fresh inputs into dirty outputs."""
     g, seed = _gen()
@@ -574,45 +574,6 @@ def test_cluster_kernel_sizes(threads, vecs, kind):
         assert plan == [5, 8, vecs, threads], plan
         _forced_rows((5, 0, threads, vecs), logits, lens, k, seed,
                      f"cluster {threads}x{vecs} shift={shift} {kind}", ws=None)
-
-
-@pytest.mark.parametrize("threads", [512, 1024])
-@pytest.mark.parametrize("kind", ["randn", "kthtie", "ties", "ties10", "equal", "neginf",
-                                  "negnan", "recent"])
-def test_cluster_early(threads, kind):
-    """The cluster kernel with kOptEarly (topk_force opt 4; 512 x 4 and 1024 x 4): rows of 2-8
-    CTAs ending around CTA boundaries and rows of at most k, aligned and misaligned decode,
-    prefill rows inside a vector; and bit-identical to the kernel without the option on the
-    automatic plan's rows (1, 8, 64 x 32k) and on rows with copies of the k-th value in
-    different CTAs (ties the output's quota splits)."""
-    g, seed = _gen()
-    k, vecs = 2048, 4
-    slice_ = 4 * threads * vecs
-    n = 8 * slice_ - 3
-    lens = [n, 3 * slice_ + 1, 2 * slice_, k + 1, k, 5, slice_ - 1, 7 * slice_ - 3]
-    for shift in (0, 1):
-        logits = _logits(len(lens), n + 3, kind, g)[:, shift:shift + n]
-        _forced_rows((5, 0, threads, vecs, 1, -1, 4), logits, lens, k, seed,
-                     f"cluster early {threads}x{vecs} shift={shift} {kind}", ws=None)
-    for rows in (1, 8, 64):
-        logits = _logits(rows, 32768, kind, g)
-        if kind == "randn":  # copies of each row's k-th value in both halves
-            kth = torch.sort(logits, dim=1, descending=True).values[:, k - 1:k]
-            logits[:, 5] = kth[:, 0]
-            logits[:, 20000] = kth[:, 0]
-        lens_t = torch.full((rows,), 32768, dtype=torch.int32, device=DEV)
-        outs = []
-        for opt in (0, 4):
-            out = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
-            torch.ops._C_glm52.topk_force(5, 0, threads, vecs, 1, -1, opt)
-            try:
-                T.topk_decode(logits, lens_t, out, k)
-            finally:
-                torch.ops._C_glm52.topk_force(-1)
-            outs.append(out)
-        _check(logits, torch.zeros_like(lens_t), lens_t, outs[1], k, seed,
-               f"cluster early {threads} {rows}x32768 {kind}", ws=None)
-        assert torch.equal(outs[0], outs[1]), f"{rows}x32768 {kind} seed={seed}: differs"
 
 
 def test_cluster_plan():

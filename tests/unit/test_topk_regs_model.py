@@ -134,33 +134,13 @@ def lead_scan(hist: np.ndarray, threads: int, need: int) -> tuple[int, int, int]
     return found[0]
 
 
-def rank_bin(cand: list[tuple[int, int]], need: int) -> int:
-    """Kernel rank_bin on warp 0: lane j holds cand[j] = (key, column) of the n <= 32 keys of
-    pass 0's bin (any order); its rank counts the keys before it (larger, or equal in a lower
-    column), its column index the keys in lower columns; the taken ones (rank < need) as one
-    mask over the keys in column order (REDUX.OR of 1 << column index)."""
-    n = len(cand)
-    assert n <= 32
-    mask = 0
-    for kj, cj in cand:
-        rank = sum(1 for ki, ci in cand if ki > kj or (ki == kj and ci < cj))
-        col = sum(1 for _, ci in cand if ci < cj)
-        if rank < need:
-            mask |= 1 << col
-    return mask
-
-
-RANKED = {"rows": 0, "tied": 0}  # rows the model sent down the kOptRank path (tests check it)
-EARLY = {"rows": 0, "tied": 0}  # cluster rows whose kOptEarly output the model checked
-
-
 def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int, vecs: int,
               base_mis: int, decode: bool = False, ctas: int = 1,
-              cluster: bool = False, opt: int = 0, rng=None) -> list[int]:
+              cluster: bool = False, scan: bool = False) -> list[int]:
     """What the regs kernel (ctas > 1: the grid kernel with that many CTAs per row) writes for
     one row (k slots, in slot order). values: the row's num_cols columns; decode rows (start
-    0) are loaded in full before the length is known. opt: the one-CTA kernel's kOpt bits (1
-    kOptRank, 2 kOptScan); rng shuffles kOptRank's list (the kernel's atomic order)."""
+    0) are loaded in full before the length is known. scan: the one-CTA kernel with kOptScan
+    (pass 0 searched by lead_scan, which must find lead_bucket's bin)."""
     n = end - start
     if n <= k:
         return list(range(n)) + [-1] * (k - n)
@@ -204,14 +184,11 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
 
     # pass 0, then passes 1 and 2 while the chosen bin is not taken whole
     b, above, cnt = warp_bucket(hist(kv >> 21, 2048), threads, k)
-    if opt & 2:
-        assert ctas == 1 and not cluster, "kOpt: one CTA per row"
+    if scan:
+        assert ctas == 1 and not cluster, "kOptScan: one CTA per row"
         assert lead_scan(hist(kv >> 21, 2048), threads, k) == (b, above, cnt)
     need, thr = k - above, b << 21
     ge = cnt == need
-    if opt & 1 and not ge and cnt <= 32 and b != 0:
-        assert ctas == 1 and not cluster, "kOpt: one CTA per row"
-        return _ranked_output(keys, idx, a_al, start, k, thr, need, cnt, threads, e_per, rng)
     def search(sub, bins):  # passes 1-2: warp_bucket_groups for one CTA, from its coarse adds
         if ctas > 1:
             return warp_bucket(hist(sub, bins), threads, need)
@@ -228,12 +205,10 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
         need, thr = need - above, thr | b
         ge = cnt == need
 
-    gl = el = early = None
+    gl = el = None
     if cluster:
-        thr, need, ge, gl, el, early = cluster_passes(keys[:, :e_per], valid[:, :e_per], active,
-                                                      threads, k)
-        if early is not None and (not opt & 4 or early[0] >> 10 == 0):
-            early = None  # the kernel runs kOptEarly's output only with the option, prefix != 0
+        thr, need, ge, gl, el = cluster_passes(keys[:, :e_per], valid[:, :e_per], active,
+                                               threads, k)
         if not ge and thr == 0:  # key 0 is the k-th key: lower ranks' invalid keys are tied
             for q in range(active):
                 lim = q * slice_
@@ -254,11 +229,6 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
             assert (gl[q], el[q]) == (gt0, eq0), (q, gl[q], el[q], gt0, eq0)
         first = gt0 + min(eq0, need)
         last = gt0 + int(cg.sum()) + min(eq0 + int(ce.sum()), need)
-        eo = None
-        if early is not None:  # kOptEarly: its masks and slots must be the scan's below
-            eo = early_output(keys[:, :e_per], early[0], early[1], q, threads, thr, need, ge,
-                              eq0)
-            EARLY["rows"] += q == 0
         for t in range(threads):
             tt = q * threads + t
             gt_before = gt0 + (int(excl[t]) & 0xFFFF)
@@ -270,9 +240,6 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
                     sel[e] = True
                     take -= 1
             pos = gt_before + min(eq_before, need)
-            if eo is not None:
-                assert (eo[t][1] + first, list(eo[t][0])) == (pos, list(sel[:e_per])), (q, t)
-                assert not sel[e_per:].any()
             for e in range(e_per + 3):
                 if sel[e]:
                     assert first <= pos < last, "slot outside the CTA's range"
@@ -281,44 +248,6 @@ def model_row(values: np.ndarray, start: int, end: int, k: int, *, threads: int,
                     pos += 1
         gt0 += int(cg.sum())
         eq0 += int(ce.sum())
-    assert all(x is not None for x in out), "unwritten slots"
-    return out
-
-
-def _ranked_output(keys, idx, a_al, start, k, thr, need, cnt, threads, e_per, rng):
-    """The kOptRank path after pass 0 (the bin b = thr >> 21 not taken whole, <= 32 keys, not
-    bin 0): per-thread masks of the keys above the bin (ma) and in it (mi; the tail's from bit
-    e_per), the bin's keys listed in any order, the packed (above | in-bin << 16) exclusive scan
-    in thread order, rank_bin's mask, and each thread's staged positions."""
-    hi = thr | ((1 << 21) - 1)
-    ma = keys > hi  # invalid keys and absent tail slots are 0: never above, never in bin != 0
-    mi = (keys - thr >= 0) & (keys - thr < 1 << 21)
-    cand = [(int(keys[t, e]), t * e_per + e) for t in range(threads)
-            for e in range(e_per + 3) if mi[t, e]]  # column: 4 * kV * t + e
-    assert len(cand) == cnt, "the list holds the histogram's count"
-    if rng is not None:
-        cand = [cand[i] for i in rng.permutation(len(cand))]
-    RANKED["rows"] += 1
-    RANKED["tied"] += len({c[0] for c in cand}) < len(cand)
-    sel = rank_bin(cand, need)
-    mine = ma.sum(axis=1) | (mi.sum(axis=1) << 16)
-    excl = np.cumsum(mine) - mine
-    out: list[int | None] = [None] * k
-    for t in range(threads):
-        before = int(excl[t]) >> 16
-        lower = sel & ((1 << before) - 1)
-        mine_sel = sel >> before
-        gm = ma[t].copy()
-        for e in range(e_per + 3):  # mi's set bits in order: the thread's j-th key of the bin
-            if mi[t, e]:
-                gm[e] = bool(mine_sel & 1)
-                mine_sel >>= 1
-        pos = (int(excl[t]) & 0xFFFF) + bin(lower).count("1")
-        for e in range(e_per + 3):
-            if gm[e]:
-                assert out[pos] is None, "slot written twice"
-                out[pos] = a_al + int(idx[t, e]) - start
-                pos += 1
     assert all(x is not None for x in out), "unwritten slots"
     return out
 
@@ -370,7 +299,6 @@ def cluster_passes(keys: np.ndarray, valid: np.ndarray, ctas: int, threads: int,
     histograms), else from histograms."""
     gl, el = [0] * ctas, [0] * ctas
     need, thr, ge = k, 0, False
-    early = None  # kOptEarly's inputs: (pass-1 prefix, m2 per thread) when pass 2 was listed
     for p, (shift, bins, pre_shift) in enumerate([(21, 2048, 32), (10, 2048, 21), (0, 1024, 10)]):
         if p > 0 and ge:
             break
@@ -389,7 +317,6 @@ def cluster_passes(keys: np.ndarray, valid: np.ndarray, ctas: int, threads: int,
             hs.append(np.bincount((kq[m] >> shift) & (bins - 1), minlength=bins))
             if p == 2:  # list_pass2's candidates (in thread order; any order works)
                 lists.append((kq[m] & 1023).ravel())
-                m2 = m if q == 0 else np.concatenate([m2, m])
         # cluster_bins: each CTA adds its own bins and the C - 1 peers' as they arrive, packed
         # two 16-bit counts to a word (a CTA's count of one bin is at most its keys)
         recv = [_unpack16(_pack16(h)) for h in hs]
@@ -407,44 +334,11 @@ def cluster_passes(keys: np.ndarray, valid: np.ndarray, ctas: int, threads: int,
             if listed[0] is not None:  # every CTA sees the same lists and takes them
                 assert all(x[:3] == (b, above, cnt) for x in listed)
                 assert [x[3:] for x in listed] == adds
-                early = (thr, m2)
         need, thr = need - above, thr | (b << shift)
         for q in range(ctas):
             gl[q] += adds[q][0]
             el[q] += adds[q][1]
-    return thr, need, ge, gl, el, early
-
-
-def early_output(keys, thr1, m2, q, threads, thr, need, ge, eq0):
-    """The cluster kernel's kOptEarly output for CTA q (pass 2 listed, pass-1 prefix thr1 >> 10
-    not 0): per thread, its keys above pass 1's bin (mask, scanned during the list exchange)
-    plus its taken candidates (the CTA's listed keys of pass 1's bin, column 32 t + e: taken
-    above the final bin, or tied within the quota after the lower ranks' eq0 ties), and its
-    first slot (the CTA's selected keys in lower threads). Returns [(mask, slot)] per thread."""
-    kq = keys[q * threads:(q + 1) * threads]
-    mq = m2[q * threads:(q + 1) * threads]
-    ema = kq > (thr1 | 1023)
-    a = np.cumsum(ema.sum(axis=1)) - ema.sum(axis=1)  # the early scan (exclusive)
-    lb = thr & 1023
-    cand = [(int(kq[t, e]) & 1023, (t << 5) | e) for t in range(threads)
-            for e in range(kq.shape[1]) if mq[t, e]]
-    assert len(cand) <= LIST_MAX
-    EARLY["tied"] += eq0 > 0 or sum(v == lb for v, _ in cand) > 1  # ties in the quota
-    taken = []
-    for v, c in cand:
-        rank = eq0 + sum(1 for u, d in cand if u == lb and d < c)
-        taken.append(v > lb or (v == lb and (ge or rank < need)))
-    out = []
-    for t in range(threads):
-        gm = ema[t].copy()
-        pos = int(a[t])
-        for (v, c), tk in zip(cand, taken):
-            if tk and c < t << 5:
-                pos += 1
-            if tk and c >> 5 == t:
-                gm[c & 31] = True
-        out.append((gm, pos))
-    return out
+    return thr, need, ge, gl, el
 
 
 def _check(vals, start, end, k, **kw):
@@ -513,6 +407,7 @@ def test_ballot_scan_matches_cumsum():
 def test_lead_scan_matches_warp_bucket():
     """kOptScan's pass-0 search finds lead_bucket's bin on dense and sparse histograms."""
     rng = np.random.default_rng(3)
+    checked = 0
     for i in range(200):
         hist = (rng.integers(0, 40, 2048) * (rng.random(2048) < 0.5) if i % 2 else
                 rng.integers(0, 4, 2048) * (rng.random(2048) < 0.05))
@@ -522,30 +417,16 @@ def test_lead_scan_matches_warp_bucket():
         need = int(rng.integers(1, total + 1))
         for threads in (512, 1024):
             assert lead_scan(hist, threads, need) == warp_bucket(hist, threads, need)
-
-
-def test_rank_bin_matches_a_sort():
-    """rank_bin's mask == the `need` largest of the listed keys (ties: the lower column),
-    as bits over the keys in column order, whatever order the list is in."""
-    rng = np.random.default_rng(5)
-    for _ in range(300):
-        n = int(rng.integers(2, 33))
-        keys = rng.integers(0, int(rng.choice([3, 50, 1 << 21])), n)  # many ties, some, none
-        cols = np.sort(rng.choice(4096, n, replace=False))
-        need = int(rng.integers(1, n))
-        order = sorted(range(n), key=lambda j: (-keys[j], cols[j]))[:need]
-        want = sum(1 << j for j in order)  # j: the key's index in column order
-        cand = [(int(keys[j]), int(cols[j])) for j in rng.permutation(n)]
-        assert rank_bin(cand, need) == want
+            checked += 1
+    assert checked >= 300
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
-@pytest.mark.parametrize("opt", [0, 1, 2, 3])
-def test_regs_model_small_sizes(kind, opt):
+@pytest.mark.parametrize("scan", [False, True], ids=["bucket", "scan"])
+def test_regs_model_small_sizes(kind, scan):
     """Small k and rows, the kernel's thread geometry (and CTAs of one or two warps, whose
     full-width rows reach the tail): partial head / tail vectors everywhere, tie quotas inside
-    one thread, decode rows shorter than the loaded columns; with each kOpt (the model applies
-    them at any width; the kernel has them at 512 x 2-3 float4)."""
+    one thread, decode rows shorter than the loaded columns."""
     rng = model_rng("regs", kind)
     for it in range(16):
         threads, vecs = int(rng.choice([32, 64, 512, 1024])), int(rng.integers(1, 6))
@@ -557,65 +438,35 @@ def test_regs_model_small_sizes(kind, opt):
         if rng.random() < 0.5:  # decode: start 0, any length up to the columns
             end = int(rng.integers(k + 1, cols + 1))
             _check(vals, 0, end, k, threads=threads, vecs=vecs,
-                   base_mis=int(rng.integers(0, 4)), decode=True, opt=opt, rng=rng)
+                   base_mis=int(rng.integers(0, 4)), decode=True, scan=scan)
         else:
             start = int(rng.integers(0, 7))
             end = int(rng.integers(min(start + k + 1, cols), cols + 1))
             _check(vals, start, end, k, threads=threads, vecs=vecs,
-                   base_mis=int(rng.integers(0, 4)), opt=opt, rng=rng)
-
-
-def _small_bin(n: int, k: int, rng, ties: bool) -> np.ndarray:
-    """A randn row shifted so its k-th largest value is ~0.02 (a 4096-column row's median
-    sits there: pass 0's bin then holds a few keys, the kOptRank case); with `ties`, copies
-    of the k-th value straddle its place and a neighbour shares its bin (ties across
-    threads)."""
-    vals = rng.standard_normal(n).astype(np.float32)
-    order = np.argsort(-vals, kind="stable")
-    vals = (vals - vals[order[k - 1]] + np.float32(0.02)).astype(np.float32)
-    if ties:
-        kth = vals[order[k - 1]]
-        vals[order[k - 3:k + 3]] = kth
-        vals[order[k + 3]] = np.nextafter(kth, np.float32(-np.inf))
-    return vals
-
-
-@pytest.mark.parametrize("opt", [1, 3])
-@pytest.mark.parametrize("threads,vecs", [(512, 2), (512, 3)])
-def test_ranked_path_shipped_widths(opt, threads, vecs):
-    """The widths with kOpt kernels at k 2048: randn and tie-straddled rows take the kOptRank
-    path (counted), full width and misaligned (a tail), decode and prefill rows."""
-    rng = model_rng(f"ranked-{threads}-{vecs}", str(opt))
-    RANKED.update(rows=0, tied=0)
-    n = 4 * threads * vecs
-    for it in range(8):
-        vals = _small_bin(n, 2048, rng, ties=it % 2 == 1)
-        _check(vals, 0, n - int(rng.integers(0, 300)), 2048, threads=threads, vecs=vecs,
-               base_mis=0, decode=True, opt=opt, rng=rng)
-        _check(vals, int(rng.integers(1, 4)), n, 2048, threads=threads, vecs=vecs,
-               base_mis=int(rng.integers(1, 4)), opt=opt, rng=rng)
-    assert RANKED["rows"] >= 8 and RANKED["tied"] >= 4, RANKED
+                   base_mis=int(rng.integers(0, 4)), scan=scan)
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_regs_model_kernel_sizes(kind):
-    """The shipped configurations at k 2048, at their full capacity and misaligned."""
+    """The shipped configurations at k 2048, at their full capacity and misaligned (512 x 2-3
+    also with kOptScan)."""
     rng = model_rng("regs-big", kind)
-    for threads, vecs in [(512, 2), (512, 4), (512, 5), (1024, 1), (1024, 5)]:
+    for threads, vecs in [(512, 2), (512, 3), (512, 4), (512, 5), (1024, 1), (1024, 5)]:
         n = 4 * threads * vecs
         mis = int(rng.integers(1, 4))  # a tail of 1-3 keys at full width
+        scan = threads == 512 and vecs <= 3  # the widths built with kOptScan
         _check(_row_scaled(kind, n, rng), 0, n - 1, 2048, threads=threads, vecs=vecs,
-               base_mis=mis, decode=True)
+               base_mis=mis, decode=True, scan=scan)
         _check(_row_scaled(kind, n, rng), 0, n, 2048, threads=threads, vecs=vecs,
                base_mis=mis, decode=True)
-        _check(_row_scaled(kind, n, rng), 1, n, 2048, threads=threads, vecs=vecs, base_mis=mis)
+        _check(_row_scaled(kind, n, rng), 1, n, 2048, threads=threads, vecs=vecs, base_mis=mis,
+               scan=scan)
         _check(_row_scaled(kind, n, rng), 0, n, 2048, threads=threads, vecs=vecs, base_mis=3)
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
-@pytest.mark.parametrize("cluster,opt", [(False, 0), (True, 0), (True, 4)],
-                         ids=["grid", "cluster", "cluster-early"])
-def test_multi_cta_model(kind, cluster, opt):
+@pytest.mark.parametrize("cluster", [False, True], ids=["grid", "cluster"])
+def test_multi_cta_model(kind, cluster):
     """The grid kernel's exchange (CTAs past the row's end leave) and the cluster kernel's (2-8
     CTAs per row, those past the end take part with invalid keys only, the lower CTAs' counts
     derived from their histograms) at small sizes: rows ending inside any CTA, ties spread
@@ -630,13 +481,12 @@ def test_multi_cta_model(kind, cluster, opt):
         if rng.random() < 0.5:
             end = int(rng.integers(k + 1, cols + 1))
             _check(vals, 0, end, k, threads=threads, vecs=vecs,
-                   base_mis=int(rng.integers(0, 4)), decode=True, ctas=ctas, cluster=cluster,
-                   opt=opt)
+                   base_mis=int(rng.integers(0, 4)), decode=True, ctas=ctas, cluster=cluster)
         else:
             start = int(rng.integers(0, 7))
             end = int(rng.integers(min(start + k + 1, cols), cols + 1))
             _check(vals, start, end, k, threads=threads, vecs=vecs,
-                   base_mis=int(rng.integers(0, 4)), ctas=ctas, cluster=cluster, opt=opt)
+                   base_mis=int(rng.integers(0, 4)), ctas=ctas, cluster=cluster)
 
 
 @pytest.mark.parametrize("kind", ["randn", "ties", "equal", "negnan"])
@@ -653,29 +503,9 @@ def test_grid_model_shipped_width(kind):
 @pytest.mark.parametrize("threads,vecs,ctas", [(512, 2, 8), (512, 4, 4), (1024, 4, 2)])
 def test_cluster_model_shipped_widths(kind, threads, vecs, ctas):
     """The shipped widths (512 threads x 2 / 4 float4, 1024 x 4), k 2048: a full 32768-column
-    decode row, and a shorter one that leaves the last CTAs without a valid key; with
-    kOptEarly, whose output the model checks against the scan's."""
+    decode row, and a shorter one that leaves the last CTAs without a valid key."""
     rng = model_rng(f"cluster-big-{threads}-{vecs}", kind)
     n = ctas * 4 * threads * vecs
     for end in (n, n // 2 + 5):
         _check(_row_scaled(kind, n, rng), 0, end, 2048, threads=threads, vecs=vecs, base_mis=0,
-               decode=True, ctas=ctas, cluster=True, opt=4)
-
-
-def test_cluster_early_output_is_exercised():
-    """kOptEarly's output path (pass 2 from lists, a non-zero pass-1 prefix) is taken by randn
-    32k rows and by rows with ties inside pass 1's bin across CTAs, and matches the scan."""
-    rng = model_rng("cluster-early", "randn")
-    EARLY.update(rows=0, tied=0)
-    threads, vecs, ctas = 1024, 4, 2
-    n = ctas * 4 * threads * vecs
-    for it in range(6):
-        vals = _row_scaled("randn", n, rng)
-        if it % 2:  # a copy of the k-th value in each CTA's half: ties across the CTAs
-            kth = int(np.argsort(-vals, kind="stable")[2047])
-            for lo in (0, n // 2):
-                c = int(rng.integers(lo, lo + n // 2))
-                vals[c if c != kth else c ^ 1] = vals[kth]
-        _check(vals, 0, n, 2048, threads=threads, vecs=vecs, base_mis=0, decode=True,
-               ctas=ctas, cluster=True, opt=4)
-    assert EARLY["rows"] >= 4 and EARLY["tied"] >= 1, EARLY
+               decode=True, ctas=ctas, cluster=True)
