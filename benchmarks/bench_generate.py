@@ -10,7 +10,7 @@ prompts (ignore_eos, ``--new-tokens`` each) are warmed up once per engine; then 
 rounds time one generate per engine and batch, the engines taking turns (order reversed every
 other round), so drift of the machine hits all engines alike. Reported: the median output
 tokens/s per engine, and the median (with min-max) over rounds of the per-round ratio
-first / last engine.
+first engine / each other engine.
 
 Why interleaved: the tiny model's steps are launch- and host-bound, and on the GPU host the
 same engine's figure moved by up to 2.5x between runs minutes apart (docs/benchmarks.md);
@@ -129,19 +129,24 @@ class Engine:
 
 def summarize(names: list[str], batches: list[int], new_tokens: int,
               secs: dict[str, dict[int, list[float]]]) -> tuple[str, dict]:
-    """Markdown table and JSON of the medians; ratio = first / last engine, per round."""
-    first, last = names[0], names[-1]
-    rows = ["| batch | " + " | ".join(f"{TITLES[n]} tok/s" for n in names)
-            + f" | ratio {TITLES[first]} / {TITLES[last]} (median of rounds) | min-max |",
-            "|---|" + "---|" * (len(names) + 2)]
+    """Markdown table and JSON of the medians; ratio = first engine / each other engine, per
+    round (``ratio`` / ``ratio_min`` / ``ratio_max``: first / last; ``ratios``: every one)."""
+    first, others = names[0], names[1:]
+    rows = ["| batch | " + " | ".join(f"{TITLES[n]} tok/s" for n in names) + " | "
+            + " | ".join(f"ratio {TITLES[first]} / {TITLES[n]} (median of rounds) | min-max"
+                         for n in others) + " |",
+            "|---|" + "---|" * (len(names) + 2 * len(others))]
     out = {}
     for b in batches:
         tok_s = {n: statistics.median(b * new_tokens / t for t in secs[n][b]) for n in names}
-        ratios = [tl / tf for tf, tl in zip(secs[first][b], secs[last][b])]
-        out[b] = {"tok_s": tok_s, "ratio": statistics.median(ratios),
-                  "ratio_min": min(ratios), "ratio_max": max(ratios)}
-        rows.append(f"| {b} | " + " | ".join(f"{tok_s[n]:.1f}" for n in names)
-                    + f" | {out[b]['ratio']:.3f} | {min(ratios):.3f}-{max(ratios):.3f} |")
+        ratios = {}
+        for n in others:
+            r = [tn / tf for tf, tn in zip(secs[first][b], secs[n][b])]
+            ratios[n] = {"ratio": statistics.median(r), "ratio_min": min(r), "ratio_max": max(r)}
+        out[b] = {"tok_s": tok_s, **ratios[names[-1]], "ratios": ratios}
+        rows.append(f"| {b} | " + " | ".join(f"{tok_s[n]:.1f}" for n in names) + " | "
+                    + " | ".join(f"{ratios[n]['ratio']:.3f} | {ratios[n]['ratio_min']:.3f}-"
+                                 f"{ratios[n]['ratio_max']:.3f}" for n in others) + " |")
     return "\n".join(rows), out
 
 
@@ -157,7 +162,7 @@ def main() -> None:
                    help="per engine; the engines share the GPU")
     p.add_argument("--out-md", help="append the markdown table to this file")
     p.add_argument("--engines", default="plugin,in-tree",
-                   help="comma-separated, started in this order; the ratio is first / last "
+                   help="comma-separated, started in this order; the ratios are first / each "
                         f"(of: {', '.join(ENGINES)})")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()

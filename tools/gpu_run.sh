@@ -132,7 +132,11 @@ for stage in "$@"; do
       $P compare $OUT/det_intree_1.json $OUT/det_intree_2.json | head -30 ;;
     serve-bf16) serve_check bf16 $W/tiny-bf16 --enforce-eager ;;
     serve-fp8e4m3) serve_check fp8e4m3 $W/tiny-fp8 --enforce-eager --kv-cache-dtype fp8_e4m3 ;;
-    bench) python3 benchmarks/bench_generate.py --model $W/tiny-bf16 --engines ${ENGINES:-plugin,in-tree} --out-md $OUT/bench_generate.md 2>&1 | tail -8 ;;
+    bench)  # ENGINES (first is the ratios' numerator), BATCHES, PROMPT_LEN, NEW_TOKENS, ROUNDS
+      log bench; log_commit; python3 benchmarks/bench_generate.py --model $W/tiny-bf16 --engines ${ENGINES:-plugin,in-tree} \
+        --batches ${BATCHES:-1 32 128} --prompt-len ${PROMPT_LEN:-128} --new-tokens ${NEW_TOKENS:-128} \
+        --rounds ${ROUNDS:-7} --out-md $OUT/bench_generate.md > $OUT/bench_generate_p${PROMPT_LEN:-128}.txt 2>&1
+      grep -v "^RESULT" $OUT/bench_generate_p${PROMPT_LEN:-128}.txt | tail -12 ;;
     bench-fp8) python3 benchmarks/bench_generate.py --model $W/tiny-fp8 --kv-cache-dtype fp8 --out-md $OUT/bench_generate.md 2>&1 | tail -8 ;;
     topk-tests) topk_tests -x -v ;;
     build)  # the package and its CUDA extension only (no tiny checkpoints)

@@ -90,3 +90,16 @@ def test_bad_arguments_name_the_problem(tmp_path, monkeypatch, argv, msg):
     bg = _load()
     with pytest.raises(SystemExit, match=msg):
         _run_main(bg, monkeypatch, tmp_path, argv)
+
+
+def test_three_engines_get_a_ratio_each_against_the_first():
+    bg = _load()
+    secs = {"plugin-glm52-topk": {8: [1.0, 1.0, 1.0]}, "plugin": {8: [2.0, 1.0, 1.5]},
+            "in-tree": {8: [4.0, 3.0, 3.0]}}
+    table, out = bg.summarize(["plugin-glm52-topk", "plugin", "in-tree"], [8], 16, secs)
+    assert out[8]["ratios"]["plugin"]["ratio"] == pytest.approx(1.5)
+    assert out[8]["ratios"]["in-tree"]["ratio"] == pytest.approx(3.0)
+    assert out[8]["ratio"] == pytest.approx(3.0)  # first / last, as with two engines
+    header, sep, row = table.splitlines()
+    assert header.count("ratio") == 2 and sep.count("---") == 8
+    assert row == "| 8 | 128.0 | 85.3 | 42.7 | 1.500 | 1.000-2.000 | 3.000 | 3.000-4.000 |"
