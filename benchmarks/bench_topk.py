@@ -6,7 +6,10 @@
 All ops run in one process on the same GPU with k = 2048 (GLM-5.2's index_topk):
   decode   [rows, n] logits, every row visible in full (seq_len = n = max_model_len);
   prefill  [M, N] logits of the last M queries of an N-token prompt: row r sees
-           [0, N - M + r + 1) (causal, as vLLM's prefill chunk metadata builds it).
+           [0, N - M + r + 1) (causal, as vLLM's prefill chunk metadata builds it);
+  packed   (--packed RxL) one prefill chunk of R whole L-token prompts, as a serving step
+           batches them: [R L, R L] logits, row r of prompt i = r // L sees its own keys
+           [i L, i L + r % L + 1), so the rows are far shorter than the logits are wide.
 Timing: each op is captured N times into a CUDA graph (inputs rotate over enough copies to
 exceed 3x L2 when a copy is smaller, at most 16), replays are timed with CUDA events, median
 per call. Ours is launched with programmatic dependent launch (its default): its launch
@@ -74,12 +77,12 @@ def forced(algo: int, fn, cluster: int = 0, threads: int = 0, vecs: int = 0, sam
 
 
 def plan(rows: int, n: int, ws_bytes: int, prefill: bool, algo: int = -1,
-         vecs: int = 0, threads: int = 0) -> list[int]:
+         vecs: int = 0, threads: int = 0, max_len: int = 0) -> list[int]:
     """Our launcher's [algo, CTAs per row, size, slices per CTA] for the shape (with `algo` /
-    `vecs` / `threads` forced); the benchmark's decode logits are 16-byte aligned, its prefill
-    rows are not taken to be."""
+    `vecs` / `threads` forced; `max_len`: topk_prefill's row-length bound); the benchmark's
+    decode logits are 16-byte aligned, its prefill rows are not taken to be."""
     return [int(x) for x in forced(algo, lambda i: torch.ops._C_glm52.topk_plan(
-        rows, n, ws_bytes, not prefill), 0, threads, vecs)(0)]
+        rows, n, ws_bytes, not prefill, max_len), 0, threads, vecs)(0)]
 
 
 def with_variants(ours, rows: int, n: int, ws_bytes: int, prefill: bool) -> dict:
@@ -123,14 +126,22 @@ def decode_ops(logits_list, lens, out, have, major, ws):
     return ops
 
 
-def prefill_ops(logits_list, ks, ke, out, have, ws):
+def prefill_ops(logits_list, ks, ke, out, have, ws, max_len: int = 0):
+    """max_len > 0: a packed chunk (rows start inside the logits) whose rows are at most that
+    long; "ours" passes it (as the indexer does), "ours no max_len" does not, and vLLM's
+    persistent op and torch.topk, which read rows from column 0, are not timed."""
     rows, n = logits_list[0].shape
     ops = with_variants(
-        lambda i: torch.ops._C_glm52.topk_prefill(logits_list[i], ks, ke, out, K, ws), rows, n,
-        ws.numel(), True)
+        lambda i: torch.ops._C_glm52.topk_prefill(logits_list[i], ks, ke, out, K, ws, max_len),
+        rows, n, ws.numel(), True)
+    if max_len:
+        ops["ours no max_len"] = lambda i: torch.ops._C_glm52.topk_prefill(
+            logits_list[i], ks, ke, out, K, ws)
     if have.get("top_k_per_row_prefill"):
         ops["vllm top_k_per_row"] = lambda i: torch.ops._C.top_k_per_row_prefill(
             logits_list[i], ks, ke, out, rows, logits_list[i].stride(0), 1, K)
+    if max_len:
+        return ops
     if have.get("persistent_topk"):  # applies here because every row starts at column 0
         vllm_ws = torch.zeros(1024 * 1024, dtype=torch.uint8, device=DEV)
         ops["vllm persistent"] = lambda i: torch.ops._C.persistent_topk(
@@ -206,7 +217,7 @@ def kernel_opts(ours, rows: int, n: int, ws_bytes: int, phase: str, nbuf: int, l
     that kernel forced without and with kOptScan (opt 0 / 1), median ms of 3 rounds, each
     timing both in turn, and whether both write the same rows bit for bit (sorted rows) with
     values equal to torch.topk's."""
-    algo, _, size, per = plan(rows, n, ws_bytes, phase == "prefill")
+    algo, _, size, per = plan(rows, n, ws_bytes, phase != "decode")
     if not (algo == 2 and size == 512 and per in (2, 3)):
         return None
     opts, kern = ALL_OPTS, f"regs 512x{per}"
@@ -262,6 +273,9 @@ def main() -> int:
                          "the automatic plan runs it at 512 x 2-3 float4, 3 alternating rounds")
     ap.add_argument("--extra-decode", default="",
                     help="comma-separated extra decode shapes, e.g. 16x1048576,32x1048576")
+    ap.add_argument("--packed", default="",
+                    help="comma-separated packed prefill chunks RxL (R prompts of L tokens), "
+                         "e.g. 4x4096,16x1024")
     ap.add_argument("--only", default="",
                     help="comma-separated shapes to run, e.g. 1x4096,2048x8192 (default: all)")
     args = ap.parse_args()
@@ -306,9 +320,11 @@ def main() -> int:
         keep = {x.strip() for x in args.only.split(",")}
         decode = [s for s in decode if f"{s[0]}x{s[1]}" in keep]
         prefill = [s for s in prefill if f"{s[0]}x{s[1]}" in keep]
+    packed = [tuple(int(v) for v in x.strip().split("x")) for x in args.packed.split(",")
+              if x.strip()]
     cols = ["vllm top_k_per_row", "vllm persistent", "vllm cooperative", "torch.topk",
-            "ours no pdl", "ours radix", "ours stream", "ours regs", "ours grid",
-            "ours cluster", "ours slices", "ours slices exact", "ours slices256"]
+            "ours no max_len", "ours no pdl", "ours radix", "ours stream", "ours regs",
+            "ours grid", "ours cluster", "ours slices", "ours slices exact", "ours slices256"]
     ws = T.topk_workspace(DEV)  # what the indexer passes (the grid kernel's scratch)
     ws_bytes = ws.numel()
     lines = []
@@ -318,8 +334,11 @@ def main() -> int:
     cluster_sweep = []
     opt_sweep = []
     t_start = time.time()
-    for phase, shapes in (("decode", decode), ("prefill", prefill)):
+    for phase, shapes in (("decode", decode), ("prefill", prefill), ("packed", packed)):
         for rows, n in shapes:
+            if phase == "packed":  # R prompts of L tokens: [R L, R L]
+                req, plen = rows, n
+                rows = n = req * plen
             nbytes = rows * n * 4
             if nbytes * 2.5 > free:
                 print(f"skip {phase} {rows}x{n}: {nbytes >> 20} MiB does not fit", flush=True)
@@ -332,10 +351,15 @@ def main() -> int:
                 starts = torch.zeros(rows, dtype=torch.int32, device=DEV)
                 ends = torch.full((rows,), n, dtype=torch.int32, device=DEV)
                 ops = decode_ops(logits_list, ends, out, have, major, ws)
-            else:
+            elif phase == "prefill":
                 starts = torch.zeros(rows, dtype=torch.int32, device=DEV)
                 ends = (n - rows + 1 + torch.arange(rows, device=DEV)).clamp(min=0).int()
                 ops = prefill_ops(logits_list, starts, ends, out, have, ws)
+            else:
+                r = torch.arange(rows, device=DEV)
+                starts = (r // plen * plen).int()
+                ends = (starts + r % plen + 1).int()
+                ops = prefill_ops(logits_list, starts, ends, out, have, ws, plen)
             visible = int((ends - starts).clamp(min=0).sum()) * 4
             res = {}
             for name, fn in ops.items():
@@ -354,7 +378,7 @@ def main() -> int:
             if (args.sweep or args.regs_sweep) and n <= REGS_MAX_COLS:
                 rw = {"shape": f"{phase} {rows}x{n}"}
                 for th in (512, 1024):
-                    if plan(rows, n, ws_bytes, phase == "prefill", 2, 0, th)[0] == 2:
+                    if plan(rows, n, ws_bytes, phase != "decode", 2, 0, th)[0] == 2:
                         rw[f"T={th}"], _ = time_op(forced(2, ops["ours"], 0, th), nbuf)
                 regs_sweep.append(rw)
                 print("  regs sweep " + " ".join(f"{k} {v:.4f}" for k, v in rw.items()
@@ -362,7 +386,7 @@ def main() -> int:
             if (args.sweep or args.grid_sweep) and "ours grid" in ops:
                 gw = {"shape": f"{phase} {rows}x{n}"}
                 for v in GRID_VECS:
-                    pl = plan(rows, n, ws_bytes, phase == "prefill", 3, v)
+                    pl = plan(rows, n, ws_bytes, phase != "decode", 3, v)
                     if pl[0] == 3 and pl[2] == v:  # else the automatic plan would run
                         gw[f"V={v}"], _ = time_op(forced(3, ops["ours"], 0, 0, v), nbuf)
                         gw[f"V={v} CTAs"] = pl[1]
@@ -372,7 +396,7 @@ def main() -> int:
             if (args.sweep or args.cluster_sweep) and "ours cluster" in ops:
                 cw = {"shape": f"{phase} {rows}x{n}"}
                 for th, v in CLUSTER_WIDTHS:
-                    pl = plan(rows, n, ws_bytes, phase == "prefill", 5, v, th)
+                    pl = plan(rows, n, ws_bytes, phase != "decode", 5, v, th)
                     if pl[0] == 5 and pl[2:4] == [v, th]:  # else the automatic plan would run
                         cw[f"{th}x{v}"], _ = time_op(forced(5, ops["ours"], 0, th, v), nbuf)
                         cw[f"{th}x{v} CTAs"] = pl[1]
@@ -388,9 +412,10 @@ def main() -> int:
                                                if k != "shape"), flush=True)
             # correctness of ours, automatic and each kernel forced (fresh call, values check)
             ok = True
-            for name in [m for m in ("ours", "ours no pdl", "ours radix", "ours stream",
-                                     "ours regs", "ours grid", "ours cluster", "ours slices",
-                                     "ours slices exact", "ours slices256") if m in ops]:
+            for name in [m for m in ("ours", "ours no max_len", "ours no pdl", "ours radix",
+                                     "ours stream", "ours regs", "ours grid", "ours cluster",
+                                     "ours slices", "ours slices exact", "ours slices256")
+                         if m in ops]:
                 out.fill_(-1)
                 ops[name](0)
                 if not check_values(logits_list[0], starts, ends, out):
@@ -399,13 +424,15 @@ def main() -> int:
             t = res.get("ours")
             vl = [res[c] for c in cols[:3] if c in res]
             best = min(vl) if vl else None
-            algo, c, res_cap, nsl = plan(rows, n, ws_bytes, phase == "prefill")
+            algo, c, res_cap, nsl = plan(rows, n, ws_bytes, phase != "decode",
+                                         max_len=plen if phase == "packed" else 0)
             cl = (f"{ALGO_NAMES[algo]} C={c}" + (f" T={res_cap}" if algo == 2 else "")
                   + (f" T={nsl}" if algo == 5 else "")
                   + (f" V={res_cap}" if algo in (3, 4, 5) else "")
                   + (f" S={nsl}" if algo == 4 else ""))
             row = {
-                "shape": f"{phase} {rows}x{n}",
+                "shape": (f"packed {req}x{plen} ({rows}x{n})" if phase == "packed"
+                          else f"{phase} {rows}x{n}"),
                 "plan": cl,
                 "ours": t,
                 **{c: res.get(c) for c in cols},
@@ -445,6 +472,8 @@ def main() -> int:
           "ours radix / ours stream / ours regs / ours grid / ours cluster / ours slices = each "
           "kernel forced (slices: one CTA per row where several do not fit; slices exact: the "
           "same without the sampled bound; slices256: one 256-thread CTA per row); "
+          "packed RxL = one prefill chunk of R whole L-token prompts (ours passes max_len = L, "
+          "ours no max_len does not; vLLM's persistent op and torch.topk do not apply); "
           "x best vLLM = best applicable vLLM op time / ours; % copy BW = one read of the visible logits at our speed, as a "
           "share of D2D copy bandwidth.", "",
           "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]

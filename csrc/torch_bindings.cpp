@@ -12,12 +12,12 @@
 
 void glm52_topk_prefill(const at::Tensor& logits, const at::Tensor& row_starts,
                         const at::Tensor& row_ends, at::Tensor& indices, int64_t k,
-                        const std::optional<at::Tensor>& workspace);
+                        const std::optional<at::Tensor>& workspace, int64_t max_len);
 void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
                        at::Tensor& indices, int64_t k, int64_t next_n,
                        const std::optional<at::Tensor>& workspace);
 std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
-                                     int64_t workspace_bytes, bool aligned);
+                                     int64_t workspace_bytes, bool aligned, int64_t max_len);
 void glm52_topk_force(int64_t algo, int64_t cluster, int64_t threads, int64_t vecs,
                       int64_t sample, int64_t pdl, int64_t opt);
 
@@ -35,9 +35,9 @@ TORCH_LIBRARY(_C_glm52, ops) {
   // [algo (0 stream, 1 radix, 2 regs, 3 grid), CTAs per row, radix resident keys, regs
   // threads or grid float4 per thread] the launcher would use on the current CUDA device with
   // a workspace of workspace_bytes, rows starting 16-byte aligned or not (benchmarks / tests /
-  // writes_sorted)
-  ops.def("topk_plan(int num_rows, int num_cols, int workspace_bytes=0, bool aligned=True) "
-          "-> int[]", &glm52_topk_plan);
+  // writes_sorted); max_len as topk_prefill's
+  ops.def("topk_plan(int num_rows, int num_cols, int workspace_bytes=0, bool aligned=True, "
+          "int max_len=0) -> int[]", &glm52_topk_plan);
   // later launches: algo -1 automatic, 0 streaming, 1 radix, 2 regs, 3 grid, 4 slices,
   // 5 cluster; cluster 0 automatic or 1..16 CTAs per row (radix); threads 0 automatic,
   // 512|1024 (regs, cluster) or 256 (slices, one CTA per row); vecs 0 automatic, 1-5 (regs) or
@@ -49,10 +49,11 @@ TORCH_LIBRARY(_C_glm52, ops) {
           "int pdl=-1, int opt=-1) -> ()",
           &glm52_topk_force);
   // logits [rows, n] fp32; row_starts/row_ends [rows] int32; indices [rows, k] int32 (out);
-  // workspace: the grid kernel's zero-filled scratch (optional; left zero-filled)
+  // workspace: the grid kernel's zero-filled scratch (optional; left zero-filled); max_len: 0
+  // or an upper bound on every row's end - start (plans the launch; a longer row traps)
   ops.def(
       "topk_prefill(Tensor logits, Tensor row_starts, Tensor row_ends, Tensor(a!) indices, "
-      "int k, Tensor(b!)? workspace=None) -> ()");
+      "int k, Tensor(b!)? workspace=None, int max_len=0) -> ()");
   // logits [rows, stride] fp32; seq_lens [B] / [B, next_n] / [rows] int32; indices (out)
   ops.def(
       "topk_decode(Tensor logits, Tensor seq_lens, Tensor(a!) indices, int k, int next_n, "

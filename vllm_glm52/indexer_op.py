@@ -6,7 +6,8 @@ Same stages as vLLM 0.26's ``sparse_attn_indexer`` op (FP8 cache, no DCP/PCP, wh
 1. quantise k (ue8m0 scale per 128) into the paged cache (``indexer_k_quant_and_cache``);
 2. ``topk_indices_buffer[:T] = -1``;
 3. prefill chunks: gather each request's fp8 K, ``fp8_mqa_logits`` (DeepGEMM) -> fp32
-   [rows, N] with row r valid in [ks[r], ke[r]), then our ``topk_prefill``;
+   [rows, N] with row r valid in [ks[r], ke[r]), then our ``topk_prefill`` (planned for rows
+   of the batch's longest request, not for N: the chunk's requests' keys together);
 4. decode rows: ``fp8_paged_mqa_logits`` -> fp32 [B * next_n, max_model_len], then our
    ``topk_decode`` (vLLM picks cooperative / persistent / per-row kernels here).
 
@@ -46,7 +47,8 @@ from vllm_glm52.ops.topk import (
 )
 
 
-def _prefill(meta, kv_cache, q_fp8, weights, topk_buffer, k, head_dim, total_seq_lens, sort):
+def _prefill(meta, kv_cache, q_fp8, weights, topk_buffer, k, head_dim, total_seq_lens, sort,
+             max_len):
     values_spec, scales_spec = _gather_workspace_shapes(
         total_seq_lens, head_dim, current_platform.fp8_dtype(), False)
     k_quant_full, k_scale_full = current_workspace_manager().get_simultaneous(
@@ -67,8 +69,8 @@ def _prefill(meta, kv_cache, q_fp8, weights, topk_buffer, k, head_dim, total_seq
             (k_quant, k_scale.view(torch.float32).squeeze(-1)),
             weights[chunk.token_start: chunk.token_end],
             chunk.cu_seqlen_ks, chunk.cu_seqlen_ke, clean_logits=False)  # [rows, N] fp32
-        topk_prefill(logits, chunk.cu_seqlen_ks, chunk.cu_seqlen_ke, out, k, ws)
-        if sort and not writes_sorted(logits, ws, prefill=True):
+        topk_prefill(logits, chunk.cu_seqlen_ks, chunk.cu_seqlen_ke, out, k, ws, max_len)
+        if sort and not writes_sorted(logits, ws, prefill=True, max_len=max_len):
             sort_rows_(out)
 
 
@@ -122,8 +124,11 @@ def glm52_indexer(hidden_states: torch.Tensor, k_cache_prefix: LayerNameType, kv
     ops.indexer_k_quant_and_cache(k[:num_tokens], kv_cache, slot_mapping, QUANT_BLOCK, "ue8m0")
     topk_indices_buffer[: hidden_states.shape[0]] = -1
     if meta.num_prefills > 0:
+        # A row sees at most its request's keys: max_seq_len (vLLM: "longest context length,
+        # may be an upper bound") plans each chunk's top-k for rows that long, not for the
+        # chunk's keys of all its requests together (topk_prefill's max_len).
         _prefill(meta.prefill, kv_cache, q_fp8, weights, topk_indices_buffer, topk_tokens,
-                 head_dim, total_seq_lens, sort_rows)
+                 head_dim, total_seq_lens, sort_rows, int(meta.max_seq_len))
     if meta.num_decodes > 0:
         _decode(meta.decode, meta.num_decode_tokens, kv_cache, q_fp8, weights,
                 topk_indices_buffer, topk_tokens, head_dim, max_model_len, sort_rows)

@@ -48,6 +48,12 @@ struct Params {
   int32_t grid_slices;     // set by launch_topk: slices per CTA of the slices kernel
   int32_t slices_sample;   // set by launch_topk: 1 = the slices kernel may bound a row from a
                            // sample of its slices (one sweep instead of two), 0 = never
+  // kModePrefill: an upper bound on every row's end - start (0: none, num_cols). A prefill
+  // chunk of several requests is as wide as their keys together while each row sees only its
+  // own request's: the launch is planned for rows of max_len columns where that gives the regs
+  // kernel (launch_topk). A row longer than the bound then stops the kernel with a trap (a
+  // sticky launch failure), never a row selected from part of its columns.
+  int32_t max_len;
 };
 
 // Launches the top-k for `p` on `stream`; returns the launch error (or that of the one-time
@@ -86,9 +92,11 @@ struct Plan {
 
 // What launch_topk does for these sizes on the current device, with a workspace of
 // `workspace_bytes` (0: none); `aligned`: every row's segment starts on a 16-byte boundary
-// (segments_aligned). VLLM_GLM52_TOPK_CLUSTER=1|2|4|8|16 (read once per process) forces the
-// cluster where it fits.
-Plan planned_launch(int num_rows, int num_cols, int64_t workspace_bytes, bool aligned);
+// (segments_aligned); `max_len` > 0: every row sees at most that many columns (Params::max_len,
+// prefill). VLLM_GLM52_TOPK_CLUSTER=1|2|4|8|16 (read once per process) forces the cluster where
+// it fits.
+Plan planned_launch(int num_rows, int num_cols, int64_t workspace_bytes, bool aligned,
+                    int max_len = 0);
 
 // True when every row of `p` starts on a 16-byte boundary: decode rows (column 0) of logits
 // whose base and row stride are 16-byte multiples.

@@ -555,14 +555,31 @@ Plan plan_launch(const DeviceInfo& info, int num_rows, int num_cols, int64_t ws_
   return plan_launch_auto(info, num_rows, num_cols, ws_bytes, shift, forced);
 }
 
+// The plan for rows of at most max_len columns (> 0: Params::max_len, prefill) where that
+// plan is the regs kernel, which holds a row of up to its width at any alignment and checks
+// that it does (topk_regs_kernel traps on a longer row); otherwise the plan for the logits'
+// width, whose kernels read whatever a row spans. NOTES: a prefill chunk of R whole prompts
+// of L tokens has logits [R L, R L] but rows of <= L columns: planned by the width, R L >
+// 20480 took the cluster / slices / radix kernels and 4096 < R L <= 20480 a regs kernel
+// mostly of idle threads at fewer CTAs per SM (docs/benchmarks.md, "packed" shapes).
+Plan plan_rows(const DeviceInfo& info, int num_rows, int num_cols, int max_len,
+               int64_t ws_bytes, int shift) {
+  if (max_len > 0 && max_len < num_cols) {
+    const Plan h = plan_launch(info, num_rows, max_len, ws_bytes, shift);
+    if (h.algo == kAlgoRegs) return h;
+  }
+  return plan_launch(info, num_rows, num_cols, ws_bytes, shift);
+}
+
 }  // namespace
 
-Plan planned_launch(int num_rows, int num_cols, int64_t workspace_bytes, bool aligned) {
+Plan planned_launch(int num_rows, int num_cols, int64_t workspace_bytes, bool aligned,
+                    int max_len) {
   cudaError_t err;
   const DeviceInfo* info = device_info(err);
   return info == nullptr ? Plan{-1, 0, 0}
-                         : plan_launch(*info, num_rows, num_cols, workspace_bytes,
-                                       aligned ? 0 : 3);
+                         : plan_rows(*info, num_rows, num_cols, max_len, workspace_bytes,
+                                     aligned ? 0 : 3);
 }
 
 bool segments_aligned(const Params& p) {
@@ -589,9 +606,10 @@ cudaError_t launch_topk(const Params& p, cudaStream_t stream) {
   cudaError_t err;
   const DeviceInfo* info = device_info(err);
   if (info == nullptr) return err;
-  const Plan pl = plan_launch(*info, p.num_rows, p.num_cols,
-                              p.workspace != nullptr ? p.workspace_bytes : 0,
-                              segments_aligned(p) ? 0 : 3);
+  const Plan pl = plan_rows(*info, p.num_rows, p.num_cols,
+                            p.mode == kModePrefill ? p.max_len : 0,
+                            p.workspace != nullptr ? p.workspace_bytes : 0,
+                            segments_aligned(p) ? 0 : 3);
   const int c = pl.cluster;
   const bool radix = pl.algo == kAlgoRadix;
 

@@ -142,10 +142,14 @@ void run(const char* op, const at::Tensor& logits, at::Tensor& indices, tk::Para
 // relative to row_starts[r] (request-local), like vLLM's top_k_per_row_prefill.
 //   logits [rows, n] fp32, row_starts / row_ends [rows] int32, indices [rows, k] int32 (out).
 //   workspace (optional): the grid kernel's scratch (see set_workspace).
+//   max_len: 0, or an upper bound on every row's end - start (a chunk of several requests:
+//   the longest request's length); it only plans the launch (Params::max_len).
 void glm52_topk_prefill(const at::Tensor& logits, const at::Tensor& row_starts,
                         const at::Tensor& row_ends, at::Tensor& indices, int64_t k,
-                        const std::optional<at::Tensor>& workspace) {
+                        const std::optional<at::Tensor>& workspace, int64_t max_len) {
   constexpr const char* op = "glm52 topk_prefill";
+  TORCH_CHECK(max_len >= 0, op, ": max_len must be 0 (no bound) or an upper bound on every "
+              "row's end - start, got ", num(max_len));
   check_logits(op, logits);
   check_indices(op, logits, indices, k);
   check_int_vector(op, "row_starts", logits, row_starts, logits.size(0));
@@ -156,6 +160,7 @@ void glm52_topk_prefill(const at::Tensor& logits, const at::Tensor& row_starts,
   p.mode = tk::kModePrefill;
   p.next_n = 1;
   p.k = static_cast<int32_t>(k);
+  p.max_len = static_cast<int32_t>(std::min<int64_t>(max_len, kInt32Max));
   set_workspace(op, logits, workspace, p);
   run(op, logits, indices, p);
 }
@@ -201,17 +206,20 @@ void glm52_topk_decode(const at::Tensor& logits, const at::Tensor& seq_lens,
 // current device: [algo (0 stream, 1 radix, 2 regs, 3 grid, 4 slices, 5 cluster, -1 if the
 // device cannot run the kernels), CTAs per row, radix keys resident per CTA, regs threads per
 // CTA or grid / slices / cluster float4 per thread, slices per CTA (slices kernel), float4 per
-// thread (regs kernel) or threads per CTA (cluster kernel), else 0]. For benchmarks, tests and
-// writes_sorted.
+// thread (regs kernel) or threads per CTA (cluster kernel), else 0]. max_len: as topk_prefill's.
+// For benchmarks, tests and writes_sorted.
 std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
-                                     int64_t workspace_bytes, bool aligned) {
+                                     int64_t workspace_bytes, bool aligned, int64_t max_len) {
   TORCH_CHECK(num_rows >= 0 && num_rows <= kInt32Max && num_cols >= 0 && num_cols <= kInt32Max,
               "glm52 topk_plan: sizes must be in [0, 2^31), got ", num(num_rows), ", ",
               num(num_cols));
   TORCH_CHECK(workspace_bytes >= 0, "glm52 topk_plan: workspace_bytes must be >= 0, got ",
               num(workspace_bytes));
+  TORCH_CHECK(max_len >= 0, "glm52 topk_plan: max_len must be >= 0 (0: no bound), got ",
+              num(max_len));
   const tk::Plan pl = tk::planned_launch(static_cast<int>(num_rows), static_cast<int>(num_cols),
-                                         workspace_bytes, aligned);
+                                         workspace_bytes, aligned,
+                                         static_cast<int>(std::min<int64_t>(max_len, kInt32Max)));
   return {pl.algo, pl.cluster, pl.res_cap, pl.slices};
 }
 

@@ -768,6 +768,15 @@ __host__ __device__ constexpr int regs_capacity(int threads, int vecs) {
 }
 constexpr int kRegsTail = 3;
 
+// A prefill row longer than the regs kernel's CTA holds, which happens only when the caller's
+// Params::max_len (which planned the launch) was below a row's end - start: the kernel stops
+// with a trap (a sticky "unspecified launch failure") instead of writing the row from part of
+// its columns. NOTES: a printf naming the row is a call (the ABI's saved registers): 4-120
+// bytes of spills in the 1024 x 1 and 512 x 5 kernels, so the check is one compare and a trap.
+__device__ __forceinline__ void trap_if_row_too_long(bool too_long) {
+  if (too_long) __trap();
+}
+
 // ---------------------------------------------------------------------------------------------
 // One CTA of kT threads per row (kGrid: p.grid_ctas CTAs per row, CTA q of a row holding its
 // segment indices [q * 4 * kT * kV, (q + 1) * 4 * kT * kV)); each thread holds kV float4
@@ -867,6 +876,8 @@ __global__ void __launch_bounds__(kT, kMinB) topk_regs_kernel(const Params p) {
   const uint32_t k = static_cast<uint32_t>(p.k);
   const int i0 = static_cast<int>((reinterpret_cast<uintptr_t>(rowp + a) & 15u) >> 2);
   const int i1 = b - a + i0;  // valid segment indices: [i0, i1)
+  if constexpr (!kMulti)
+    trap_if_row_too_long(i1 > kSlice + kRegsTail);
   // Grid: the CTAs holding part of this row (the rest hold none of it and leave). Cluster:
   // all of them (every CTA meets at the cluster barriers; those past the end hold only
   // invalid keys, and pass 0 skips threads with none valid).

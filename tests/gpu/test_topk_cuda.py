@@ -73,17 +73,17 @@ def _logits(rows: int, n: int, kind: str, g: torch.Generator) -> torch.Tensor:
     return x.contiguous()
 
 
-def _check(logits, starts, ends, got, k, seed, what, ws=WS, prefill=False):
+def _check(logits, starts, ends, got, k, seed, what, ws=WS, prefill=False, max_len=0):
     """Exact equality with the fallback as sets; values equal to torch.topk's; rows sorted
     (ascending, -1 last) when the launcher picked a kernel that sorts (radix, regs, grid,
     slices).
-    ws / prefill: the workspace the call got and whether it was a prefill call (the plan
-    depends on both)."""
+    ws / prefill / max_len: the workspace the call got, whether it was a prefill call and its
+    row-length bound (the plan depends on all three)."""
     ws_bytes = 0 if ws is None else ws.numel()
     algo, c, res, nsl = torch.ops._C_glm52.topk_plan(*logits.shape, ws_bytes,
-                                                     T.rows_aligned(logits, prefill))
+                                                     T.rows_aligned(logits, prefill), max_len)
     what = f"{what} [{ALGO_NAMES[algo]} C={c} res={res} S={nsl}]"
-    assert T.writes_sorted(logits, ws, prefill) == (algo in T.SORTED_ALGOS)
+    assert T.writes_sorted(logits, ws, prefill, max_len) == (algo in T.SORTED_ALGOS)
     if algo in T.SORTED_ALGOS:
         big = torch.iinfo(torch.int32).max
         want = torch.where(got < 0, big, got).sort(dim=1).values
@@ -235,6 +235,49 @@ def test_prefill_causal(kind, rows, n, algo):
     out = torch.full((rows, k), POISON, dtype=torch.int32, device=DEV)
     T.top_k_per_row_prefill(logits, ks, ke, out, rows, logits.stride(0), 1, k)  # passes WS
     _check(logits, ks, ke, out, k, seed, f"prefill {rows}x{n} {kind}", prefill=True)
+
+
+def _packed(req: int, plen: int, shift: int = 0):
+    """A prefill chunk of `req` whole prompts of `plen` tokens whose keys start `shift`
+    columns into the logits (unaligned rows for shift % 4 != 0): row r of prompt i = r // plen
+    sees [shift + i plen, shift + i plen + r % plen + 1)."""
+    r = torch.arange(req * plen, device=DEV, dtype=torch.int32)
+    starts = shift + r // plen * plen
+    return starts.int(), (starts + r % plen + 1).int()
+
+
+@pytest.mark.parametrize("kind", ["randn", "ties", "recent"])
+@pytest.mark.parametrize("req, plen, shift", [(4, 4096, 0), (3, 5000, 1), (2, 8192, 3),
+                                              (12, 2048, 2), (1, 20480, 1)])
+def test_prefill_packed_max_len(kind, req, plen, shift):
+    """A chunk of several prompts: with max_len = the longest prompt (or a looser bound) the
+    launch is planned for rows that long (the regs kernel at that width, not at the logits'
+    width) and every row equals the fallback, as without the bound."""
+    g, seed = _gen()
+    n = req * plen + shift
+    logits = _logits(req * plen, n, kind, g)
+    starts, ends = _packed(req, plen, shift)
+    threads, vecs = next((t, v) for t in (512, 1024) for v in REGS_VECS[t] if plen <= 4 * t * v)
+    for bound in (plen, plen + 37, 0):
+        plan = [int(x) for x in torch.ops._C_glm52.topk_plan(*logits.shape, WS.numel(), False,
+                                                             bound)]
+        if bound == plen:
+            assert plan == [2, 1, threads, vecs], (bound, plan)
+        elif bound:
+            assert plan[0] == 2 or bound > REGS_MAX_COLS, (bound, plan)
+        got = torch.full((req * plen, 2048), POISON, dtype=torch.int32, device=DEV)
+        T.topk_prefill(logits, starts, ends, got, 2048, WS, max_len=bound)
+        _check(logits, starts, ends, got, 2048, seed, f"packed {req}x{plen}+{shift} {kind} "
+               f"max_len={bound}", prefill=True, max_len=bound)
+
+
+def test_prefill_max_len_plans_only_the_regs_kernel():
+    """A bound whose rows the regs kernel cannot hold plans by the logits' width, as does 0."""
+    for rows, n, bound in [(64, 65536, 30000), (8, 300000, 20481), (2048, 65536, 65536)]:
+        assert list(torch.ops._C_glm52.topk_plan(rows, n, WS.numel(), False, bound)) == \
+            list(torch.ops._C_glm52.topk_plan(rows, n, WS.numel(), False)), (rows, n, bound)
+    assert [int(x) for x in torch.ops._C_glm52.topk_plan(100, 65536, 0, False, 3000)] == \
+        [2, 1, 512, 2]
 
 
 def test_strided_logits_and_output_view(algo):
@@ -766,6 +809,8 @@ def test_opcheck():
     out = torch.empty(4, 512, dtype=torch.int32, device=DEV)
     torch.library.opcheck(torch.ops._C_glm52.topk_prefill.default, (x, ks, ke, out, 512),
                           test_utils=utils)
+    torch.library.opcheck(torch.ops._C_glm52.topk_prefill.default,
+                          (x, ks, ke, out, 512, None, 5000), test_utils=utils)
     lens = torch.tensor([5000, 3000, 513, 1], dtype=torch.int32, device=DEV)
     torch.library.opcheck(torch.ops._C_glm52.topk_decode.default, (x, lens, out, 512, 1),
                           test_utils=utils)
@@ -828,6 +873,13 @@ ERROR_CASES = {
                   "workspace must be on cuda"),
     "ws_strided": ("op(x, lens, out, 16, 1, torch.zeros(1 << 20, dtype=torch.uint8, "
                    "device=DEV)[::2])", "workspace must be contiguous"),
+    "max_len_negative": ("torch.ops._C_glm52.topk_prefill(x, lens * 0, lens, out, 16, None, -1)",
+                         "max_len must be 0 \\(no bound\\)"),
+    # a row longer than its bound on the regs kernel: a trap, never a row from part of its
+    # columns (the error surfaces at the next synchronisation)
+    "max_len_exceeded": ("torch.ops._C_glm52.topk_prefill(torch.randn(4, 30000, device=DEV), "
+                         "lens * 0, lens * 300, out, 16, None, 20000); torch.cuda.synchronize()",
+                         "launch failure|illegal instruction"),
 }
 
 

@@ -64,6 +64,37 @@ def test_prefill_causal_rows(kind, k):
         _assert_row(logits[r], int(ks[r]), int(ke[r]), out[r], k)
 
 
+def test_prefill_packed_chunk_with_max_len():
+    """A chunk of three requests (rows see only their own request's keys): the same rows with
+    and without the row-length bound max_len; a negative bound is refused with its name."""
+    g = _gen()
+    lens = [700, 300, 900]
+    n = sum(lens)
+    starts = torch.cat([torch.full((ln,), sum(lens[:i]), dtype=torch.int32)
+                        for i, ln in enumerate(lens)])
+    ends = torch.cat([sum(lens[:i]) + torch.arange(1, ln + 1, dtype=torch.int32)
+                      for i, ln in enumerate(lens)])
+    logits = _logits(n, n, "ties", g)
+    a = torch.full((n, 256), -7, dtype=torch.int32)
+    b = torch.full((n, 256), -7, dtype=torch.int32)
+    T.topk_prefill(logits, starts, ends, a, 256)
+    T.topk_prefill(logits, starts, ends, b, 256, max_len=max(lens))
+    assert torch.equal(a, b)
+    for r in (0, 699, 700, 999, 1000, n - 1):
+        _assert_row(logits[r], int(starts[r]), int(ends[r]), a[r], 256)
+    with pytest.raises(ValueError, match="max_len must be 0"):
+        T.topk_prefill(logits, starts, ends, a, 256, max_len=-1)
+
+
+@pytest.mark.skipif(not T.EXTENSION_LOADED, reason=f"extension not built: {T.EXTENSION_REASON}")
+def test_prefill_schema_has_max_len():
+    """topk_prefill / topk_plan take the row-length bound, default 0 (none), after workspace."""
+    for op, pos in ((torch.ops._C_glm52.topk_prefill.default, 6),
+                    (torch.ops._C_glm52.topk_plan.default, 4)):
+        arg = op._schema.arguments[pos]
+        assert (arg.name, arg.default_value) == ("max_len", 0), op._schema
+
+
 @pytest.mark.parametrize("k", [16, 512])
 def test_prefill_edge_lengths(k):
     """Length 0, 1, below k, exactly k, k + 1, the whole row; start past end."""
@@ -198,6 +229,7 @@ def test_fake_impls_registered():
         out = torch.empty(3, 8, dtype=torch.int32, device="meta")
         s = torch.empty(3, dtype=torch.int32, device="meta")
         torch.ops._C_glm52.topk_prefill(x, s, s, out, 8)
+        torch.ops._C_glm52.topk_prefill(x, s, s, out, 8, None, 40)  # with a row-length bound
         torch.ops._C_glm52.topk_decode(x, s, out, 8, 1)
     assert torch._library.simple_registry.singleton.find("_C_glm52::topk_prefill").fake_impl.kernel
 

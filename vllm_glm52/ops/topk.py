@@ -71,7 +71,8 @@ def _load_extension() -> tuple[bool, str]:
 
 EXTENSION_LOADED, EXTENSION_REASON = _load_extension()
 
-def _topk_prefill_fake(logits, row_starts, row_ends, indices, k, workspace=None) -> None:
+def _topk_prefill_fake(logits, row_starts, row_ends, indices, k, workspace=None,
+                       max_len=0) -> None:
     return None  # writes `indices` in place, returns nothing: no output metadata to produce
 
 
@@ -109,9 +110,10 @@ SORTED_ALGOS = (1, 2, 3, 4, 5)
 
 
 @functools.lru_cache(maxsize=4096)
-def _sorted_planned(device: int, rows: int, cols: int, ws_bytes: int, aligned: bool) -> bool:
+def _sorted_planned(device: int, rows: int, cols: int, ws_bytes: int, aligned: bool,
+                    max_len: int = 0) -> bool:
     with torch.cuda.device(device):  # the plan is per device (SM count, shared memory, L2)
-        plan = torch.ops._C_glm52.topk_plan(rows, cols, ws_bytes, aligned)
+        plan = torch.ops._C_glm52.topk_plan(rows, cols, ws_bytes, aligned, max_len)
         return int(plan[0]) in SORTED_ALGOS
 
 
@@ -124,9 +126,10 @@ def rows_aligned(logits: torch.Tensor, prefill: bool) -> bool:
 
 
 def writes_sorted(logits: torch.Tensor, workspace: torch.Tensor | None = None,
-                  prefill: bool = False) -> bool:
+                  prefill: bool = False, max_len: int = 0) -> bool:
     """True when a call on ``logits`` [rows, cols] (with ``workspace``; ``prefill``: a
-    ``topk_prefill`` call) writes every row in ascending position order (-1 padding last):
+    ``topk_prefill`` call with ``max_len``) writes every row in ascending position order (-1
+    padding last):
     the CUDA radix, regs, grid, slices and cluster kernels do, the streaming kernel and the fallback
     do not.
     The launcher's plan depends only on the shape, the workspace size, the rows' 16-byte
@@ -136,7 +139,7 @@ def writes_sorted(logits: torch.Tensor, workspace: torch.Tensor | None = None,
         return False
     ws = 0 if workspace is None else workspace.numel() * workspace.element_size()
     return _sorted_planned(_device_index(logits), int(logits.shape[0]), int(logits.shape[1]),
-                           ws, rows_aligned(logits, prefill))
+                           ws, rows_aligned(logits, prefill), int(max_len) if prefill else 0)
 
 
 def clear_plan_cache() -> None:
@@ -190,16 +193,26 @@ def topk_workspace(device: torch.device | int | str) -> torch.Tensor:
 # Entry points
 # ------------------------------------------------------------------------------------------
 def topk_prefill(logits: torch.Tensor, row_starts: torch.Tensor, row_ends: torch.Tensor,
-                 out: torch.Tensor, k: int, workspace: torch.Tensor | None = None) -> None:
+                 out: torch.Tensor, k: int, workspace: torch.Tensor | None = None,
+                 max_len: int = 0) -> None:
     """Row r selects among ``logits[r, row_starts[r]:row_ends[r]]``; positions are relative
     to ``row_starts[r]`` (request-local), exactly what vLLM's ``top_k_per_row_prefill`` writes.
 
     logits [rows, n] fp32 (unit column stride); row_starts, row_ends [rows] int32;
     out [rows, k] int32 (written, unit column stride); 1 <= k <= 2048; workspace: see
     :func:`topk_workspace` (optional; lets few long rows take the grid or slices kernel).
+    max_len: 0, or an upper bound on every row's ``end - start`` (a chunk of several
+    requests: its longest request's length, far below n = all their keys): the launch is
+    planned for rows that long where that gives the regs kernel. A row longer than the bound
+    then stops the kernel (a sticky CUDA "unspecified launch failure"), never a wrong row;
+    the fallback ignores the bound.
     """
+    if max_len < 0:
+        raise ValueError(f"topk_prefill: max_len must be 0 (no bound) or an upper bound on "
+                         f"every row's end - start, got {max_len}")
     if uses_cuda_kernel(logits):
-        torch.ops._C_glm52.topk_prefill(logits, row_starts, row_ends, out, k, workspace)
+        torch.ops._C_glm52.topk_prefill(logits, row_starts, row_ends, out, k, workspace,
+                                        max_len)
         return
     _check("topk_prefill", logits, out, k)
     _check_vector("topk_prefill", "row_starts", row_starts, logits.shape[0])
