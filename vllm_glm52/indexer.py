@@ -51,9 +51,10 @@ logger = logging.getLogger("vllm.glm52")
 #: rows already sorted (the row sort below is skipped for them). Without CUDA, DeepGEMM or the
 #: built extension, or with context parallelism, ``glm52`` falls back to ``vllm`` (logged once
 #: with the reason). Opt-in: the kernel beats vLLM's best top-k op on all 20 benchmark shapes
-#: (commit 015fc75), but the ``glm52`` pipeline around it measured 0.63x the ``vllm`` one at
-#: batch 128 on the tiny checkpoint (1.03x / 1.15x at batch 1 / 32; cause not isolated):
-#: docs/benchmarks.md.
+#: and on prefill chunks of several requests (commit 0cc71a9), but the ``glm52`` pipeline
+#: around it measured 0.90-0.95x the ``vllm`` one at batch 128 on the tiny checkpoint with
+#: 3968-token prompts (1.12x at batch 32; engines interleaved, rounds spread up to 2.6x; the
+#: top-k is not the cause, which is not isolated): docs/benchmarks.md, session 23.
 TOPK_ENV = "VLLM_GLM52_INDEXER_TOPK"
 
 #: ``sorted`` (default): each row of the top-k buffer is sorted ascending (``-1`` padding last)
