@@ -134,13 +134,12 @@ def prefill_ops(logits_list, ks, ke, out, have, ws, max_len: int = 0):
     ops = with_variants(
         lambda i: torch.ops._C_glm52.topk_prefill(logits_list[i], ks, ke, out, K, ws, max_len),
         rows, n, ws.numel(), True)
-    if max_len:
-        ops["ours no max_len"] = lambda i: torch.ops._C_glm52.topk_prefill(
-            logits_list[i], ks, ke, out, K, ws)
     if have.get("top_k_per_row_prefill"):
         ops["vllm top_k_per_row"] = lambda i: torch.ops._C.top_k_per_row_prefill(
             logits_list[i], ks, ke, out, rows, logits_list[i].stride(0), 1, K)
     if max_len:
+        ops["ours no max_len"] = lambda i: torch.ops._C_glm52.topk_prefill(
+            logits_list[i], ks, ke, out, K, ws)
         return ops
     if have.get("persistent_topk"):  # applies here because every row starts at column 0
         vllm_ws = torch.zeros(1024 * 1024, dtype=torch.uint8, device=DEV)

@@ -8,6 +8,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -48,6 +49,14 @@ constexpr const char* kBuiltArchs = "sm_90a";
 #endif
 
 // logits: [rows, n] fp32 on CUDA, unit column stride (rows may be strided).
+// max_len (topk_prefill, topk_plan): 0 or an upper bound on every row's end - start, clamped
+// to int32 (a bound past any row's width changes nothing).
+int32_t row_bound(const char* op, int64_t max_len) {
+  TORCH_CHECK(max_len >= 0, op, ": max_len must be 0 (no bound) or an upper bound on every "
+              "row's end - start, got ", num(max_len));
+  return static_cast<int32_t>(std::min<int64_t>(max_len, kInt32Max));
+}
+
 void check_logits(const char* op, const at::Tensor& logits) {
   TORCH_CHECK(logits.is_cuda(), op, ": logits must be a CUDA tensor, got device ",
               logits.device());
@@ -148,8 +157,7 @@ void glm52_topk_prefill(const at::Tensor& logits, const at::Tensor& row_starts,
                         const at::Tensor& row_ends, at::Tensor& indices, int64_t k,
                         const std::optional<at::Tensor>& workspace, int64_t max_len) {
   constexpr const char* op = "glm52 topk_prefill";
-  TORCH_CHECK(max_len >= 0, op, ": max_len must be 0 (no bound) or an upper bound on every "
-              "row's end - start, got ", num(max_len));
+  const int32_t bound = row_bound(op, max_len);
   check_logits(op, logits);
   check_indices(op, logits, indices, k);
   check_int_vector(op, "row_starts", logits, row_starts, logits.size(0));
@@ -160,7 +168,7 @@ void glm52_topk_prefill(const at::Tensor& logits, const at::Tensor& row_starts,
   p.mode = tk::kModePrefill;
   p.next_n = 1;
   p.k = static_cast<int32_t>(k);
-  p.max_len = static_cast<int32_t>(std::min<int64_t>(max_len, kInt32Max));
+  p.max_len = bound;
   set_workspace(op, logits, workspace, p);
   run(op, logits, indices, p);
 }
@@ -215,11 +223,9 @@ std::vector<int64_t> glm52_topk_plan(int64_t num_rows, int64_t num_cols,
               num(num_cols));
   TORCH_CHECK(workspace_bytes >= 0, "glm52 topk_plan: workspace_bytes must be >= 0, got ",
               num(workspace_bytes));
-  TORCH_CHECK(max_len >= 0, "glm52 topk_plan: max_len must be >= 0 (0: no bound), got ",
-              num(max_len));
   const tk::Plan pl = tk::planned_launch(static_cast<int>(num_rows), static_cast<int>(num_cols),
                                          workspace_bytes, aligned,
-                                         static_cast<int>(std::min<int64_t>(max_len, kInt32Max)));
+                                         row_bound("glm52 topk_plan", max_len));
   return {pl.algo, pl.cluster, pl.res_cap, pl.slices};
 }
 
