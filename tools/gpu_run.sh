@@ -214,15 +214,17 @@ for stage in "$@"; do
     profile-indexer)  # one profiled generate per pipeline (PIPELINES: vllm glm52 in-tree), then
       # their differences per kernel and op (tools/profile_indexer.py); BATCH, PROMPT_LEN, NEW_TOKENS
       log "profile-indexer"; log_commit; pl=(${PIPELINES:-vllm glm52})
-      for tk in "${pl[@]}"; do
+      declare -A seen=()
+      for tk in "${pl[@]}"; do  # a pipeline named twice runs twice (prof_vllm.json, prof_vllm2.json)
+        [ -n "${seen[$tk]:-}" ] && tk=${tk}2; seen[$tk]=1
         log "profile $tk"
-        if [ $tk = in-tree ]; then ev="VLLM_GLM52_DISABLE=1"; else ev="VLLM_GLM52_INDEXER_TOPK=$tk"; fi
+        case ${tk%2} in in-tree) ev="VLLM_GLM52_DISABLE=1" ;; *) ev="VLLM_GLM52_INDEXER_TOPK=${tk%2}" ;; esac
         env $ev timeout ${PROF_TIMEOUT:-280} python3 tools/profile_indexer.py run --model $W/tiny-bf16 \
           --batch ${BATCH:-128} --prompt-len ${PROMPT_LEN:-3968} --new-tokens ${NEW_TOKENS:-64} \
-          --out $OUT/prof_$tk.json > $OUT/prof_$tk.log 2>&1 || { echo "$tk failed"; tail -15 $OUT/prof_$tk.log; }
+          --rounds ${ROUNDS:-3} ${EAGER:+--eager} --out $OUT/prof_$tk.json > $OUT/prof_$tk.log 2>&1 || { echo "$tk failed"; tail -15 $OUT/prof_$tk.log; }
         grep -h "engine up\|median\|indexer:" $OUT/prof_$tk.log | cut -c1-200
       done
-      for tk in "${pl[@]:1}"; do [ -f $OUT/prof_${pl[0]}.json ] && [ -f $OUT/prof_$tk.json ] && \
+      for tk in $(ls $OUT/prof_*.json | sed 's#.*/prof_##; s#\.json##' | grep -vx "${pl[0]}"); do [ -f $OUT/prof_${pl[0]}.json ] && [ -f $OUT/prof_$tk.json ] && \
         python3 tools/profile_indexer.py compare $OUT/prof_${pl[0]}.json $OUT/prof_$tk.json --top 30 \
           | tee $OUT/prof_cmp_$tk.txt | head -75; done ;;
     topk-opts)  # the regs kernel's kOptScan: its GPU tests, then its timings off / on on the

@@ -55,7 +55,8 @@ def run(args) -> None:
     t0 = time.perf_counter()
     llm = LLM(model=args.model, max_model_len=args.prompt_len + args.new_tokens + 64,
               gpu_memory_utilization=args.gpu_mem, enable_prefix_caching=False, seed=0,
-              max_num_seqs=b, compilation_config={"cudagraph_capture_sizes": sorted(set(sizes))})
+              max_num_seqs=b, enforce_eager=args.eager,
+              compilation_config={"cudagraph_capture_sizes": sorted(set(sizes))})
     start_s = time.perf_counter() - t0
     rng = random.Random(0)  # bench_generate.py's prompts for this batch size
     prompts = [TokensPrompt(prompt_token_ids=[rng.randrange(1000, 150000)
@@ -89,7 +90,7 @@ def run(args) -> None:
         "env": {k: v for k, v in os.environ.items() if k.startswith("VLLM_GLM52")},
         "commit": os.environ.get("GLM52_COMMIT", "unknown"),
         "device": torch.cuda.get_device_name(),
-        "batch": b, "prompt_len": args.prompt_len, "new_tokens": args.new_tokens,
+        "eager": args.eager, "batch": b, "prompt_len": args.prompt_len, "new_tokens": args.new_tokens,
         "engine_start_s": start_s, "round_s": secs, "median_s": statistics.median(secs),
         "profiled_s": profiled_s,
         "gpu_busy_us": sum(k["device_us"] for k in kernels.values()),
@@ -155,6 +156,9 @@ def main(argv=None) -> None:
     r.add_argument("--new-tokens", type=int, default=64)
     r.add_argument("--rounds", type=int, default=3)
     r.add_argument("--gpu-mem", type=float, default=0.5)
+    r.add_argument("--eager", action="store_true",
+                   help="no torch.compile / CUDA graphs: the pipelines then differ in the "
+                        "indexer op alone, so their greedy outputs must match")
     c = sub.add_parser("compare", help="two runs' differences")
     c.add_argument("a")
     c.add_argument("b")
