@@ -1,7 +1,7 @@
 """Offline generate throughput: vllm-glm52 vs vLLM's in-tree GLM-5.2, same GPU, same run.
 
     python benchmarks/bench_generate.py --model DIR [--batches 1 32 128] [--out-md F]
-        [--engines plugin-glm52-topk,plugin,in-tree] [--rounds 7]
+        [--engines plugin,plugin-vllm-topk,in-tree] [--rounds 7]
 
 Each engine is a fresh subprocess (``VLLM_GLM52_DISABLE=1`` for the in-tree path) with CUDA
 graphs and torch.compile on, started one after the other and then kept alive side by side on
@@ -73,12 +73,13 @@ def worker(args) -> None:
 
 
 ENGINES = {
-    "plugin": {},  # the default: vLLM's indexer op + the row sort
-    "plugin-glm52-topk": {"VLLM_GLM52_INDEXER_TOPK": "glm52"},  # our pipeline + _C_glm52 top-k
+    "plugin": {},  # the default: our indexer pipeline + _C_glm52 top-k
+    "plugin-glm52-topk": {"VLLM_GLM52_INDEXER_TOPK": "glm52"},  # the same, named explicitly
+    "plugin-vllm-topk": {"VLLM_GLM52_INDEXER_TOPK": "vllm"},  # vLLM's indexer op + the row sort
     "in-tree": {"VLLM_GLM52_DISABLE": "1"},
 }
 TITLES = {"plugin": "vllm-glm52", "plugin-glm52-topk": "vllm-glm52 (glm52 top-k)",
-          "in-tree": "vLLM in-tree"}
+          "plugin-vllm-topk": "vllm-glm52 (vLLM top-k)", "in-tree": "vLLM in-tree"}
 
 
 class Engine:

@@ -46,15 +46,15 @@ from vllm_glm52.ops.sort_rows import sort_rows_
 
 logger = logging.getLogger("vllm.glm52")
 
-#: ``vllm`` (default): vLLM's ``sparse_attn_indexer`` op and its top-k kernels; ``glm52``: our
-#: indexer pipeline with the project's ``_C_glm52`` top-k kernel, whose radix kernel writes
-#: rows already sorted (the row sort below is skipped for them). Without CUDA, DeepGEMM or the
+#: ``glm52`` (default): our indexer pipeline with the project's ``_C_glm52`` top-k kernel,
+#: whose kernels write rows already sorted (the row sort below is skipped for them); ``vllm``:
+#: vLLM's ``sparse_attn_indexer`` op and its top-k kernels. Without CUDA, DeepGEMM or the
 #: built extension, or with context parallelism, ``glm52`` falls back to ``vllm`` (logged once
-#: with the reason). Opt-in: the kernel beats vLLM's best top-k op on all 20 benchmark shapes
-#: and on prefill chunks of several requests (commit 0cc71a9), but the ``glm52`` pipeline
-#: around it measured 0.90-0.95x the ``vllm`` one at batch 128 on the tiny checkpoint with
-#: 3968-token prompts (1.12x at batch 32; engines interleaved, rounds spread up to 2.6x; the
-#: top-k is not the cause, which is not isolated): docs/benchmarks.md, session 23.
+#: with the reason). Why the default (docs/benchmarks.md, session 24; tiny BF16 checkpoint,
+#: batch 128 of 3968-token prompts, one H100): two runs of the ``vllm`` pipeline agreed on
+#: 122 of 128 greedy outputs, two of ``glm52`` on 128 of 128 (the pipelines share every other
+#: kernel; vLLM's top-k picks among tied keys in thread-arrival order, ours the lower position); the GPU time of a generate was 1-2.5% lower with ``glm52``
+#: (top-k 20.7 ms against 29.2 ms plus a 12.7 ms row sort) and its op's host time 5-13% lower.
 TOPK_ENV = "VLLM_GLM52_INDEXER_TOPK"
 
 #: ``sorted`` (default): each row of the top-k buffer is sorted ascending (``-1`` padding last)
@@ -244,29 +244,40 @@ class Glm52Indexer(nn.Module):
 _choice_logged = False
 
 
-def _use_glm52_topk(vllm_config: VllmConfig) -> bool:
-    """Our pipeline needs CUDA, DeepGEMM, the built top-k kernel for this GPU, no DCP/PCP."""
-    global _choice_logged
-    choice = os.environ.get(TOPK_ENV, "vllm").strip().lower()
-    if choice not in ("glm52", "vllm"):
-        raise ValueError(f"{TOPK_ENV}={choice!r}; use 'vllm' (default) or 'glm52'.")
-    reason = ""
-    if choice == "vllm":
-        reason = f"default; {TOPK_ENV}=glm52 selects the project's kernel"
-    elif not current_platform.is_cuda() or not has_deep_gemm():
-        reason = "needs CUDA and DeepGEMM"
-    elif (vllm_config.parallel_config.decode_context_parallel_size > 1
-          or vllm_config.parallel_config.prefill_context_parallel_size > 1):
-        reason = "context parallelism needs vLLM's DCP/PCP top-k merge"
-    else:
-        from vllm_glm52.ops import topk
+def topk_pipeline(vllm_config: VllmConfig) -> tuple[str, str]:
+    """The indexer pipeline this engine runs, ``("glm52" | "vllm", why)``.
 
-        if not topk.EXTENSION_LOADED:
-            reason = f"top-k extension unavailable ({topk.EXTENSION_REASON})"
-        elif not topk._device_supported(torch.cuda.current_device()):
-            reason = "top-k extension not built for this GPU architecture"
+    ``glm52`` (the default) needs CUDA, DeepGEMM, the built top-k kernel for this GPU and no
+    DCP/PCP; where one is missing the engine serves with vLLM's op and ``why`` names it."""
+    choice = os.environ.get(TOPK_ENV, "glm52").strip().lower()
+    if choice not in ("glm52", "vllm"):
+        raise ValueError(f"{TOPK_ENV}={choice!r}; use 'glm52' (default: the project's top-k "
+                         "kernel) or 'vllm' (vLLM's sparse_attn_indexer op).")
+    if choice == "vllm":
+        return "vllm", f"{TOPK_ENV}=vllm"
+    if not current_platform.is_cuda() or not has_deep_gemm():
+        return "vllm", "the project's pipeline needs CUDA and DeepGEMM"
+    if (vllm_config.parallel_config.decode_context_parallel_size > 1
+            or vllm_config.parallel_config.prefill_context_parallel_size > 1):
+        return "vllm", "context parallelism needs vLLM's DCP/PCP top-k merge"
+    from vllm_glm52.ops import topk
+
+    if not topk.EXTENSION_LOADED:
+        return "vllm", f"top-k extension unavailable ({topk.EXTENSION_REASON})"
+    if not topk._device_supported(torch.cuda.current_device()):
+        return "vllm", "top-k extension not built for this GPU architecture"
+    return "glm52", "default" if TOPK_ENV not in os.environ else f"{TOPK_ENV}=glm52"
+
+
+def _use_glm52_topk(vllm_config: VllmConfig) -> bool:
+    """True where the indexer runs our pipeline; logs the choice once per process."""
+    global _choice_logged
+    pipeline, why = topk_pipeline(vllm_config)
     if not _choice_logged:
         _choice_logged = True
-        logger.info("vllm-glm52 indexer: %s", "own pipeline with the _C_glm52 top-k kernel"
-                    if not reason else f"vLLM's sparse_attn_indexer op ({reason})")
-    return not reason
+        if pipeline == "glm52":
+            logger.info("vllm-glm52 indexer: own pipeline with the _C_glm52 top-k kernel (%s; "
+                        "%s=vllm selects vLLM's op)", why, TOPK_ENV)
+        else:
+            logger.info("vllm-glm52 indexer: vLLM's sparse_attn_indexer op (%s)", why)
+    return pipeline == "glm52"
