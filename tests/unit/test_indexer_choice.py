@@ -11,8 +11,8 @@ import vllm_glm52.indexer as ix
 from vllm_glm52.ops import topk
 
 
-def _config(dcp: int = 1, pcp: int = 1):
-    return SimpleNamespace(parallel_config=SimpleNamespace(
+def _config(dcp: int = 1, pcp: int = 1, spec=None):
+    return SimpleNamespace(speculative_config=spec, parallel_config=SimpleNamespace(
         decode_context_parallel_size=dcp, prefill_context_parallel_size=pcp))
 
 
@@ -63,6 +63,14 @@ def test_falls_back_to_vllm_naming_why(gpu_ready, monkeypatch, broken, reason):
         monkeypatch.setattr(topk, "_device_supported", lambda index: False)
     pipeline, why = ix.topk_pipeline(cfg)
     assert pipeline == "vllm" and reason in why
+
+
+def test_speculative_decoding_keeps_vllm_unless_asked(gpu_ready, monkeypatch):
+    mtp = SimpleNamespace(method="mtp", num_speculative_tokens=3)
+    pipeline, why = ix.topk_pipeline(_config(spec=mtp))
+    assert pipeline == "vllm" and "speculative decoding" in why and f"{ix.TOPK_ENV}=glm52" in why
+    monkeypatch.setenv(ix.TOPK_ENV, "glm52")
+    assert ix.topk_pipeline(_config(spec=mtp)) == ("glm52", f"{ix.TOPK_ENV}=glm52")
 
 
 def test_bad_value_names_both_choices(gpu_ready, monkeypatch):
