@@ -215,10 +215,10 @@ for stage in "$@"; do
       # their differences per kernel and op (tools/profile_indexer.py); BATCH, PROMPT_LEN, NEW_TOKENS
       log "profile-indexer"; log_commit; pl=(${PIPELINES:-vllm glm52})
       declare -A seen=()
-      for tk in "${pl[@]}"; do  # a pipeline named twice runs twice (prof_vllm.json, prof_vllm2.json)
-        [ -n "${seen[$tk]:-}" ] && tk=${tk}2; seen[$tk]=1
+      for pipe in "${pl[@]}"; do  # a pipeline named twice runs twice (prof_vllm.json, prof_vllm_2.json)
+        tk=$pipe; [ -n "${seen[$pipe]:-}" ] && tk=${pipe}_2; seen[$pipe]=1
         log "profile $tk"
-        case ${tk%2} in in-tree) ev="VLLM_GLM52_DISABLE=1" ;; *) ev="VLLM_GLM52_INDEXER_TOPK=${tk%2}" ;; esac
+        case $pipe in in-tree) ev="VLLM_GLM52_DISABLE=1" ;; *) ev="VLLM_GLM52_INDEXER_TOPK=$pipe" ;; esac
         env $ev timeout ${PROF_TIMEOUT:-280} python3 tools/profile_indexer.py run --model $W/tiny-bf16 \
           --batch ${BATCH:-128} --prompt-len ${PROMPT_LEN:-3968} --new-tokens ${NEW_TOKENS:-64} \
           --rounds ${ROUNDS:-3} ${EAGER:+--eager} --out $OUT/prof_$tk.json > $OUT/prof_$tk.log 2>&1 || { echo "$tk failed"; tail -15 $OUT/prof_$tk.log; }
