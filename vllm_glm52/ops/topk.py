@@ -90,10 +90,7 @@ if EXTENSION_LOADED:
 
 
 @functools.lru_cache(maxsize=None)
-@functools.cache
 def _device_supported(index: int) -> bool:
-    # Cached: it runs on every top-k call and writes_sorted() check, i.e. several times per
-    # full layer per step on the host, and neither the device nor the built archs change.
     major, minor = torch.cuda.get_device_capability(index)
     return major * 10 + minor in tuple(torch.ops._C_glm52.built_archs())
 
