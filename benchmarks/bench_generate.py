@@ -36,26 +36,44 @@ def _say(obj: dict) -> None:
     print(MSG + json.dumps(obj), flush=True)
 
 
+def make_engine(model: str, batches: list[int], prompt_len: int, new_tokens: int,
+                gpu_mem: float, kv_cache_dtype: str = "auto", enforce_eager: bool = False):
+    """The benchmark's engine (also tools/profile_indexer.py's): room for the prompts and new
+    tokens, up to max(batches) sequences, CUDA graphs captured for the powers of two up to it
+    and for every batch size, no prefix caching."""
+    from vllm import LLM
+
+    top = max(batches)
+    sizes = sorted(s for s in {1, 2, 4, 8, 16, 32, 64, 128, *batches} if s <= top)
+    return LLM(model=model, max_model_len=prompt_len + new_tokens + 64,
+               gpu_memory_utilization=gpu_mem, kv_cache_dtype=kv_cache_dtype,
+               enable_prefix_caching=False, seed=0, max_num_seqs=top,
+               enforce_eager=enforce_eager,
+               compilation_config={"cudagraph_capture_sizes": sizes})
+
+
+def make_prompts(batches: list[int], prompt_len: int) -> dict:
+    """{b: b random prompts of prompt_len token ids} for each batch size, drawn in this order
+    from one seeded generator: the same prompts in every engine given the same batches."""
+    import random
+
+    from vllm.inputs import TokensPrompt
+
+    rng = random.Random(0)
+    return {b: [TokensPrompt(prompt_token_ids=[rng.randrange(1000, 150000)
+                                               for _ in range(prompt_len)])
+                for _ in range(b)] for b in batches}
+
+
 def worker(args) -> None:
     """Builds the engine, warms every batch up, then serves {"batch": b} requests from stdin
     with {"batch": b, "seconds": s} (one timed generate each) until {"quit": true}."""
-    import random
+    from vllm import SamplingParams
 
-    from vllm import LLM, SamplingParams
-    from vllm.inputs import TokensPrompt
-
-    sizes = sorted({1, 2, 4, 8, 16, 32, 64, 128, *args.batches})
-    llm = LLM(model=args.model, max_model_len=args.prompt_len + args.new_tokens + 64,
-              gpu_memory_utilization=args.gpu_mem, kv_cache_dtype=args.kv_cache_dtype,
-              enable_prefix_caching=False, seed=0,
-              max_num_seqs=max(args.batches),
-              compilation_config={"cudagraph_capture_sizes": [s for s in sizes
-                                                              if s <= max(args.batches)]})
-    rng = random.Random(0)  # same prompts in every engine
+    llm = make_engine(args.model, args.batches, args.prompt_len, args.new_tokens, args.gpu_mem,
+                      args.kv_cache_dtype)
     sp = SamplingParams(temperature=0.0, max_tokens=args.new_tokens, ignore_eos=True)
-    prompts = {b: [TokensPrompt(prompt_token_ids=[rng.randrange(1000, 150000)
-                                                  for _ in range(args.prompt_len)])
-                   for _ in range(b)] for b in args.batches}
+    prompts = make_prompts(args.batches, args.prompt_len)
     for b in args.batches:
         llm.generate(prompts[b], sp, use_tqdm=False)  # warm-up: JIT, graphs, allocator
     _say({"ready": True})

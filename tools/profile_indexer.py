@@ -4,10 +4,10 @@
         [--prompt-len 3968] [--new-tokens 64] [--rounds 3]
     python tools/profile_indexer.py compare A.json B.json [--top 25]
 
-``run`` builds one engine the way ``benchmarks/bench_generate.py`` does (torch.compile + CUDA
-graphs, the same seeded random prompts, ignore_eos), in this process
-(``VLLM_ENABLE_V1_MULTIPROCESSING=0``, so the profiler sees the model's kernels), warms the
-batch up, times ``--rounds`` unprofiled generates (median), then runs one more under
+``run`` builds one engine with ``benchmarks/bench_generate.py``'s ``make_engine`` and
+``make_prompts`` (torch.compile + CUDA graphs, its seeded random prompts, ignore_eos), in
+this process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``, so the profiler sees the model's kernels),
+warms the batch up, times ``--rounds`` unprofiled generates (median), then runs one more under
 ``torch.profiler`` (CPU + CUDA). The pipeline is whatever the environment selects
 (``VLLM_GLM52_INDEXER_TOPK``, ``VLLM_GLM52_DISABLE``): run it once per pipeline, each in its
 own process. It writes F.json: the timings, every kernel's count and summed GPU time, the
@@ -31,6 +31,7 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 # Ops whose host and GPU time the summary keeps (besides every kernel).
 OP_PREFIXES = ("vllm::", "_C_glm52::", "_C::", "_moe_C::", "aten::")
@@ -42,26 +43,20 @@ def _short(name: str, width: int = 110) -> str:
 
 def run(args) -> None:
     os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # engine core and worker in process
-    import random
-
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from vllm import LLM, SamplingParams
-    from vllm.inputs import TokensPrompt
+    from vllm import SamplingParams
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_generate import make_engine, make_prompts
 
     b = args.batch
-    sizes = [s for s in (1, 2, 4, 8, 16, 32, 64, 128, 256) if s <= b] + ([b] if b > 256 else [])
     t0 = time.perf_counter()
-    llm = LLM(model=args.model, max_model_len=args.prompt_len + args.new_tokens + 64,
-              gpu_memory_utilization=args.gpu_mem, enable_prefix_caching=False, seed=0,
-              max_num_seqs=b, enforce_eager=args.eager,
-              compilation_config={"cudagraph_capture_sizes": sorted(set(sizes))})
+    llm = make_engine(args.model, [b], args.prompt_len, args.new_tokens, args.gpu_mem,
+                      enforce_eager=args.eager)
     start_s = time.perf_counter() - t0
-    rng = random.Random(0)  # bench_generate.py's prompts for this batch size
-    prompts = [TokensPrompt(prompt_token_ids=[rng.randrange(1000, 150000)
-                                              for _ in range(args.prompt_len)])
-               for _ in range(b)]
+    prompts = make_prompts([b], args.prompt_len)[b]  # bench_generate.py --batches b's prompts
     sp = SamplingParams(temperature=0.0, max_tokens=args.new_tokens, ignore_eos=True)
     print(f"engine up in {start_s:.1f} s; warm-up", flush=True)
     llm.generate(prompts, sp, use_tqdm=False)
@@ -90,7 +85,8 @@ def run(args) -> None:
         "env": {k: v for k, v in os.environ.items() if k.startswith("VLLM_GLM52")},
         "commit": os.environ.get("GLM52_COMMIT", "unknown"),
         "device": torch.cuda.get_device_name(),
-        "eager": args.eager, "batch": b, "prompt_len": args.prompt_len, "new_tokens": args.new_tokens,
+        "eager": args.eager, "batch": b, "prompt_len": args.prompt_len,
+        "new_tokens": args.new_tokens,
         "engine_start_s": start_s, "round_s": secs, "median_s": statistics.median(secs),
         "profiled_s": profiled_s,
         "gpu_busy_us": sum(k["device_us"] for k in kernels.values()),

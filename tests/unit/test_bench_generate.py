@@ -103,3 +103,29 @@ def test_three_engines_get_a_ratio_each_against_the_first():
     header, sep, row = table.splitlines()
     assert header.count("ratio") == 2 and sep.count("---") == 8
     assert row == "| 8 | 128.0 | 85.3 | 42.7 | 1.500 | 1.000-2.000 | 3.000 | 3.000-4.000 |"
+
+
+def test_engine_captures_powers_of_two_and_every_batch(monkeypatch):
+    import vllm
+
+    bg = _load()
+    seen = {}
+    monkeypatch.setattr(vllm, "LLM", lambda **kw: seen.update(kw) or "llm")
+    assert bg.make_engine("m", [1, 32, 128], 100, 20, 0.3) == "llm"
+    assert seen["compilation_config"]["cudagraph_capture_sizes"] == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert (seen["max_num_seqs"], seen["max_model_len"], seen["enforce_eager"]) == (128, 184, False)
+    bg.make_engine("m", [24], 100, 20, 0.3, enforce_eager=True)
+    assert seen["compilation_config"]["cudagraph_capture_sizes"] == [1, 2, 4, 8, 16, 24]
+    assert seen["max_num_seqs"] == 24 and seen["enforce_eager"] is True
+
+
+def test_prompts_are_seeded_and_drawn_in_batch_order():
+    bg = _load()
+    a = bg.make_prompts([2, 3], 5)
+    assert a == bg.make_prompts([2, 3], 5)  # the same in every engine
+    assert [len(a[b]) for b in (2, 3)] == [2, 3]
+    assert all(len(p["prompt_token_ids"]) == 5 and all(1000 <= t < 150000
+                                                      for t in p["prompt_token_ids"])
+               for b in (2, 3) for p in a[b])
+    # a batch's prompts depend on the batches drawn before it (profile_indexer draws [b] only)
+    assert bg.make_prompts([3], 5)[3] != a[3]
