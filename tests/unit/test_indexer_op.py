@@ -9,6 +9,17 @@ from types import SimpleNamespace
 import torch
 
 
+def _patch_step(monkeypatch, iop, meta):
+    """The stages both tests replace: forward context (one layer's metadata), layer name,
+    workspace, k-cache insert and the decode cache view."""
+    monkeypatch.setattr(iop, "get_forward_context",
+                        lambda: SimpleNamespace(attn_metadata={"layer": meta}))
+    monkeypatch.setattr(iop, "_resolve_layer_name", lambda name: name)
+    monkeypatch.setattr(iop, "topk_workspace", lambda device: None)
+    monkeypatch.setattr(iop.ops, "indexer_k_quant_and_cache", lambda *a: None)
+    monkeypatch.setattr(iop, "kv_cache_as_quant_view", lambda kv, *a: kv)
+
+
 def _run(monkeypatch, num_prefills: int, num_decodes: int):
     import vllm_glm52.indexer_op as iop
 
@@ -28,14 +39,9 @@ def _run(monkeypatch, num_prefills: int, num_decodes: int):
                                                   block_table=None, schedule_metadata=None))
     ws = SimpleNamespace(get_simultaneous=lambda *specs: (torch.zeros(64, 128),
                                                           torch.zeros(64, 4)))
-    monkeypatch.setattr(iop, "get_forward_context",
-                        lambda: SimpleNamespace(attn_metadata={"layer": meta}))
-    monkeypatch.setattr(iop, "_resolve_layer_name", lambda name: name)
+    _patch_step(monkeypatch, iop, meta)
     monkeypatch.setattr(iop, "_gather_workspace_shapes", lambda *a: (None, None))
     monkeypatch.setattr(iop, "current_workspace_manager", lambda: ws)
-    monkeypatch.setattr(iop, "topk_workspace", lambda device: None)
-    monkeypatch.setattr(iop.ops, "indexer_k_quant_and_cache", lambda *a: None)
-    monkeypatch.setattr(iop, "kv_cache_as_quant_view", lambda kv, *a: kv)
     monkeypatch.setattr(iop, "fp8_fp4_mqa_logits", lambda *a, **kw: torch.randn(6, 64))
     monkeypatch.setattr(iop, "fp8_fp4_paged_mqa_logits", lambda *a, **kw: torch.randn(2, 64))
     monkeypatch.setattr(iop, "topk_prefill",
@@ -79,12 +85,7 @@ def _run_decode(monkeypatch, decode_lens, seq_lens, requires_padding):
                                                   requires_padding=requires_padding,
                                                   seq_lens=seq_lens, block_table=None,
                                                   schedule_metadata=None))
-    monkeypatch.setattr(iop, "get_forward_context",
-                        lambda: SimpleNamespace(attn_metadata={"layer": meta}))
-    monkeypatch.setattr(iop, "_resolve_layer_name", lambda name: name)
-    monkeypatch.setattr(iop, "topk_workspace", lambda device: None)
-    monkeypatch.setattr(iop.ops, "indexer_k_quant_and_cache", lambda *a: None)
-    monkeypatch.setattr(iop, "kv_cache_as_quant_view", lambda kv, *a: kv)
+    _patch_step(monkeypatch, iop, meta)
 
     def pack(x, lens):  # [T, ...] -> [B, max(lens), ...], zero padded (pack_seq_triton's form)
         out = x.new_zeros(len(lens), int(lens.max()), *x.shape[1:])
